@@ -1,0 +1,80 @@
+"""Entry point: builds the typer app from one module per command and turns expected errors into exit codes.
+
+Exit codes (documented in the README): 0 success; 1 a check failed (findings at or above ``--fail-on``, a model
+that does not run as LLaMA, …); 2 usage error or unreadable input. Tracebacks are shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from provenance import __version__
+from provenance.errors import ProvenanceError
+
+# Each module defines `register(app)`; the order here is the order in `provenance --help`.
+COMMAND_MODULES = [
+    "provenance.cli.inspect_cmd",
+    "provenance.cli.demo_cmd",
+]
+
+app = typer.Typer(
+    name="provenance",
+    help=(
+        "Audit where an LLM checkpoint came from and what its licenses require.\n\n"
+        "Reads safetensors (single or sharded), torch pickles (safely, weights only), Meta consolidated.*.pth, "
+        "GGUF, PEFT adapters and llama2.c files, without network access and without running model code.\n\n"
+        "Example: provenance inspect ./my-model --format json"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"provenance {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors (also PROVENANCE_DEBUG=1)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Audit where an LLM checkpoint came from and what its licenses require."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("PROVENANCE_DEBUG", "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
+    try:
+        app(args=args, prog_name="provenance")
+    except ProvenanceError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"provenance: error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("provenance: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - a bad input must never print a traceback unless asked
+        if debug:
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        sys.stderr.write(f"provenance: error: {type(exc).__name__}: {msg} (rerun with --debug for a traceback)\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""safetensors: single files and sharded checkpoints with ``model.safetensors.index.json``.
+
+The header is parsed here rather than through ``safe_open`` so that every check (header size cap, offsets inside
+the file, shapes matching byte counts) gives a clear error, and so that BF16/FP8 work without a torch import.
+Data are memory-mapped; a read touches only the rows asked for.
+
+Format (huggingface/safetensors README): 8-byte little-endian header length N, N bytes of UTF-8 JSON
+``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}``, then the byte buffer;
+offsets are relative to the start of the buffer (byte 8 + N).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from provenance.checkpoint import Checkpoint, TensorRef
+from provenance.dtypes import STORAGE, to_float32
+from provenance.errors import InputError
+
+# The reference implementation refuses headers above 100 MB (safetensors `MAX_HEADER_SIZE`); so do we.
+MAX_HEADER_BYTES = 100_000_000
+
+INDEX_NAMES = ("model.safetensors.index.json",)
+
+
+def looks_like_safetensors(head: bytes, file_size: int) -> bool:
+    """Content sniff: a plausible 8-byte header length followed by a JSON object."""
+    if len(head) < 9:
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    # An oversized or truncated header still counts as safetensors here, so read_header can say what is wrong.
+    return n >= 2 and head[8:9] == b"{"
+
+
+def read_header(path: Path) -> tuple[dict[str, Any], dict[str, str], int]:
+    """Return ``(tensor entries, __metadata__, data start offset)`` after validating the header."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            raw_len = fh.read(8)
+            if len(raw_len) < 8:
+                raise InputError(path, f"truncated safetensors file: {size} bytes, too short for a header")
+            (n,) = struct.unpack("<Q", raw_len)
+            if n > MAX_HEADER_BYTES:
+                raise InputError(path, f"safetensors header claims {n} bytes, above the {MAX_HEADER_BYTES}-byte cap")
+            if 8 + n > size:
+                raise InputError(path, f"truncated safetensors file: header claims {n} bytes but the file has {size}")
+            blob = fh.read(n)
+    except PermissionError as exc:
+        raise InputError(path, "permission denied") from exc
+    try:
+        header = json.loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"corrupt safetensors header: {exc}") from exc
+    if not isinstance(header, dict):
+        raise InputError(path, "corrupt safetensors header: not a JSON object")
+    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict):
+        raise InputError(path, "corrupt safetensors header: __metadata__ is not an object")
+    start = 8 + n
+    buffer_len = size - start
+    for name, entry in header.items():
+        _check_entry(path, name, entry, buffer_len)
+    return header, {str(k): str(v) for k, v in meta.items()}, start
+
+
+def _check_entry(path: Path, name: str, entry: Any, buffer_len: int) -> None:
+    if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
+        raise InputError(path, f"corrupt safetensors header: entry {name!r} lacks dtype/shape/data_offsets")
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if dtype not in STORAGE:
+        raise InputError(path, f"tensor {name!r} has unsupported dtype {dtype!r}")
+    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+        raise InputError(path, f"corrupt safetensors header: tensor {name!r} has shape {shape!r}")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+        raise InputError(path, f"corrupt safetensors header: tensor {name!r} has data_offsets {offsets!r}")
+    begin, end = offsets
+    numel = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if end - begin != numel * STORAGE[dtype][1] or begin < 0:
+        raise InputError(path, f"tensor {name!r}: shape {shape} {dtype} needs {numel * STORAGE[dtype][1]} bytes, "
+                               f"offsets give {end - begin}")
+    if end > buffer_len:
+        raise InputError(path, f"truncated safetensors file: tensor {name!r} ends at byte {end} of a "
+                               f"{buffer_len}-byte data section")
+
+
+def _make_reader(path: Path, start: int, begin: int, dtype: str, shape: list[int]):
+    np_dtype, itemsize = STORAGE[dtype]
+    row_elems = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+    mm_holder: list[np.memmap] = []
+
+    def reader(r0: int, r1: int) -> np.ndarray:
+        count = (r1 - r0) * row_elems
+        if count <= 0:
+            return np.zeros((0,), dtype=np.float32)
+        if not mm_holder:
+            mm_holder.append(np.memmap(path, dtype=np.uint8, mode="r"))
+        mm = mm_holder[0]
+        off = start + begin + r0 * row_elems * itemsize
+        raw = mm[off: off + count * itemsize].view(np_dtype)
+        return to_float32(raw, dtype)
+
+    return reader
+
+
+def tensors_of_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, str]]:
+    header, meta, start = read_header(path)
+    refs = {}
+    # Keep the order of the data section (offsets), which is the order the writer stored them in.
+    for name, entry in sorted(header.items(), key=lambda kv: (kv[1]["data_offsets"][0], kv[0])):
+        shape = entry["shape"]
+        refs[name] = TensorRef(
+            name=name,
+            shape=tuple(shape),
+            dtype=entry["dtype"],
+            file=path,
+            reader=_make_reader(path, start, entry["data_offsets"][0], entry["dtype"], shape),
+        )
+    return refs, meta
+
+
+def open_safetensors(path: Path, index: Path | None = None) -> Checkpoint:
+    """Open one ``.safetensors`` file, or the shards listed by an index file."""
+    if index is None:
+        refs, meta = tensors_of_file(path)
+        return Checkpoint(path=path, format="safetensors", files=[path], tensors=refs,
+                          metadata={"safetensors": meta} if meta else {})
+    from provenance.companions import read_json
+
+    idx = read_json(index)
+    weight_map = idx.get("weight_map") if isinstance(idx, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise InputError(index, "index has no weight_map")
+    base = index.parent
+    shards = sorted(set(weight_map.values()))
+    tensors: dict[str, TensorRef] = {}
+    shard_meta: dict[str, dict[str, str]] = {}
+    files = [index]
+    for shard in shards:
+        sp = base / shard
+        if not sp.is_file():
+            raise InputError(index, f"index points at shard {shard!r}, which is missing")
+        refs, meta = tensors_of_file(sp)
+        files.append(sp)
+        if meta:
+            shard_meta[shard] = meta
+        for name, ref in refs.items():
+            if name in tensors:
+                raise InputError(sp, f"tensor {name!r} appears in more than one shard")
+            if weight_map.get(name) != shard:
+                where = weight_map.get(name)
+                raise InputError(sp, f"tensor {name!r} is in this shard but the index "
+                                     + (f"puts it in {where!r}" if where else "does not list it"))
+            tensors[name] = ref
+    missing = sorted(set(weight_map) - set(tensors))
+    if missing:
+        raise InputError(index, f"index lists {len(missing)} tensor(s) not found in their shards, e.g. {missing[0]!r}")
+    metadata: dict[str, Any] = {"index": idx.get("metadata", {})}
+    if shard_meta:
+        metadata["safetensors"] = next(iter(shard_meta.values()))
+    return Checkpoint(path=index.parent, format="safetensors", files=files, tensors=tensors, metadata=metadata)
+
+
+def open_path(path: Path) -> Checkpoint:
+    """A ``.safetensors`` file, or a directory: its index if present, else its one (or several) shard files."""
+    if path.is_file():
+        return open_safetensors(path)
+    for name in INDEX_NAMES:
+        if (path / name).is_file():
+            return open_safetensors(path, index=path / name)
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(".safetensors"))
+    if len(files) == 1:
+        ckpt = open_safetensors(files[0])
+        ckpt.path = path
+        return ckpt
+    # Several files and no index (e.g. shards copied without it): read them all, refusing duplicate names.
+    tensors: dict[str, TensorRef] = {}
+    for f in files:
+        refs, _ = tensors_of_file(f)
+        for name, ref in refs.items():
+            if name in tensors:
+                raise InputError(f, f"tensor {name!r} also appears in {tensors[name].file.name}; "
+                                    "several checkpoints in one directory? open one file directly")
+            tensors[name] = ref
+    return Checkpoint(path=path, format="safetensors", files=files, tensors=tensors,
+                      warnings=[f"{len(files)} safetensors files without an index; read them as one checkpoint"])
