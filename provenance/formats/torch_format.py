@@ -1,9 +1,300 @@
-"""Placeholder until the torch reader lands (in progress in this session)."""
+"""torch pickles: ``pytorch_model.bin`` (single or sharded with ``pytorch_model.bin.index.json``), ``.pt``, ``.pth``
+and llama2.c training checkpoints (``ckpt.pt`` = ``{"model": state_dict, "model_args": …}``).
 
+Safety: every file goes through ``torch.load(weights_only=True)``, whose unpickler accepts only tensors, storages
+and plain containers (torch docs, "torch.load" / "weights_only"). A pickle that asks for anything else — an
+``os.system`` hidden in ``__reduce__``, a custom class, an argparse Namespace — is refused with an InputError and
+nothing in it runs. Zip-format files (everything torch has written since 1.6) are memory-mapped (``mmap=True``) so
+only the rows that are read are paged in; legacy raw pickles cannot be mapped and are read into memory.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from provenance.checkpoint import Checkpoint, TensorRef
+from provenance.dtypes import from_torch_dtype
 from provenance.errors import InputError
 
+INDEX_NAME = "pytorch_model.bin.index.json"
+WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+# Files that trainers put beside the weights; they are not part of the model.
+NOT_WEIGHTS = re.compile(r"^(training_args|optimizer|scheduler|scaler|rng_state.*|trainer_state)\.(bin|pt|pth)$")
+# Keys under which training scripts nest the state dict (nanoGPT/llama2.c "model", Lightning "state_dict",
+# DeepSpeed "module").
+STATE_DICT_KEYS = ("model", "state_dict", "module", "model_state_dict")
+COMPILE_PREFIX = "_orig_mod."  # inserted by torch.compile into every parameter name
+MAX_LISTED = 64  # containers longer than this are summarised in metadata
 
-def open_path(path: Path):
-    raise InputError(path, "reading the torch format is not implemented yet")
+
+def is_torch_file(head: bytes) -> bool:
+    """Zip archive (torch >= 1.6) or a raw pickle (protocol 2+ starts with 0x80)."""
+    return head[:4] == b"PK\x03\x04" or head[:1] == b"\x80"
+
+
+def _refusal(exc: Exception) -> str:
+    """The one informative line of torch's weights-only refusal message."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("Trying to", "Unsupported", "Could not find")) or "GLOBAL" in ln:
+            return ln.rstrip(".")
+    for i, ln in enumerate(lines):
+        if ln.startswith("WeightsUnpickler error") and i + 1 < len(lines):
+            return lines[i + 1].rstrip(".")
+    return lines[-1] if lines else type(exc).__name__
+
+
+def load_pickle(path: Path) -> Any:
+    """``torch.load`` with the weights-only unpickler, memory-mapped when the file is a zip archive.
+
+    Every failure becomes an InputError naming the file; a refused pickle is never executed.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except PermissionError as exc:
+        raise InputError(path, "permission denied") from exc
+    mmap = head == b"PK\x03\x04"
+    if mmap:
+        _check_zip(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, weights_only=True, mmap=mmap, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        raise InputError(path, f"refused to unpickle: {_refusal(exc)} (only tensors and plain containers are "
+                               "allowed; nothing from the file was executed)") from exc
+    except PermissionError as exc:
+        raise InputError(path, "permission denied") from exc
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(path, f"truncated or corrupt torch file ({first[:160]})") from exc
+
+
+def _check_zip(path: Path) -> None:
+    """torch zip checkpoints end with a zip central directory; a cut-off file has none (or one past the end)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            size = path.stat().st_size
+            for info in zf.infolist():
+                if info.header_offset + info.compress_size > size:
+                    raise InputError(path, f"truncated torch file: member {info.filename!r} ends past the file end")
+    except zipfile.BadZipFile as exc:
+        raise InputError(path, f"truncated or corrupt torch file (zip archive unreadable: {exc})") from exc
+
+
+def tensor_reader(t):
+    """A RowReader over a (memory-mapped) torch tensor: converts only the requested rows to float32."""
+    import torch
+
+    def reader(r0: int, r1: int) -> np.ndarray:
+        part = t.reshape(1) if t.dim() == 0 else t[r0:r1]
+        if part.is_complex():
+            raise InputError(None, "complex tensors are not supported")
+        return part.to(dtype=torch.float32, copy=True).contiguous().numpy()
+
+    return reader
+
+
+def tensor_ref(name: str, t, path: Path) -> TensorRef:
+    return TensorRef(name=name, shape=tuple(int(d) for d in t.shape), dtype=from_torch_dtype(t.dtype),
+                     file=path, reader=tensor_reader(t))
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """A JSON-serialisable summary of a non-tensor value found in a pickle (tensors become shape/dtype records)."""
+    import torch
+
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, torch.Tensor):
+        out: dict[str, Any] = {"type": "tensor", "shape": list(value.shape), "dtype": from_torch_dtype(value.dtype)}
+        if value.numel() == 1 and not value.is_complex():
+            out["value"] = plain(value.item())
+        return out
+    if isinstance(value, torch.Size):
+        return list(value)
+    if isinstance(value, (torch.dtype, torch.device)):
+        return str(value)
+    if isinstance(value, Mapping):
+        if depth >= 4 or len(value) > MAX_LISTED:
+            return {"type": "dict", "length": len(value)}
+        return {str(k): plain(v, depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple, set)):
+        items = sorted(value, key=str) if isinstance(value, set) else list(value)
+        if depth >= 4 or len(items) > MAX_LISTED:
+            return {"type": type(value).__name__, "length": len(items), "head": [plain(v, 5) for v in items[:8]]}
+        return [plain(v, depth + 1) for v in items]
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _has_tensors(obj: Mapping) -> int:
+    import torch
+
+    return sum(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def find_state_dict(obj: Any, path: Path) -> tuple[Mapping, str | None]:
+    """The mapping holding the weights, and the key it was found under (None: the top level)."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return {path.stem: obj}, None
+    if not isinstance(obj, Mapping):
+        raise InputError(path, f"torch file holds a {type(obj).__name__}, not a state dict")
+    for key in STATE_DICT_KEYS:
+        sub = obj.get(key)
+        if isinstance(sub, Mapping) and _has_tensors(sub) and _has_tensors(sub) >= _has_tensors(obj):
+            inner, where = find_state_dict(sub, path)
+            return inner, key if where is None else f"{key}.{where}"
+    if _has_tensors(obj):
+        return obj, None
+    # Nested one level deeper under an unusual key, e.g. {"weights": {"model": {...}}}.
+    for key, sub in obj.items():
+        if isinstance(sub, Mapping) and any(isinstance(v, Mapping) and _has_tensors(v) for v in sub.values()):
+            inner, where = find_state_dict(sub, path)
+            return inner, f"{key}.{where}" if where else str(key)
+    raise InputError(path, "no tensors found in this torch file (looked at the top level and under "
+                           + ", ".join(repr(k) for k in STATE_DICT_KEYS) + ")")
+
+
+def read_torch_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, Any]]:
+    """Tensors (file order, ``_orig_mod.`` removed) and a JSON-able description of everything else in the pickle."""
+    import torch
+
+    obj = load_pickle(path)
+    sd, where = find_state_dict(obj, path)
+    tensors: dict[str, TensorRef] = {}
+    extra: dict[str, Any] = {}
+    stripped = 0
+
+    def walk(mapping: Mapping, prefix: str) -> None:
+        nonlocal stripped
+        for key, value in mapping.items():
+            name = prefix + str(key)
+            if isinstance(value, torch.Tensor):
+                if COMPILE_PREFIX in name:
+                    name = name.replace(COMPILE_PREFIX, "")
+                    stripped += 1
+                if name in tensors:
+                    raise InputError(path, f"tensor {name!r} appears twice (once with the {COMPILE_PREFIX!r} prefix)")
+                tensors[name] = tensor_ref(name, value, path)
+            elif isinstance(value, Mapping) and _has_tensors(value):
+                walk(value, name + ".")
+            else:
+                extra[name] = plain(value, 1)
+
+    walk(sd, "")
+    meta: dict[str, Any] = {}
+    if where is not None:
+        meta["state_dict_key"] = where
+        top = where.split(".")[0]
+        for key, value in sorted(obj.items(), key=lambda kv: str(kv[0])):
+            if key != top:
+                meta[str(key)] = plain(value, 1)
+    if extra:
+        meta["non_tensor_entries"] = extra
+    if stripped:
+        meta["stripped_prefix"] = {"prefix": COMPILE_PREFIX, "count": stripped}
+    return tensors, meta
+
+
+def open_torch_file(path: Path) -> Checkpoint:
+    tensors, meta = read_torch_file(path)
+    return Checkpoint(path=path, format="torch", files=[path], tensors=tensors,
+                      metadata={"torch": meta} if meta else {})
+
+
+def open_sharded(index: Path) -> Checkpoint:
+    """Shards listed by ``pytorch_model.bin.index.json``; index and shards must agree exactly."""
+    from provenance.companions import read_json
+
+    idx = read_json(index)
+    weight_map = idx.get("weight_map") if isinstance(idx, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise InputError(index, "index has no weight_map")
+    tensors: dict[str, TensorRef] = {}
+    files = [index]
+    shard_meta: dict[str, Any] = {}
+    for shard in sorted(set(map(str, weight_map.values()))):
+        sp = index.parent / shard
+        if not sp.is_file():
+            raise InputError(index, f"index points at shard {shard!r}, which is missing")
+        refs, meta = read_torch_file(sp)
+        files.append(sp)
+        if meta:
+            shard_meta[shard] = meta
+        for name, ref in refs.items():
+            if name in tensors:
+                raise InputError(sp, f"tensor {name!r} appears in more than one shard")
+            if weight_map.get(name) != shard:
+                where = weight_map.get(name)
+                raise InputError(sp, f"tensor {name!r} is in this shard but the index "
+                                     + (f"puts it in {where!r}" if where else "does not list it"))
+            tensors[name] = ref
+    missing = sorted(set(weight_map) - set(tensors))
+    if missing:
+        raise InputError(index, f"index lists {len(missing)} tensor(s) not found in their shards, e.g. {missing[0]!r}")
+    metadata: dict[str, Any] = {"index": plain(idx.get("metadata", {}))}
+    if shard_meta:
+        metadata["torch"] = {"shards": shard_meta}
+    return Checkpoint(path=index.parent, format="torch", files=files, tensors=tensors, metadata=metadata)
+
+
+def weight_files(directory: Path) -> list[Path]:
+    """Torch weight files in a directory, leaving out trainer state (optimizer.pt, training_args.bin …)."""
+    out = []
+    for p in sorted(directory.iterdir()):
+        if not p.is_file() or not p.name.endswith(WEIGHT_SUFFIXES) or NOT_WEIGHTS.match(p.name):
+            continue
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(4)
+        except PermissionError as exc:
+            raise InputError(p, "permission denied") from exc
+        if is_torch_file(head):
+            out.append(p)
+    return out
+
+
+def open_path(path: Path) -> Checkpoint:
+    """A torch file, or a directory: its index if present, else ``pytorch_model.bin``, else its torch files."""
+    if path.is_file():
+        return open_torch_file(path)
+    if (path / INDEX_NAME).is_file():
+        return open_sharded(path / INDEX_NAME)
+    files = weight_files(path)
+    if (path / "pytorch_model.bin").is_file():
+        files = [path / "pytorch_model.bin"]
+    if not files:
+        raise InputError(path, "no torch weight files in this directory")
+    if len(files) == 1:
+        ckpt = open_torch_file(files[0])
+        ckpt.path = path
+        return ckpt
+    tensors: dict[str, TensorRef] = {}
+    for f in files:
+        refs, _ = read_torch_file(f)
+        for name, ref in refs.items():
+            if name in tensors:
+                raise InputError(f, f"tensor {name!r} also appears in {tensors[name].file.name}; "
+                                    "several checkpoints in one directory? open one file directly")
+            tensors[name] = ref
+    return Checkpoint(path=path, format="torch", files=files, tensors=tensors,
+                      warnings=[f"{len(files)} torch files without an index; read them as one checkpoint"])
