@@ -1,0 +1,303 @@
+"""A small, readable LLaMA-family decoder in PyTorch: the reference suspect checkpoints are run against.
+
+Reads top to bottom: config → rotary embeddings (pure functions) → attention → MLP → decoder layer → model.
+Module attribute names are the Hugging Face `LlamaForCausalLM` names, so a canonical state dict maps 1:1 onto
+`named_parameters()`. Numerics follow transformers' Llama (float32 RMSNorm, half-split `rotate_half` RoPE,
+float32 softmax) so logits agree to float32 rounding; the tests check that against transformers itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    """Architecture hyper-parameters, spelled as in Hugging Face `LlamaConfig` (config.json)."""
+
+    vocab_size: int = 32000
+    hidden_size: int = 4096
+    intermediate_size: int = 11008
+    num_hidden_layers: int = 32
+    num_attention_heads: int = 32
+    num_key_value_heads: int | None = None  # None: plain multi-head attention (= num_attention_heads)
+    head_dim: int | None = None  # None: hidden_size // num_attention_heads (Mistral-Nemo, Qwen3 set it apart)
+    max_position_embeddings: int = 2048
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 10000.0
+    # None, or {"rope_type": "linear"|"dynamic"|"llama3", "factor": …, …} as in transformers' rope utilities.
+    rope_scaling: Mapping[str, Any] | None = field(default=None, hash=False)
+    attention_bias: bool = False  # bias on q/k/v (and o_proj, unless o_proj_bias says otherwise)
+    o_proj_bias: bool | None = None  # None: same as attention_bias (HF Llama); Qwen2 has q/k/v bias only
+    mlp_bias: bool = False
+    tie_word_embeddings: bool = False
+    hidden_act: str = "silu"
+    sliding_window: int | None = None  # Mistral: a query attends to at most this many most recent positions
+    bos_token_id: int | None = 1
+
+    def __post_init__(self) -> None:
+        # Derived defaults, as transformers' LlamaConfig.__post_init__ computes them.
+        if self.num_key_value_heads is None:
+            object.__setattr__(self, "num_key_value_heads", self.num_attention_heads)
+        if self.head_dim is None:
+            object.__setattr__(self, "head_dim", self.hidden_size // self.num_attention_heads)
+        if self.o_proj_bias is None:
+            object.__setattr__(self, "o_proj_bias", self.attention_bias)
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(f"num_attention_heads {self.num_attention_heads} is not a multiple of "
+                             f"num_key_value_heads {self.num_key_value_heads}")
+
+    @classmethod
+    def from_hf(cls, hf: Mapping[str, Any]) -> "LlamaConfig":
+        """Build from a config.json dict (Llama, Mistral or Qwen2); unknown keys are ignored.
+
+        RoPE settings come in two spellings: transformers < 5 writes `rope_theta` and `rope_scaling`
+        ({"type" or "rope_type": …}); transformers 5 writes one `rope_parameters` dict holding `rope_theta`
+        and `rope_type` ("default" for plain RoPE).
+        """
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in hf.items() if k in known and v is not None}
+        params = dict(hf.get("rope_parameters") or {})
+        scaling = dict(hf.get("rope_scaling") or {}) or params
+        values["rope_theta"] = float(params.get("rope_theta", hf.get("rope_theta") or cls.rope_theta))
+        rope_type = scaling.get("rope_type", scaling.get("type", "default"))
+        values["rope_scaling"] = None if rope_type == "default" else {
+            **{k: v for k, v in scaling.items() if k not in ("type", "rope_theta")}, "rope_type": rope_type}
+        is_qwen2 = hf.get("model_type") == "qwen2" or "Qwen2ForCausalLM" in (hf.get("architectures") or ())
+        if is_qwen2:  # transformers' Qwen2Attention: q/k/v always biased, o_proj never
+            values.update(attention_bias=True, o_proj_bias=False)
+        if is_qwen2 and not hf.get("use_sliding_window", False):
+            values.pop("sliding_window", None)  # Qwen2 ignores sliding_window unless use_sliding_window
+        if isinstance(values.get("bos_token_id"), list):
+            values["bos_token_id"] = values["bos_token_id"][0]
+        return cls(**values)
+
+
+# ---------------------------------------------------------------------------------------------- rotary
+def rope_inv_freq(cfg: LlamaConfig, seq_len: int) -> torch.Tensor:
+    """Inverse frequencies [head_dim/2] in float32, scaled as transformers' `modeling_rope_utils` does."""
+    dim, scaling = cfg.head_dim, cfg.rope_scaling or {}
+    kind = scaling.get("rope_type", "default")
+    base = torch.tensor(cfg.rope_theta, dtype=torch.float32)
+    if kind == "dynamic" and seq_len > cfg.max_position_embeddings:
+        # Dynamic NTK (bloc97, reddit r/LocalLLaMA 2023): raise the base once the sequence outgrows training.
+        factor = scaling["factor"]
+        base = base * ((factor * seq_len / cfg.max_position_embeddings) - (factor - 1)) ** (dim / (dim - 2))
+    inv_freq = 1.0 / base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim)
+    if kind == "linear":  # position interpolation (Chen et al. 2023): positions divided by factor
+        inv_freq = inv_freq / scaling["factor"]
+    elif kind == "llama3":  # Meta llama3 `apply_scaling`: long wavelengths scaled, short kept, smooth between
+        factor, old_len = scaling["factor"], scaling["original_max_position_embeddings"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        wavelen = 2 * math.pi / inv_freq
+        scaled = torch.where(wavelen > old_len / low, inv_freq / factor, inv_freq)
+        smooth = (old_len / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = (wavelen >= old_len / high) & (wavelen <= old_len / low)
+        inv_freq = torch.where(medium, smoothed, scaled)
+    elif kind not in ("default", "dynamic"):
+        raise NotImplementedError(f"rope_type {kind!r} is not covered by the reference implementation")
+    return inv_freq
+
+
+def rope_tables(input_ids: torch.Tensor, cfg: LlamaConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin [T, head_dim] for positions 0..T-1; each frequency is used for both halves of a head."""
+    seq_len = input_ids.shape[-1]
+    positions = torch.arange(seq_len, device=input_ids.device).float()
+    freqs = positions[:, None] * rope_inv_freq(cfg, seq_len).to(input_ids.device)[None, :]
+    angles = torch.cat((freqs, freqs), dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """HF layout: dimension i pairs with i + head_dim/2 (Meta's layout pairs 2i with 2i+1 instead)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+    """Rotate queries and keys [B, heads, T, head_dim] by their position's angles."""
+    return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+
+
+# ---------------------------------------------------------------------------------------------- attention
+def causal_attention(q, k, v, sliding_window: int | None = None) -> torch.Tensor:
+    """Softmax attention with a causal mask; k/v heads are shared by consecutive query heads (GQA).
+
+    Query head h reads key/value head h // (heads / kv_heads): repeat_interleave, like transformers'
+    `repeat_kv` and Meta's llama `repeat_kv`.
+    """
+    n_rep = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(n_rep, dim=1), v.repeat_interleave(n_rep, dim=1)
+    t = q.shape[2]
+    i = torch.arange(t, device=q.device)[:, None]
+    j = torch.arange(t, device=q.device)[None, :]
+    allowed = j <= i
+    if sliding_window is not None:  # transformers' sliding_window_overlay: kv_idx > q_idx - window
+        allowed = allowed & (j > i - sliding_window)
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+    return weights @ v
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x²) + eps) * weight, computed in float32 (Zhang & Sennrich 2019; Llama's choice)."""
+
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * normed.to(x.dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+        self.sliding_window = cfg.sliding_window
+        h, qd, kvd = cfg.hidden_size, cfg.num_attention_heads * cfg.head_dim, cfg.num_key_value_heads * cfg.head_dim
+        self.q_proj = nn.Linear(h, qd, bias=cfg.attention_bias)
+        self.k_proj = nn.Linear(h, kvd, bias=cfg.attention_bias)
+        self.v_proj = nn.Linear(h, kvd, bias=cfg.attention_bias)
+        self.o_proj = nn.Linear(qd, h, bias=cfg.o_proj_bias)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        # [B, T, heads*head_dim] → [B, heads, T, head_dim]; unflatten needs no shape lookups (keeps fx traces clean)
+        q = self.q_proj(x).unflatten(-1, (self.n_heads, self.head_dim)).transpose(1, 2)
+        k = self.k_proj(x).unflatten(-1, (self.n_kv_heads, self.head_dim)).transpose(1, 2)
+        v = self.v_proj(x).unflatten(-1, (self.n_kv_heads, self.head_dim)).transpose(1, 2)
+        q, k = apply_rope(q, k, cos, sin)
+        out = causal_attention(q, k, v, self.sliding_window)
+        return self.o_proj(out.transpose(1, 2).flatten(-2))
+
+
+class MLP(nn.Module):
+    """SwiGLU (Shazeer 2020): down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        if cfg.hidden_act != "silu":
+            raise ValueError(f"hidden_act {cfg.hidden_act!r}: the reference implements SwiGLU with silu only")
+        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=cfg.mlp_bias)
+        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=cfg.mlp_bias)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=cfg.mlp_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm residual block: x + attn(norm(x)), then h + mlp(norm(h))."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.self_attn = Attention(cfg)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        h = x + self.self_attn(self.input_layernorm(x), cos, sin)
+        return h + self.mlp(self.post_attention_layernorm(h))
+
+
+class Backbone(nn.Module):
+    """Holds what HF keeps under the `model.` prefix."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_hidden_layers))
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+
+
+class CanonicalLoadError(ValueError):
+    """A state dict does not fit the reference model; lists every missing, unexpected or misshapen key."""
+
+    def __init__(self, missing: list[str], unexpected: list[str], mismatched: list[str]):
+        self.missing, self.unexpected, self.mismatched = missing, unexpected, mismatched
+        parts = [f"{what} ({len(keys)}): {', '.join(keys)}"
+                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched))
+                 if keys]
+        super().__init__("state dict does not match the reference LLaMA: " + "; ".join(parts))
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    consumed: list[str]  # canonical keys copied into the model
+    missing: list[str]  # parameters the state dict did not provide
+    unexpected: list[str]  # keys the model has no place for
+    mismatched: list[str]  # "name: got (a, b), expected (c, d)"
+
+
+class Llama(nn.Module):
+    def __init__(self, config: LlamaConfig, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.config = config
+        self.model = Backbone(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+        self.to(dtype)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """input_ids [B, T] → logits [B, T, vocab] in float32 (causal, positions 0..T-1)."""
+        cos, sin = rope_tables(input_ids, self.config)
+        x = self.model.embed_tokens(input_ids)
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+        for layer in self.model.layers:
+            x = layer(x, cos, sin)
+        return self.lm_head(self.model.norm(x)).float()
+
+    def load_canonical(self, state_dict: Mapping[str, Any], strict: bool = True) -> LoadReport:
+        """Copy canonical HF-named tensors (torch tensors or numpy arrays) into the model.
+
+        With `tie_word_embeddings`, `lm_head.weight` may be absent; if present it must equal the embedding.
+        strict=True raises CanonicalLoadError on any missing, unexpected or misshapen key; strict=False loads
+        what fits and reports the rest.
+        """
+        params = dict(self.named_parameters())  # tied lm_head is listed once, as model.embed_tokens.weight
+        consumed, unexpected, mismatched = [], [], []
+        tensors = {name: value if isinstance(value, torch.Tensor) else torch.tensor(value)  # copies numpy arrays
+                   for name, value in state_dict.items()}
+        for name, value in sorted(tensors.items()):
+            if name == "lm_head.weight" and self.config.tie_word_embeddings:
+                embed = tensors.get("model.embed_tokens.weight")
+                if embed is None or embed.shape != value.shape or not torch.equal(embed.float(), value.float()):
+                    mismatched.append("lm_head.weight: differs from model.embed_tokens.weight but config ties them")
+                else:
+                    consumed.append(name)
+                continue
+            if name not in params:
+                unexpected.append(name)
+            elif tuple(value.shape) != tuple(params[name].shape):
+                mismatched.append(f"{name}: got {tuple(value.shape)}, expected {tuple(params[name].shape)}")
+            else:
+                with torch.no_grad():
+                    params[name].copy_(value.to(params[name].dtype))
+                consumed.append(name)
+        missing = sorted(set(params) - set(consumed) - {m.split(":")[0] for m in mismatched})
+        if strict and (missing or unexpected or mismatched):
+            raise CanonicalLoadError(missing, unexpected, mismatched)
+        return LoadReport(consumed, missing, unexpected, mismatched)
+
+
+@torch.no_grad()
+def greedy(model: Llama, prompt: list[int], steps: int) -> list[int]:
+    """Greedy continuation (argmax, full recompute each step; no cache to keep it obviously right)."""
+    ids = list(prompt)
+    for _ in range(steps):
+        logits = model(torch.tensor([ids]))
+        ids.append(int(logits[0, -1].argmax()))
+    return ids[len(prompt):]

@@ -1,0 +1,200 @@
+"""The reference model against transformers itself, on tiny random configs and on the real stories260K file."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from reference_impl import CanonicalLoadError, Llama, LlamaConfig, greedy  # noqa: E402
+from reference_impl.model import rope_inv_freq  # noqa: E402
+
+BASE = dict(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+            max_position_embeddings=64, rms_norm_eps=1e-5)
+
+LLAMA3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+          "original_max_position_embeddings": 16}
+
+CASES = {
+    "mha_untied": {},
+    "gqa_tied": dict(num_key_value_heads=2, tie_word_embeddings=True),
+    "mqa": dict(num_key_value_heads=1),
+    "head_dim_not_hidden_over_heads": dict(num_key_value_heads=2, head_dim=24),
+    "llama3_scaling_beyond_original_len": dict(num_key_value_heads=2, rope_theta=500000.0, rope_scaling=LLAMA3),
+    "linear_scaling": dict(rope_scaling={"rope_type": "linear", "factor": 4.0}),
+    "dynamic_ntk_beyond_max_len": dict(rope_scaling={"rope_type": "dynamic", "factor": 2.0}),
+    "attention_and_mlp_bias": dict(attention_bias=True, mlp_bias=True, num_key_value_heads=2),
+}
+SEQ_LEN = 80  # longer than original_max_position_embeddings (16) and than max_position_embeddings (64)
+
+
+def randomize(model: torch.nn.Module, seed: int = 0) -> None:
+    """Weights large enough that attention, RoPE and norms all matter (HF init gives near-uniform outputs)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            p.copy_(1.0 + 0.2 * noise if name.endswith("norm.weight") else noise / p.shape[-1] ** 0.5)
+
+
+def compare(hf_cls, hf_config, seq_len: int = SEQ_LEN) -> None:
+    hf = hf_cls(hf_config).eval()
+    randomize(hf)
+    ref = Llama(LlamaConfig.from_hf(hf_config.to_dict())).eval()
+    report = ref.load_canonical(hf.state_dict())
+    assert not report.missing and not report.unexpected
+    ids = torch.randint(0, hf_config.vocab_size, (2, seq_len), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(ref(ids), hf(ids).logits.float())
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_logits_equal_transformers_llama(case):
+    compare(transformers.LlamaForCausalLM, transformers.LlamaConfig(**BASE, **CASES[case]))
+
+
+def test_logits_equal_transformers_mistral_with_sliding_window_shorter_than_sequence():
+    cfg = transformers.MistralConfig(**BASE, num_key_value_heads=2, sliding_window=8)
+    assert LlamaConfig.from_hf(cfg.to_dict()).sliding_window == 8
+    compare(transformers.MistralForCausalLM, cfg)
+
+
+def test_logits_equal_transformers_qwen2_with_qkv_bias_only():
+    cfg = transformers.Qwen2Config(**BASE, num_key_value_heads=2, tie_word_embeddings=True)
+    ours = LlamaConfig.from_hf(cfg.to_dict())
+    assert ours.attention_bias and not ours.o_proj_bias and ours.sliding_window is None
+    compare(transformers.Qwen2ForCausalLM, cfg)
+
+
+def test_from_hf_reads_both_rope_spellings_and_ignores_unknown_keys():
+    v4 = {"hidden_size": 64, "num_attention_heads": 4, "rope_theta": 500000.0, "torch_dtype": "bfloat16",
+          "rope_scaling": {"type": "linear", "factor": 2.0}, "some_future_key": [1, 2]}
+    v5 = {"hidden_size": 64, "num_attention_heads": 4,
+          "rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500000.0}}
+    plain = {"hidden_size": 64, "num_attention_heads": 4,
+             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}}
+    assert LlamaConfig.from_hf(v4) == LlamaConfig.from_hf(v5)
+    assert LlamaConfig.from_hf(v5).rope_scaling == {"rope_type": "linear", "factor": 2.0}
+    assert LlamaConfig.from_hf(v5).rope_theta == 500000.0
+    assert LlamaConfig.from_hf(plain).rope_scaling is None
+    assert LlamaConfig.from_hf(plain).head_dim == 16 and LlamaConfig.from_hf(plain).num_key_value_heads == 4
+
+
+def test_llama3_scaling_leaves_high_frequencies_and_divides_low_ones():
+    cfg = LlamaConfig(**{**BASE, "rope_scaling": {**LLAMA3, "original_max_position_embeddings": 8192}})
+    plain, scaled = rope_inv_freq(LlamaConfig(**BASE), 64), rope_inv_freq(cfg, 64)
+    assert scaled[0] == plain[0]  # shortest wavelength untouched
+    assert torch.isclose(scaled[-1], plain[-1] / 8)  # longest wavelength divided by factor
+
+
+def test_parameter_names_are_the_canonical_hf_names():
+    hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**BASE, num_key_value_heads=2))
+    ref = Llama(LlamaConfig(**BASE, num_key_value_heads=2))
+    assert set(dict(ref.named_parameters())) == set(hf.state_dict())
+
+
+def test_strict_load_lists_missing_unexpected_and_misshapen_keys():
+    ref = Llama(LlamaConfig(**BASE))
+    sd = {k: v.clone() for k, v in ref.state_dict().items()}
+    del sd["model.layers.1.mlp.up_proj.weight"]
+    sd["model.layers.0.ln1.weight"] = torch.ones(64)
+    sd["model.norm.weight"] = torch.ones(65)
+    with pytest.raises(CanonicalLoadError) as err:
+        Llama(LlamaConfig(**BASE)).load_canonical(sd)
+    msg = str(err.value)
+    assert "model.layers.1.mlp.up_proj.weight" in msg and "model.layers.0.ln1.weight" in msg
+    assert "model.norm.weight: got (65,), expected (64,)" in msg
+    report = Llama(LlamaConfig(**BASE)).load_canonical(sd, strict=False)
+    assert report.missing == ["model.layers.1.mlp.up_proj.weight"]
+    assert report.unexpected == ["model.layers.0.ln1.weight"]
+
+
+def test_loads_numpy_arrays_and_tied_head_may_be_absent_or_equal():
+    cfg = LlamaConfig(**BASE, tie_word_embeddings=True)
+    src = Llama(cfg)
+    randomize(src)
+    arrays = {k: v.numpy().copy() for k, v in src.state_dict().items()}
+    assert "lm_head.weight" in arrays  # state_dict lists the tied head under both names
+    ids = torch.arange(10)[None]
+    with_head, without_head = Llama(cfg), Llama(cfg)
+    with_head.load_canonical(arrays)
+    without_head.load_canonical({k: v for k, v in arrays.items() if k != "lm_head.weight"})
+    torch.testing.assert_close(with_head(ids), src(ids))
+    torch.testing.assert_close(without_head(ids), src(ids))
+    arrays["lm_head.weight"] = arrays["lm_head.weight"] + 1
+    with pytest.raises(CanonicalLoadError, match="differs from model.embed_tokens.weight"):
+        Llama(cfg).load_canonical(arrays)
+
+
+def test_bfloat16_forward_returns_float32_logits_close_to_float32():
+    cfg = LlamaConfig(**BASE, num_key_value_heads=2)
+    f32 = Llama(cfg)
+    randomize(f32)
+    bf16 = Llama(cfg, dtype=torch.bfloat16)
+    bf16.load_canonical(f32.state_dict())
+    ids = torch.arange(12)[None]
+    out = bf16(ids)
+    assert out.dtype == torch.float32
+    assert (out - f32(ids)).abs().max() < 0.5
+
+
+# ------------------------------------------------------------------ stories260K (real llama2.c v0 checkpoint)
+def read_llama2c_v0(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """Parse the legacy llama2.c export here, independently of the project's reader: 7 int32 header fields,
+    then float32 arrays in a fixed order (llama2.c `export.py legacy_export`); a positive vocab_size means
+    the classifier is the embedding. Q/K rows are moved from Meta's interleaved rotary order to HF's
+    half-split order with the permutation of transformers' convert_llama_weights_to_hf.py."""
+    raw = path.read_bytes()
+    dim, hidden, n_layers, n_heads, n_kv, vocab, seq_len = struct.unpack("<7i", raw[:28])
+    hd = dim // n_heads
+    data = np.frombuffer(raw, dtype="<f4", offset=28)
+    pos = 0
+
+    def take(*shape):
+        nonlocal pos
+        n = int(np.prod(shape))
+        out = data[pos:pos + n].reshape(shape)
+        pos += n
+        return out
+
+    def meta_to_hf(w, heads):
+        return w.reshape(heads, hd // 2, 2, dim).transpose(0, 2, 1, 3).reshape(heads * hd, dim)
+
+    emb = take(abs(vocab), dim)
+    att_norm = take(n_layers, dim)
+    wq, wk = take(n_layers, n_heads * hd, dim), take(n_layers, n_kv * hd, dim)
+    wv, wo = take(n_layers, n_kv * hd, dim), take(n_layers, dim, n_heads * hd)
+    ffn_norm = take(n_layers, dim)
+    w1, w2, w3 = take(n_layers, hidden, dim), take(n_layers, dim, hidden), take(n_layers, hidden, dim)
+    sd = {"model.embed_tokens.weight": emb, "model.norm.weight": take(dim)}
+    for i in range(n_layers):
+        p = f"model.layers.{i}."
+        sd.update({p + "input_layernorm.weight": att_norm[i], p + "post_attention_layernorm.weight": ffn_norm[i],
+                   p + "self_attn.q_proj.weight": meta_to_hf(wq[i], n_heads),
+                   p + "self_attn.k_proj.weight": meta_to_hf(wk[i], n_kv),
+                   p + "self_attn.v_proj.weight": wv[i], p + "self_attn.o_proj.weight": wo[i],
+                   p + "mlp.gate_proj.weight": w1[i], p + "mlp.down_proj.weight": w2[i],
+                   p + "mlp.up_proj.weight": w3[i]})
+    sd["lm_head.weight"] = emb if vocab > 0 else take(abs(vocab), dim)
+    config = dict(vocab_size=abs(vocab), hidden_size=dim, intermediate_size=hidden, num_hidden_layers=n_layers,
+                  num_attention_heads=n_heads, num_key_value_heads=n_kv, max_position_embeddings=seq_len,
+                  rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=vocab > 0)
+    return config, {k: np.array(v) for k, v in sd.items()}  # writable copies
+
+
+def test_stories260k_greedy_from_bos_equals_transformers_for_64_steps(stories260k):
+    config, sd = read_llama2c_v0(stories260k)
+    ref = Llama(LlamaConfig(**config)).eval()
+    assert not ref.load_canonical(sd).missing
+    hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**config)).eval()
+    hf.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
+    ours = greedy(ref, [1], 64)
+    with torch.no_grad():
+        theirs = hf.generate(torch.tensor([[1]]), max_new_tokens=64, min_new_tokens=64, do_sample=False,
+                             eos_token_id=None, pad_token_id=0)[0, 1:].tolist()
+    assert ours == theirs
+    assert len(set(ours)) > 5  # a real continuation, not one token repeated
