@@ -81,6 +81,9 @@ def open_path(path: Path) -> Checkpoint:
         directory = path
     else:
         fmt = sniff_file(path)
+        if fmt in ("safetensors", "torch") and path.name.startswith("adapter_model.") \
+                and (path.parent / "adapter_config.json").is_file():
+            fmt = "peft"  # the weights file of a PEFT adapter, opened directly
         if fmt is None:
             raise InputError(path, "not a recognised checkpoint file (no safetensors, GGUF, torch or llama2c header)")
         directory = path.parent
