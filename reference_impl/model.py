@@ -63,12 +63,7 @@ class LlamaConfig:
         """
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in hf.items() if k in known and v is not None}
-        params = dict(hf.get("rope_parameters") or {})
-        scaling = dict(hf.get("rope_scaling") or {}) or params
-        values["rope_theta"] = float(params.get("rope_theta", hf.get("rope_theta") or cls.rope_theta))
-        rope_type = scaling.get("rope_type", scaling.get("type", "default"))
-        values["rope_scaling"] = None if rope_type == "default" else {
-            **{k: v for k, v in scaling.items() if k not in ("type", "rope_theta")}, "rope_type": rope_type}
+        values["rope_theta"], values["rope_scaling"] = rope_settings(hf)
         is_qwen2 = hf.get("model_type") == "qwen2" or "Qwen2ForCausalLM" in (hf.get("architectures") or ())
         if is_qwen2:  # transformers' Qwen2Attention: q/k/v always biased, o_proj never
             values.update(attention_bias=True, o_proj_bias=False)
@@ -77,6 +72,17 @@ class LlamaConfig:
         if isinstance(values.get("bos_token_id"), list):
             values["bos_token_id"] = values["bos_token_id"][0]
         return cls(**values)
+
+
+def rope_settings(hf: Mapping[str, Any]) -> tuple[float, dict | None]:
+    """(rope_theta, rope_scaling) from either config.json spelling; rope_scaling None for plain RoPE."""
+    params = dict(hf.get("rope_parameters") or {})
+    scaling = dict(hf.get("rope_scaling") or {}) or params
+    theta = float(params.get("rope_theta", hf.get("rope_theta") or LlamaConfig.rope_theta))
+    rope_type = scaling.get("rope_type", scaling.get("type", "default"))
+    if rope_type == "default":
+        return theta, None
+    return theta, {**{k: v for k, v in scaling.items() if k not in ("type", "rope_theta")}, "rope_type": rope_type}
 
 
 # ---------------------------------------------------------------------------------------------- rotary

@@ -198,3 +198,101 @@ def test_stories260k_greedy_from_bos_equals_transformers_for_64_steps(stories260
                              eos_token_id=None, pad_token_id=0)[0, 1:].tolist()
     assert ours == theirs
     assert len(set(ours)) > 5  # a real continuation, not one token repeated
+
+
+# ------------------------------------------------------------------------------------------ architecture graph
+from reference_impl.graph import Graph, diff, graph_from_inventory, reference_graph  # noqa: E402
+
+TINY = dict(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+            num_key_value_heads=2)
+
+
+def inventory(hf_model) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in hf_model.state_dict().items()}
+
+
+def graphs_for(hf_cls, hf_config, **traits) -> tuple[Graph, Graph]:
+    values = hf_config.to_dict()
+    ref = reference_graph(LlamaConfig(**{k: values[k] for k in TINY}, rms_norm_eps=values.get("rms_norm_eps"),
+                                      head_dim=values.get("head_dim"),
+                                      tie_word_embeddings=values.get("tie_word_embeddings", False),
+                                      rope_theta=M_rope(values)[0], rope_scaling=M_rope(values)[1]))
+    return ref, graph_from_inventory(inventory(hf_cls(hf_config)), {**values, **traits})
+
+
+def M_rope(values):
+    from reference_impl.model import rope_settings
+    return rope_settings(values)
+
+
+def test_reference_graph_is_traced_from_the_model():
+    g = reference_graph(LlamaConfig(**TINY))
+    kinds = {n.name: n.kind for n in g.nodes}
+    assert kinds["model.layers.3.self_attn.attention"] == "attention"
+    assert kinds["model.layers.0.mlp.act_fn"] == "activation"
+    assert g.node("model.layers.0.self_attn.attention").attrs["num_kv_heads"] == 2
+    assert ("model.layers.0.self_attn.rope", "model.layers.0.self_attn.attention") in g.edges
+    assert ("model.layers.0.residual_add", "model.layers.0.post_attention_layernorm") in g.edges
+    assert sum(k == "residual_add" for k in kinds.values()) == 8
+
+
+def test_real_llama_state_dict_inventory_is_identical_to_reference_graph():
+    for extra in ({}, {"tie_word_embeddings": True}, {"head_dim": 32, "attention_bias": True},
+                  {"rope_scaling": {"rope_type": "linear", "factor": 2.0}}):
+        cfg = transformers.LlamaConfig(**TINY, **extra)
+        hf = transformers.LlamaForCausalLM(cfg)
+        ref = reference_graph(LlamaConfig.from_hf(cfg.to_dict()))
+        other = graph_from_inventory(inventory(hf), cfg.to_dict())
+        assert diff(ref, other) == [], extra
+        assert set(ref.edges) == set(other.edges)
+
+
+def test_qwen2_inventory_differs_by_qkv_bias():
+    ref, other = graphs_for(transformers.Qwen2ForCausalLM, transformers.Qwen2Config(**TINY))
+    assert diff(ref, other) == ["q/k/v projections have bias"]
+
+
+def test_qwen3_inventory_adds_qk_norm():
+    ref, other = graphs_for(transformers.Qwen3ForCausalLM, transformers.Qwen3Config(**TINY, head_dim=32))
+    assert diff(ref, other) == ["adds q_norm/k_norm (queries and keys normalized per head, Qwen3/OLMo2 style)"]
+
+
+def test_gemma_like_inventory_reports_offset_activation_and_embedding_scale():
+    cfg = transformers.GemmaConfig(**TINY, head_dim=16)
+    ref, other = graphs_for(transformers.GemmaForCausalLM, cfg, norm_offset=1.0, embedding_scale=8.0,
+                            tie_word_embeddings=True)
+    found = diff(ref, other)
+    assert "activation gelu_pytorch_tanh where LLaMA uses silu" in found
+    assert "norms scale by (1 + weight) (Gemma style) where LLaMA scales by weight" in found
+    assert "embeddings scaled by 8 where LLaMA does not scale them" in found
+    assert found == sorted(found)
+
+
+def test_gemma2_inventory_reports_extra_norms():
+    cfg = transformers.Gemma2Config(**TINY, head_dim=16, hidden_activation="silu", hidden_act="silu")
+    ref, other = graphs_for(transformers.Gemma2ForCausalLM, cfg, activation="silu", tie_word_embeddings=True)
+    assert "adds norms on the attention and MLP outputs before the residual adds (Gemma2-style extra norms)" \
+        in diff(ref, other)
+
+
+def test_layernorm_parallel_block_alibi_extra_tensor_and_sizes_in_plain_words():
+    cfg = LlamaConfig(**TINY)
+    shapes = {k: tuple(v.shape) for k, v in Llama(cfg).state_dict().items()}
+    shapes["model.layers.3.self_attn.extra_gate.weight"] = (4, 64)
+    shapes["model.layers.1.input_layernorm.bias"] = (64,)
+    other = graph_from_inventory(shapes, {"norm": "layernorm", "parallel_block": True, "num_attention_heads": 4,
+                                          "num_key_value_heads": 2})
+    found = diff(reference_graph(cfg), other)
+    assert "uses LayerNorm where LLaMA uses RMSNorm" in found
+    assert "layer 1: model.layers.1.input_layernorm has bias" not in found  # templated, not full names
+    assert "layer 1: input_layernorm has bias" in found
+    assert "layer 3 has an extra tensor model.layers.3.self_attn.extra_gate.weight [4, 64]" in found
+    assert any("parallel block" in line for line in found)  # node sets differ only by the extra tensor
+
+    no_extra = {k: v for k, v in shapes.items() if "extra_gate" not in k and not k.endswith("layernorm.bias")}
+    parallel = diff(reference_graph(cfg), graph_from_inventory(no_extra, {"parallel_block": True}))
+    assert any("parallel block" in line for line in parallel)
+    alibi = diff(reference_graph(cfg), graph_from_inventory(no_extra, {"alibi": True}))
+    assert alibi == ["uses ALiBi position biases where LLaMA uses rotary embeddings"]
+    bigger = LlamaConfig(**{**TINY, "hidden_size": 128})
+    assert diff(reference_graph(bigger), graph_from_inventory(no_extra, {})) == ["hidden size 64 vs 128 in the reference"]
