@@ -1,0 +1,97 @@
+"""Small statistics kept in log space: unbiased CKA, Spearman z-scores, Fisher's combination.
+
+p-values for derived models are far below the smallest float64 (1e-308), so everything is carried as natural-log
+p (``ln_p``) and converted to log10 only for reporting (fingerprinting.md, section B).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import gammaln, logsumexp
+from scipy.stats import norm, rankdata
+
+LN10 = math.log(10.0)
+
+
+def hsic_u_matrix(ks: np.ndarray, ls: np.ndarray) -> np.ndarray:
+    """Unbiased HSIC between every pair of Gram matrices: ks [a, n, n], ls [b, n, n] -> [a, b].
+
+    Song et al. (2012) estimator with zeroed diagonals, as written in fingerprinting.md (A.4):
+    HSIC_u = [tr(KL) + (1'K1)(1'L1)/((n-1)(n-2)) - 2 1'KL1/(n-2)] / (n(n-3)).
+    """
+    ks = np.array(ks, dtype=np.float64)
+    ls = np.array(ls, dtype=np.float64)
+    n = ks.shape[-1]
+    idx = np.arange(n)
+    ks[:, idx, idx] = 0.0
+    ls[:, idx, idx] = 0.0
+    a, b = ks.reshape(len(ks), -1), ls.reshape(len(ls), -1)
+    tr = a @ b.T  # tr(K L) = sum_ij K_ij L_ji = sum_ij K_ij L_ij for symmetric L
+    rk, rl = ks.sum(axis=2), ls.sum(axis=2)  # K1, L1
+    sk, sl = rk.sum(axis=1), rl.sum(axis=1)  # 1'K1, 1'L1
+    cross = rk @ rl.T  # 1'K L 1 = (K1)·(L1)
+    return (tr + np.outer(sk, sl) / ((n - 1) * (n - 2)) - 2.0 * cross / (n - 2)) / (n * (n - 3))
+
+
+def cka_u_matrix(ks: np.ndarray, ls: np.ndarray) -> np.ndarray:
+    """Unbiased CKA for every pair (a, b); 0 where either self-HSIC is not positive."""
+    if ks.shape[-1] < 4:
+        return np.zeros((len(ks), len(ls)))
+    kl = hsic_u_matrix(ks, ls)
+    kk = np.array([hsic_u_matrix(k[None], k[None])[0, 0] for k in ks])
+    ll = np.array([hsic_u_matrix(m[None], m[None])[0, 0] for m in ls])
+    den = np.sqrt(np.clip(np.outer(kk, ll), 0.0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(den > 0, kl / np.where(den > 0, den, 1.0), 0.0)
+    return np.clip(out, -1.0, 1.0)
+
+
+def cka_u(k: np.ndarray, l: np.ndarray) -> float:
+    return float(cka_u_matrix(k[None], l[None])[0, 0])
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties)."""
+    rx, ry = rankdata(x), rankdata(y)
+    rx -= rx.mean()
+    ry -= ry.mean()
+    den = math.sqrt(float(rx @ rx) * float(ry @ ry))
+    return float(rx @ ry) / den if den > 0 else 0.0
+
+
+def spearman_ln_p(rho: float, n: int, inflation: float = 1.0) -> float:
+    """One-sided ln p of Spearman rho under independence: z = rho·sqrt(n-1) is ~N(0,1) for large n.
+
+    ``inflation`` (≥ 1) widens the null when calibration on independent models shows a wider spread.
+    """
+    if n < 3:
+        return 0.0
+    return float(norm.logsf(rho * math.sqrt(n - 1) / max(1.0, inflation)))
+
+
+def fisher_ln_p(ln_ps: list[float] | np.ndarray) -> float:
+    """Fisher's method in log space: X = -2 Σ ln p_i ~ χ²(2k) under the null; returns ln P(χ²_2k ≥ X).
+
+    For even degrees of freedom the survival function is exact and finite:
+    sf(x; 2k) = e^{-x/2} Σ_{i<k} (x/2)^i / i!, so ln sf = -x/2 + logsumexp_i(i ln(x/2) - ln i!).
+    """
+    ln_ps = np.asarray(ln_ps, dtype=np.float64)
+    k = len(ln_ps)
+    if k == 0:
+        return 0.0
+    half = -float(ln_ps.sum())  # x/2
+    if half <= 0:
+        return 0.0
+    i = np.arange(k)
+    return float(min(0.0, -half + logsumexp(i * math.log(half) - gammaln(i + 1))))
+
+
+def log10_p(ln_p: float) -> float:
+    return ln_p / LN10
+
+
+def p_value(ln_p: float) -> float:
+    """The p-value as a float (0.0 once it underflows; log10 is reported beside it)."""
+    return float(math.exp(ln_p)) if ln_p > -745 else 0.0

@@ -1,0 +1,107 @@
+"""From evidence to words: verdict thresholds, relation labels and caveats.
+
+The verdict is a decision on a p-value (the probability of similarity this strong between independent models):
+``derived`` only when log10 p ≤ DERIVED_LOG10_P, ``independent`` when log10 p > INDEPENDENT_LOG10_P, otherwise
+``inconclusive``. The score never decides alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DERIVED_LOG10_P = -6.0
+INDEPENDENT_LOG10_P = -2.0
+QUANTIZED_PREFIXES = ("Q", "IQ", "I8", "I4", "F8", "TQ", "MXFP")
+
+
+def verdict(log10_p: float) -> str:
+    if log10_p <= DERIVED_LOG10_P:
+        return "derived"
+    if log10_p > INDEPENDENT_LOG10_P:
+        return "independent"
+    return "inconclusive"
+
+
+def _quantized(dtypes: dict | None) -> bool:
+    return any(str(k).upper().startswith(QUANTIZED_PREFIXES) for k in (dtypes or {}))
+
+
+def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dict | None) -> list[str]:
+    """Plain labels for how the suspect relates to the reference (only meaningful for a derived verdict)."""
+    if verdict_ != "derived":
+        return []
+    rel: set[str] = set()
+    h = fp["hashes"]
+    if h["all_identical"]:
+        rel.add("identical" if h["identical_names_too"] else "renamed")
+    elif h["same_values_other_layout"] > 0:
+        rel.add("layout-changed")
+    dref, dsus = ref_meta.get("storage_dtypes") or {}, sus_meta.get("storage_dtypes") or {}
+    if _quantized(dsus) and not _quantized(dref):
+        rel.add("quantized")
+    elif dref and dsus and set(dref) != set(dsus):
+        rel.add("dtype-changed")
+    if ref_meta.get("vocab_size") != sus_meta.get("vocab_size"):
+        rel.add("vocab-changed")
+    la, lb = ref_meta.get("layers", []), sus_meta.get("layers", [])
+    lmap = [e["reference"] for e in fp["layer_map"]]
+    if len(lb) < len(la):
+        rel.add("pruned")
+    if len(lb) != len(la) or len(set(lmap)) < len(lmap):
+        rel.add("depth-changed")
+    elif lmap != sorted(lmap):
+        rel.add("layers-reordered")
+    ia, ib = ref_meta.get("intermediate_size"), sus_meta.get("intermediate_size")
+    if ia and ib and ib < ia:
+        rel.add("pruned")
+    if deep is not None:
+        kind = deep["alignment"]["kind"]
+        if kind == "signed-permutation":
+            rel.add("permuted")
+        elif kind == "rotation":
+            rel.add("rotated")
+        in_place = [e.get("neurons_in_place") for e in deep["layers"] if e.get("neurons_in_place") is not None]
+        agree = [e.get("neuron_agreement", 0.0) for e in deep["layers"]]
+        if in_place and agree and min(in_place) < 0.5 <= min(agree):
+            rel.add("permuted")
+    if not h["all_identical"]:
+        cka = [e["token_cka"] for e in fp["layer_map"]]
+        if cka and min(cka) < 0.995:
+            rel.add("fine-tuned")
+    if ref_meta.get("all_gains_one") is False and sus_meta.get("all_gains_one") and "rotated" not in rel:
+        rel.add("gains-folded")
+    return sorted(rel)
+
+
+CAVEAT_DISTILL = ("Distillation into a freshly initialised student leaves no trace in the weights: 'independent' "
+                  "means no shared weight lineage was found, not that no knowledge was transferred.")
+CAVEAT_SHARED_INIT = ("'Derived' means shared weight lineage: one model was obtained from the other's weights, or "
+                      "both from common weights (a shared initialisation counts too).")
+CAVEAT_FP = ("Fingerprint-only mode compares stored token-space invariants; it is weaker than the deep comparison "
+             "and its p-value rests on a null distribution calibrated on small models.")
+CAVEAT_INDEX = ("Vocabularies were matched by token index (no tokenizer found on one side); a reordered or rebuilt "
+                "vocabulary would weaken the evidence.")
+CAVEAT_ALIGN = ("No residual-basis alignment was found; if the suspect's embedding was rebuilt from scratch the "
+                "deep test loses power.")
+
+
+def caveats(mode: str, fp: dict, deep: dict | None, verdict_: str) -> list[str]:
+    out = [CAVEAT_DISTILL, CAVEAT_SHARED_INIT]
+    if mode == "fingerprint":
+        out.append(CAVEAT_FP)
+    vocab = (deep or {}).get("alignment", {}).get("vocab_match") or fp["anchors"]["vocab_match"]
+    if vocab == "token-index":
+        out.append(CAVEAT_INDEX)
+    if deep is not None and deep["alignment"]["kind"] == "none-found" and verdict_ != "derived":
+        out.append(CAVEAT_ALIGN)
+    return out
+
+
+def round_floats(x: Any, nd: int = 6) -> Any:
+    if isinstance(x, float):
+        return round(x, nd)
+    if isinstance(x, dict):
+        return {k: round_floats(v, nd) for k, v in x.items()}
+    if isinstance(x, list):
+        return [round_floats(v, nd) for v in x]
+    return x

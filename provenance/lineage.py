@@ -1,0 +1,280 @@
+"""Lineage: does a suspect checkpoint share weight lineage with a reference? (orchestration over ``fingerprints``)
+
+``compare_paths(suspect, reference)`` accepts checkpoints (any format ``open_checkpoint`` reads) or fingerprint files
+on either side. With two checkpoints and ``deep=True`` it runs the deep comparison (hashes, residual alignment,
+per-layer CKA, neuron matching with a combined p-value); otherwise it compares fingerprints. The returned dict is the
+``compare`` JSON report (``schema_version`` 1); :func:`render_text` and :func:`render_markdown` print it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from provenance.errors import InputError
+
+SCHEMA_VERSION = 1
+Progress = Callable[[str, int, int], None]
+
+# Meta / llama.c names → HF names, used only until provenance.normalize is available (no layout transforms: the
+# statistics are invariant to the rotary row order of q/k).
+_META_TO_HF = {
+    "tok_embeddings.weight": "model.embed_tokens.weight", "norm.weight": "model.norm.weight",
+    "output.weight": "lm_head.weight",
+}
+_META_LAYER = {
+    "attention_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
+    "attention.wq": "self_attn.q_proj", "attention.wk": "self_attn.k_proj", "attention.wv": "self_attn.v_proj",
+    "attention.wo": "self_attn.o_proj", "feed_forward.w1": "mlp.gate_proj", "feed_forward.w2": "mlp.down_proj",
+    "feed_forward.w3": "mlp.up_proj",
+}
+
+
+@dataclass
+class Side:
+    """One side of a comparison: a loaded checkpoint (canonical tensors) or a stored fingerprint."""
+
+    path: Path
+    kind: str  # "checkpoint" | "fingerprint"
+    tensors: dict[str, Any] = field(default_factory=dict)
+    arch: dict[str, Any] = field(default_factory=dict)
+    tokens: list[str] | None = None
+    fingerprint: Any = None
+    format: str | None = None
+    storage_dtypes: dict[str, int] = field(default_factory=dict)
+
+
+def _fallback_canonical(ckpt) -> tuple[dict[str, Any], dict[str, Any]]:
+    tensors: dict[str, Any] = {}
+    for name, t in ckpt.tensors.items():
+        new = _META_TO_HF.get(name)
+        if new is None and name.startswith("layers."):
+            _, idx, rest = name.split(".", 2)
+            for old, hf in _META_LAYER.items():
+                if rest == old + ".weight":
+                    new = f"model.layers.{idx}.{hf}.weight"
+        tensors[new or name] = t
+    if "lm_head.weight" not in tensors and "model.embed_tokens.weight" in tensors:
+        tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"]
+    arch = dict(ckpt.metadata.get("config") or {})
+    params = ckpt.metadata.get("params") or ckpt.metadata.get("llama2c") or {}
+    if params and not arch:
+        arch = {"hidden_size": params.get("dim"), "num_attention_heads": params.get("n_heads"),
+                "num_key_value_heads": params.get("n_kv_heads") or params.get("n_heads"),
+                "num_hidden_layers": params.get("n_layers"), "vocab_size": params.get("vocab_size")}
+    return tensors, {k: v for k, v in arch.items() if v is not None}
+
+
+def canonical_tensors(ckpt) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Canonical HF-named tensors and HF-named architecture values for a checkpoint."""
+    try:
+        from provenance.normalize import normalize
+    except ImportError:
+        return _fallback_canonical(ckpt)
+    cm = normalize(ckpt)
+    return dict(cm.tensors), dict(cm.arch.values)
+
+
+def token_strings(ckpt) -> list[str] | None:
+    """The vocabulary as a list of strings by id, when a tokenizer travels with the weights (else None)."""
+    if ckpt.format == "gguf":
+        try:
+            from provenance.formats.gguf_format import gguf_tokens
+
+            return gguf_tokens(ckpt)
+        except Exception:  # noqa: BLE001 - a vocabulary is optional evidence
+            return None
+    base = ckpt.path if ckpt.path.is_dir() else ckpt.path.parent
+    tj = base / "tokenizer.json"
+    if tj.is_file():
+        try:
+            data = json.loads(tj.read_text(encoding="utf-8"))
+            vocab = data.get("model", {}).get("vocab")
+            if isinstance(vocab, dict) and vocab:
+                out = [""] * (max(vocab.values()) + 1)
+                for s, i in vocab.items():
+                    out[i] = s
+                for tok in data.get("added_tokens", []) or []:
+                    if isinstance(tok, dict) and isinstance(tok.get("id"), int) and tok["id"] < len(out):
+                        out[tok["id"]] = tok.get("content", "")
+                return out
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def load_side(path: str | Path, need_tensors: bool = True) -> Side:
+    from fingerprints.fingerprint import Fingerprint, is_fingerprint_file
+
+    p = Path(path)
+    if is_fingerprint_file(p):
+        try:
+            return Side(path=p, kind="fingerprint", fingerprint=Fingerprint.load(p))
+        except (ValueError, KeyError) as exc:
+            raise InputError(p, f"unreadable fingerprint: {exc}") from exc
+    from provenance.checkpoint import open_checkpoint
+
+    ckpt = open_checkpoint(p)
+    if ckpt.format == "peft":
+        raise InputError(p, "a PEFT adapter holds only low-rank deltas; merge it into its base model first "
+                            "(or compare the base named in adapter_config.json)")
+    tensors, arch = canonical_tensors(ckpt)
+    if "model.embed_tokens.weight" not in tensors and "lm_head.weight" not in tensors:
+        raise InputError(p, "no token embedding found: not a LLaMA-shaped language model")
+    return Side(path=p, kind="checkpoint", tensors=tensors, arch=arch, tokens=token_strings(ckpt),
+                format=ckpt.format, storage_dtypes=ckpt.dtype_counts())
+
+
+def _fingerprint_of(side: Side, progress: Progress | None, label: str):
+    from fingerprints.fingerprint import compute_fingerprint
+
+    if side.fingerprint is None:
+        cb = (lambda d, t: progress(label, d, t)) if progress else None
+        side.fingerprint = compute_fingerprint(side.tensors, side.arch, token_strings=side.tokens, progress=cb,
+                                               extra_meta={"storage_dtypes": side.storage_dtypes,
+                                                           "source_format": side.format})
+    return side.fingerprint
+
+
+def fingerprint_path(path: str | Path, progress: Progress | None = None):
+    """Compute the fingerprint of a checkpoint (``fingerprints.Fingerprint``; ``.save(file)`` writes it)."""
+    side = load_side(path)
+    if side.kind == "fingerprint":
+        return side.fingerprint
+    return _fingerprint_of(side, progress, "fingerprint")
+
+
+def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,
+                  progress: Progress | None = None) -> dict:
+    """The ``compare`` report for two paths (checkpoints or fingerprint files)."""
+    sus, ref = load_side(suspect), load_side(reference)
+    if deep and sus.kind == "checkpoint" and ref.kind == "checkpoint":
+        from fingerprints.deep import deep_compare
+
+        fa = _fingerprint_of(ref, progress, "fingerprint reference")
+        fb = _fingerprint_of(sus, progress, "fingerprint suspect")
+        result = deep_compare(ref.tensors, ref.arch, sus.tensors, sus.arch, ref_tokens=ref.tokens,
+                              sus_tokens=sus.tokens, ref_fingerprint=fa, sus_fingerprint=fb, progress=progress)
+        return build_report(result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path, deep=result)
+    from fingerprints.compare import compare_fingerprints
+
+    fa = _fingerprint_of(ref, progress, "fingerprint reference")
+    fb = _fingerprint_of(sus, progress, "fingerprint suspect")
+    return build_report(compare_fingerprints(fa, fb), fa.meta, fb.meta, sus.path, ref.path, deep=None)
+
+
+def compare_fingerprint_objects(suspect_fp, reference_fp, suspect_name: str = "suspect",
+                                reference_name: str = "reference") -> dict:
+    from fingerprints.compare import compare_fingerprints
+
+    return build_report(compare_fingerprints(reference_fp, suspect_fp), reference_fp.meta, suspect_fp.meta,
+                        suspect_name, reference_name, deep=None)
+
+
+def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, reference: Any,
+                 deep: dict | None) -> dict:
+    from fingerprints.verdict import caveats, relations, round_floats, verdict
+
+    mode = "deep" if deep is not None else "fingerprint"
+    src = deep if deep is not None else fp
+    log10p = float(src["log10_p"])
+    v = verdict(log10p)
+    if deep is not None:
+        layers = [{k: e[k] for k in sorted(e) if k != "ln_p"} for e in deep["layers"]]
+        alignment = deep["alignment"]
+    else:
+        layers = fp["layer_map"]
+        alignment = {"kind": "not-computed (fingerprint mode: invariants need no alignment)",
+                     "vocab_match": fp["anchors"]["vocab_match"]}
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "mode": mode,
+        "suspect": str(suspect),
+        "reference": str(reference),
+        "verdict": v,
+        "p_value": src["p_value"],
+        "log10_p_value": round(log10p, 3),
+        "score": round(float(src["score"]), 6),
+        "relation": relations(v, fp, ref_meta, sus_meta, deep),
+        "layers": layers,
+        "layer_map": [[e["suspect"], e["reference"]] for e in fp["layer_map"]],
+        "alignment": alignment,
+        "anchors": fp["anchors"],
+        "hashes": fp["hashes"],
+        "fingerprint_score": round(float(fp["score"]), 6),
+        "fingerprint_log10_p_value": round(float(fp["log10_p"]), 3),
+        "models": {"reference": _model_summary(ref_meta), "suspect": _model_summary(sus_meta)},
+        "thresholds": {"derived_log10_p_at_most": -6.0, "independent_log10_p_above": -2.0},
+        "caveats": caveats(mode, fp, deep, v),
+        "summary": "",
+    }
+    report["summary"] = summary_sentence(report)
+    return round_floats(report)
+
+
+def _model_summary(meta: dict) -> dict:
+    return {"layers": len(meta.get("layers", [])), "hidden_size": meta.get("hidden_size"),
+            "vocab_size": meta.get("vocab_size"), "intermediate_size": meta.get("intermediate_size"),
+            "tensors": len(meta.get("tensor_hashes", {})), "storage_dtypes": meta.get("storage_dtypes") or {}}
+
+
+def summary_sentence(r: dict) -> str:
+    p = _fmt_p(r)
+    if r["verdict"] == "derived":
+        how = f" ({', '.join(r['relation'])})" if r["relation"] else ""
+        return (f"The suspect shares weight lineage with the reference{how}. Similarity this strong between "
+                f"independent models has probability {p}.")
+    if r["verdict"] == "independent":
+        return (f"No shared weight lineage found: the similarity is what independent models of this shape show "
+                f"(p = {p}).")
+    return f"The evidence is too weak to decide (p = {p}); neither shared lineage nor independence is shown."
+
+
+def _fmt_p(r: dict) -> str:
+    lg = r["log10_p_value"]
+    if lg <= -300:
+        return f"about 10^{lg:.0f}"
+    return f"{r['p_value']:.3g}" if lg > -4 else f"{r['p_value']:.2e}" if r["p_value"] > 0 else f"about 10^{lg:.0f}"
+
+
+def render_text(r: dict) -> str:
+    lines = [f"Verdict: {r['verdict'].upper()} — {r['summary']}", ""]
+    lines.append(f"mode {r['mode']}; score {r['score']:.3f}; p-value {_fmt_p(r)} (log10 {r['log10_p_value']})")
+    if r["relation"]:
+        lines.append("relation: " + ", ".join(r["relation"]))
+    h = r["hashes"]
+    lines.append(f"identical tensors (by content hash): {h['identical_tensors']} of {h['tensors_suspect']} in the "
+                 f"suspect; same values in another layout: {h['same_values_other_layout']}")
+    a = r["alignment"]
+    lines.append(f"alignment: {a.get('kind')}; vocabulary matched by {a.get('vocab_match')}"
+                 + (f" over {a['shared_tokens']} tokens" if "shared_tokens" in a else ""))
+    lines.append("layers (suspect → reference):")
+    for e in r["layers"]:
+        extra = ""
+        if "neuron_rho" in e:
+            extra = (f", neuron ρ {e['neuron_rho']:.3f}, agreement {e['neuron_agreement']:.2f}, "
+                     f"log10 p {e['log10_p']:.1f}")
+        wc = f", weight CKA {e['weight_cka_qk']:.3f}" if e.get("weight_cka_qk") is not None else ""
+        lines.append(f"  {e['suspect']:>3} → {e['reference']:<3} token CKA {e['token_cka']:.3f}{wc}{extra}")
+    lines.append("caveats:")
+    lines.extend(f"  - {c}" for c in r["caveats"])
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(r: dict) -> str:
+    lines = [f"## Lineage: **{r['verdict']}**", "", r["summary"], "",
+             "| | |", "|---|---|",
+             f"| mode | {r['mode']} |", f"| score | {r['score']:.3f} |",
+             f"| p-value | {_fmt_p(r)} (log10 {r['log10_p_value']}) |",
+             f"| relation | {', '.join(r['relation']) or '—'} |",
+             f"| alignment | {r['alignment'].get('kind')} ({r['alignment'].get('vocab_match')}) |",
+             f"| identical tensors | {r['hashes']['identical_tensors']} of {r['hashes']['tensors_suspect']} |", "",
+             "| suspect layer | reference layer | token CKA | weight CKA | neuron ρ | log10 p |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for e in r["layers"]:
+        lines.append(f"| {e['suspect']} | {e['reference']} | {e['token_cka']:.3f} | "
+                     f"{e.get('weight_cka_qk', '—')} | {e.get('neuron_rho', '—')} | {e.get('log10_p', '—')} |")
+    lines += ["", "**Caveats**", ""] + [f"- {c}" for c in r["caveats"]]
+    return "\n".join(lines) + "\n"
