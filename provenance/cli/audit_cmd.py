@@ -1,0 +1,79 @@
+"""`provenance audit RELEASE_DIR`: what a release owes to the models it came from, as a CI gate."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from provenance.reports import ReportFormat
+
+
+class FailOn(str, enum.Enum):
+    error = "error"
+    warning = "warning"
+    never = "never"
+
+
+def audit(
+    release_dir: Path = typer.Argument(..., help="The release directory (model card, LICENSE/NOTICE files, and "
+                                                 "optionally weights) or a weights file inside it."),
+    base: List[Path] = typer.Option([], "--base", "-b", help="A base model directory (with its own card/LICENSE). "
+                                    "Repeatable. When both sides have weights they are compared."),
+    base_license: List[str] = typer.Option([], "--base-license", help="The license id of a base known only by its "
+                                           "license (e.g. llama2). Repeatable."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", envvar="PROVENANCE_FAIL_ON",
+                                             help="Exit 1 when a finding at or above this severity remains "
+                                                  "(default: error, or fail_on from the config)."),
+    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", envvar="PROVENANCE_FORMAT",
+                                     help="Report format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    write: bool = typer.Option(False, "--write", help="Create the missing files: NOTICE, LICENSE and USE_POLICY "
+                               "copied from a base directory, README attribution section and card metadata."),
+    force: bool = typer.Option(False, "--force", help="With --write: also change existing content (e.g. replace a "
+                               "conflicting card license)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="A TOML config file ([tool.provenance] or top-"
+                                          "level keys). Default: provenance.toml or pyproject.toml in RELEASE_DIR."),
+    compare: bool = typer.Option(True, "--compare/--no-compare", help="Compare weights with --base directories."),
+) -> None:
+    """Check a release's LICENSE, NOTICE, use policy, attribution and naming against every base in its lineage.
+
+    Exit codes: 0 no finding at or above --fail-on; 1 otherwise; 2 usage error or unreadable input.
+
+    Example: provenance audit ./my-finetune --base ./Llama-2-7b --format sarif --output audit.sarif
+    """
+    from provenance.audit import apply_writes, audit_release, load_config
+    from provenance.cli.output import write_stdout
+    from provenance.errors import UsageError
+    from provenance.reports import render
+
+    if force and not write:
+        raise UsageError("--force only makes sense with --write")
+    directory = release_dir if release_dir.is_dir() else release_dir.parent
+    cfg = load_config(directory, config)
+    if fail_on is not None:
+        cfg.fail_on = fail_on.value
+    if not compare:
+        cfg.compare_weights = False
+    cache: dict = {}
+    report = audit_release(release_dir, list(base), list(base_license), cfg, cache)
+    if write:
+        written = apply_writes(report, force=force)
+        report = audit_release(release_dir, list(base), list(base_license), cfg, cache)
+        report.written = written
+    text = render(report, fmt)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    else:
+        write_stdout(text)
+    if report.failing():
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)

@@ -1,0 +1,52 @@
+"""Report formatters for the audit: one function per output format, chosen through :class:`ReportFormat`.
+
+Each formatter takes an :class:`provenance.audit.AuditReport` and returns the whole report as a string (stdout
+carries nothing else). Output is deterministic: sorted keys and lists, no timestamps.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from provenance.audit import AuditReport
+
+
+class ReportFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+    cyclonedx = "cyclonedx"
+    html = "html"
+
+
+def _json(report: "AuditReport") -> str:
+    from provenance.cli.output import dumps
+
+    return dumps(report.to_dict())
+
+
+def _lazy(module: str) -> Callable[["AuditReport"], str]:
+    def render(report: "AuditReport") -> str:
+        import importlib
+
+        return importlib.import_module(f"provenance.reports.{module}").render(report)
+
+    render.__name__ = f"render_{module}"
+    return render
+
+
+FORMATTERS: dict[ReportFormat, Callable[["AuditReport"], str]] = {
+    ReportFormat.text: _lazy("text"),
+    ReportFormat.json: _json,
+    ReportFormat.markdown: _lazy("markdown"),
+    ReportFormat.sarif: _lazy("sarif"),
+    ReportFormat.cyclonedx: _lazy("cyclonedx"),
+    ReportFormat.html: _lazy("html"),
+}
+
+
+def render(report: "AuditReport", fmt: ReportFormat) -> str:
+    return FORMATTERS[fmt](report)
