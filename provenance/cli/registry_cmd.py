@@ -1,0 +1,75 @@
+"""`provenance registry add|list|remove`: a local index of known base models (fingerprints in SQLite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from provenance.cli.output import TextOrJson, dumps, stderr_console, stdout_console, write_stdout
+
+registry_app = typer.Typer(help="Manage the local registry of base-model fingerprints used by `identify`.",
+                           no_args_is_help=True)
+
+REGISTRY_OPTION = typer.Option(None, "--registry", envvar="PROVENANCE_REGISTRY",
+                               help="Registry directory (default: the platform user data dir, e.g. "
+                                    "~/.local/share/provenance; env PROVENANCE_REGISTRY).")
+
+
+@registry_app.command("add")
+def add(
+    name: str = typer.Argument(..., help="A short name for the model, e.g. llama-2-7b."),
+    path: Path = typer.Argument(..., help="The model's checkpoint (or a fingerprint file)."),
+    registry: Optional[Path] = REGISTRY_OPTION,
+) -> None:
+    """Fingerprint a model and store it (replaces an entry of the same name).
+
+    Example: provenance registry add llama-2-7b ./Llama-2-7b-hf
+    """
+    from provenance.cli.compare_cmd import progress_bars
+    from provenance.registry import Registry
+
+    reg = Registry(registry)
+    with progress_bars() as progress:
+        row = reg.add(name, path, progress=progress)
+    stderr_console().print(f"added {row['name']} ({row['layers']} layers, {row['fingerprint_bytes']:,} bytes) "
+                           f"to {reg.db_path}")
+
+
+@registry_app.command("list")
+def list_(
+    registry: Optional[Path] = REGISTRY_OPTION,
+    fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
+) -> None:
+    """List registered models."""
+    from provenance.registry import Registry
+
+    rows = Registry(registry).list()
+    if fmt is TextOrJson.json:
+        write_stdout(dumps({"schema_version": 1, "models": rows}))
+        return
+    con = stdout_console()
+    if not rows:
+        con.print("the registry is empty")
+    for r in rows:
+        con.print(f"{r['name']}\t{r['layers']} layers, hidden {r['hidden_size']}, vocab {r['vocab_size']}\t"
+                  f"{r['path'] or '(fingerprint only)'}")
+
+
+@registry_app.command("remove")
+def remove(
+    name: str = typer.Argument(..., help="The registered name."),
+    registry: Optional[Path] = REGISTRY_OPTION,
+) -> None:
+    """Remove a model from the registry (exit 2 if it is not there)."""
+    from provenance.errors import UsageError
+    from provenance.registry import Registry
+
+    if not Registry(registry).remove(name):
+        raise UsageError(f"no model named {name!r} in the registry")
+    stderr_console().print(f"removed {name}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(registry_app, name="registry")
