@@ -67,7 +67,7 @@ def _module_attrs(name: str, mod: nn.Module, cfg: M.LlamaConfig) -> tuple[str, d
     if isinstance(mod, nn.Linear):
         attrs = {"in_features": mod.in_features, "out_features": mod.out_features, "bias": mod.bias is not None}
         if name == "lm_head":
-            return "lm_head", {**attrs, "tied": cfg.tie_word_embeddings}
+            return "lm_head", {**attrs, "tied": cfg.tie_word_embeddings, "softcap": None}
         return "linear", attrs
     raise TypeError(f"no graph vocabulary for module {name} ({type(mod).__name__})")
 
@@ -76,7 +76,7 @@ def _function_attrs(kind: str, owner: nn.Module, cfg: M.LlamaConfig) -> dict:
     if kind == "rope_tables":
         return {"head_dim": cfg.head_dim, "rope_theta": cfg.rope_theta, "rope_scaling": cfg.rope_scaling}
     if kind == "rope":
-        return {"head_dim": owner.head_dim}
+        return {"head_dim": owner.head_dim, "rotary_fraction": 1.0}
     if kind == "attention":
         return {"num_heads": owner.n_heads, "num_kv_heads": owner.n_kv_heads, "head_dim": owner.head_dim,
                 "causal": True, "sliding_window": owner.sliding_window, "position": "rope"}
@@ -163,11 +163,14 @@ def _trait(traits: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
 def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[str, Any]) -> Graph:
     """Describe a checkpoint from canonical tensor names and shapes plus traits tensors cannot show.
 
-    traits (all optional; HF config names are accepted too): norm ("rmsnorm" | "layernorm"), norm_offset
-    (Gemma's 1 + w), norm_eps / rms_norm_eps, activation / hidden_activation / hidden_act, parallel_block, alibi,
-    num_attention_heads, num_key_value_heads, head_dim, rope_theta, rope_scaling, sliding_window,
-    tie_word_embeddings, embedding_scale. Unknown values stay None and are not compared.
-    Tensors the vocabulary has no role for become `unknown` nodes, so they show up in the diff.
+    traits (all optional; HF config names are accepted too, so `{**arch_values, **traits}` works): norm
+    ("rmsnorm" | "layernorm"), norm_offset (Gemma's 1 + w: True or the offset), norm_eps / rms_norm_eps,
+    activation / hidden_activation / hidden_act, parallel_block, positions ("rope" | "alibi" | "learned") or
+    alibi=True, partial_rotary_factor, num_attention_heads, num_key_value_heads, head_dim, rope_theta,
+    rope_scaling / rope_parameters, sliding_window, tie_word_embeddings, embedding_scale (True: sqrt(hidden)),
+    logit_softcapping. Unknown values stay None and are not compared. Post-norms are read from tensor names
+    (Gemma2 HF names, or the canonical `post_attention_output_layernorm`). Tensors with no role in this
+    vocabulary become `unknown` nodes, so they show up in the diff.
     """
     shapes = {k: tuple(v) for k, v in shapes.items()}
     vocab, hidden = shapes.get("model.embed_tokens.weight", (None, None))
@@ -179,14 +182,19 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
     if head_dim is None and heads and hidden:
         head_dim = hidden // heads
     kv_heads = _trait(traits, "num_key_value_heads", default=heads)
-    alibi = bool(_trait(traits, "alibi", default=False))
-    layers: dict[int, dict[str, tuple[int, ...]]] = defaultdict(dict)
-    used: set[str] = set()
-    for name, shape in shapes.items():
+    positions = _trait(traits, "positions", default="alibi" if _trait(traits, "alibi") else "rope")
+    if "model.embed_positions.weight" in shapes:
+        positions = "learned"
+    activation = _trait(traits, "activation", "hidden_activation", "hidden_act", default="silu")
+    scale = _trait(traits, "embedding_scale", default=1.0)
+    if isinstance(scale, bool):  # Gemma multiplies embeddings by sqrt(hidden_size)
+        scale = float(hidden) ** 0.5 if scale and hidden else 1.0
+    layers: dict[int, set[str]] = defaultdict(set)
+    for name in shapes:
         m = LAYER.match(name)
         if m:
-            layers[int(m.group(1))][f"{m.group(2)}.{m.group(3)}"] = shape
-
+            layers[int(m.group(1))].add(f"{m.group(2)}.{m.group(3)}")
+    used: set[str] = set()
     nodes: list[Node] = [Node("input_ids", "input", {})]
     edges: set[tuple[str, str]] = set()
 
@@ -196,19 +204,20 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
         return name
 
     def norm(path: str, x: str) -> str:
-        dim = shapes[path + ".weight"][0]
         used.update({path + ".weight", path + ".bias"} & shapes.keys())
-        return add(path, norm_kind, {"dim": dim, "eps": eps, "offset": offset, "bias": path + ".bias" in shapes}, x)
+        return add(path, norm_kind, {"dim": shapes[path + ".weight"][0], "eps": eps, "offset": offset,
+                                     "bias": path + ".bias" in shapes}, x)
 
-    def linear(path: str, x: str | None, kind: str = "linear") -> str | None:
+    def linear(path: str, x: str | None, kind: str = "linear", **extra: Any) -> str | None:
         if path + ".weight" not in shapes:
             return None
         out_f, in_f = shapes[path + ".weight"]
         used.update({path + ".weight", path + ".bias"} & shapes.keys())
-        return add(path, kind, {"in_features": in_f, "out_features": out_f, "bias": path + ".bias" in shapes}, x)
+        return add(path, kind, {"in_features": in_f, "out_features": out_f, "bias": path + ".bias" in shapes,
+                                **extra}, x)
 
     rope_tables = None
-    if not alibi:
+    if positions == "rope":
         theta, scaling = None, None
         if any(traits.get(k) is not None for k in ("rope_theta", "rope_scaling", "rope_parameters")):
             theta, scaling = M.rope_settings(traits)
@@ -216,8 +225,12 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
                                                         "rope_scaling": scaling}, "input_ids")
     used.add("model.embed_tokens.weight")
     x = add("model.embed_tokens", "embedding", {"num_embeddings": vocab, "embedding_dim": hidden,
-                                               "scale": float(_trait(traits, "embedding_scale", default=1.0))},
-            "input_ids")
+                                               "scale": float(scale)}, "input_ids")
+    if positions == "learned":
+        used.add("model.embed_positions.weight")
+        pos = add("model.embed_positions", "position_embedding",
+                  {"num_positions": shapes["model.embed_positions.weight"][0]}, "input_ids")
+        x = add("model.embed_add", "residual_add", {}, x, pos)
     parallel = bool(_trait(traits, "parallel_block", default=False))
     for i in sorted(layers):
         p, have = f"model.layers.{i}", layers[i]
@@ -228,40 +241,43 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
             q = norm(f"{p}.self_attn.q_norm", q)
         if "self_attn.k_norm.weight" in have:
             k = norm(f"{p}.self_attn.k_norm", k)
-        qk = q, k
-        if not alibi:
-            r = add(f"{p}.self_attn.rope", "rope", {"head_dim": head_dim}, q, k, rope_tables)
-            qk = r, r
+        qk = (q, k)
+        if rope_tables:
+            r = add(f"{p}.self_attn.rope", "rope", {"head_dim": head_dim, "rotary_fraction": float(
+                _trait(traits, "partial_rotary_factor", default=1.0))}, q, k, rope_tables)
+            qk = (r, r)
         attn = add(f"{p}.self_attn.attention", "attention", {
             "num_heads": heads, "num_kv_heads": kv_heads, "head_dim": head_dim, "causal": True,
-            "sliding_window": _trait(traits, "sliding_window"), "position": "alibi" if alibi else "rope"}, *qk, v)
+            "sliding_window": _trait(traits, "sliding_window"), "position": positions}, *qk, v)
         o = linear(f"{p}.self_attn.o_proj", attn)
-        post_norms = "pre_feedforward_layernorm.weight" in have or "post_feedforward_layernorm.weight" in have
-        if post_norms and "post_attention_layernorm.weight" in have:  # Gemma2: norm on the attention output
-            o = norm(f"{p}.post_attention_layernorm", o)
+        # Attention-output norm: canonical name, or Gemma2's HF name (its MLP pre-norm is then pre_feedforward_*).
+        gemma2_names = "pre_feedforward_layernorm.weight" in have
+        attn_out = ("post_attention_output_layernorm" if "post_attention_output_layernorm.weight" in have
+                    else "post_attention_layernorm" if gemma2_names else None)
+        mlp_norm = "pre_feedforward_layernorm" if gemma2_names else "post_attention_layernorm"
+        if attn_out and f"{attn_out}.weight" in have:
+            o = norm(f"{p}.{attn_out}", o)
         h = add(f"{p}.residual_add", "residual_add", {}, x, o)
-        mlp_in_name = "pre_feedforward_layernorm" if post_norms else "post_attention_layernorm"
         mlp_src = x if parallel else h
-        ln2 = norm(f"{p}.{mlp_in_name}", mlp_src) if f"{mlp_in_name}.weight" in have else (ln1 if parallel else h)
+        ln2 = norm(f"{p}.{mlp_norm}", mlp_src) if f"{mlp_norm}.weight" in have else (ln1 if parallel else h)
         gate, up = linear(f"{p}.mlp.gate_proj", ln2), linear(f"{p}.mlp.up_proj", ln2)
-        act = add(f"{p}.mlp.act_fn", "activation", {"fn": _trait(traits, "activation", "hidden_activation", "hidden_act", default="silu")},
-                  gate)
-        mul = add(f"{p}.mlp.gate_mul", "multiply", {}, act, up)
-        down = linear(f"{p}.mlp.down_proj", mul)
+        act = add(f"{p}.mlp.act_fn", "activation", {"fn": None if activation == "unknown" else activation},
+                  gate or up)
+        hidden_act = add(f"{p}.mlp.gate_mul", "multiply", {}, act, up) if gate else act
+        down = linear(f"{p}.mlp.down_proj", hidden_act)
         if "post_feedforward_layernorm.weight" in have:
             down = norm(f"{p}.post_feedforward_layernorm", down)
         x = add(f"{p}.residual_add_1", "residual_add", {}, h, down)
     x = norm("model.norm", x) if "model.norm.weight" in shapes else x
-    tied = _trait(traits, "tie_word_embeddings")
-    head = linear("lm_head", x, kind="lm_head")
+    head_attrs = {"tied": _trait(traits, "tie_word_embeddings"), "softcap": _trait(traits, "logit_softcapping")}
+    head = linear("lm_head", x, kind="lm_head", **head_attrs)
     if head is None:  # a tied head may be absent from the file
-        head = add("lm_head", "lm_head", {"in_features": hidden, "out_features": vocab, "bias": False}, x)
-    nodes[-1] = Node("lm_head", "lm_head", {**nodes[-1].attrs, "tied": tied})
+        head = add("lm_head", "lm_head", {"in_features": hidden, "out_features": vocab, "bias": False,
+                                          **head_attrs}, x)
     add("logits", "output", {}, head)
     for name in sorted(set(shapes) - used):
         m = LAYER.match(name)
-        where = f"model.layers.{m.group(1)}" if m else None
-        add(name, "unknown", {"shape": shapes[name]}, where)
+        add(name, "unknown", {"shape": shapes[name]}, f"model.layers.{m.group(1)}" if m else None)
     return Graph(tuple(nodes), tuple(sorted(edges)))
 
 
@@ -273,9 +289,14 @@ SIZE_ATTRS = ("in_features", "out_features", "dim", "num_embeddings", "embedding
 KNOWN_EXTRAS = (
     ({"self_attn.q_norm", "self_attn.k_norm"}, "adds q_norm/k_norm (queries and keys normalized per head, "
                                                 "Qwen3/OLMo2 style)"),
-    ({"pre_feedforward_layernorm", "post_feedforward_layernorm"}, "adds norms on the attention and MLP outputs "
-                                                                  "before the residual adds (Gemma2-style extra "
-                                                                  "norms)"),
+    ({"post_attention_output_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"},
+     "adds norms on the attention and MLP outputs before the residual adds (Gemma2/OLMo2-style post-norms)"),
+)
+# Reference nodes absent from a checkpoint with a known meaning.
+KNOWN_MISSING = (
+    ({"mlp.gate_proj", "mlp.gate_mul"}, "MLP is not gated (no gate_proj) where LLaMA uses SwiGLU"),
+    ({"input_layernorm"}, "no norm before attention"),
+    ({"post_attention_layernorm"}, "no norm before the MLP"),
 )
 SHORT = {"self_attn.q_proj": "q", "self_attn.k_proj": "k", "self_attn.v_proj": "v", "self_attn.o_proj": "o",
          "mlp.gate_proj": "gate", "mlp.up_proj": "up", "mlp.down_proj": "down"}
@@ -349,7 +370,7 @@ def diff(reference: Graph, other: Graph) -> list[str]:
             rv, ov = r.attrs.get(attr), o.attrs.get(attr)
             if rv is None and ov is None or rv == ov:
                 continue
-            if (rv is None or ov is None) and attr not in ("rope_scaling", "sliding_window"):
+            if (rv is None or ov is None) and attr not in ("rope_scaling", "sliding_window", "softcap"):
                 continue  # unknown on one side
             if attr in SIZE_ATTRS and sizes_differ:
                 continue  # already said as a model-wide size
@@ -390,12 +411,20 @@ def _node_set_phrases(extra, missing, oth_by, common_layers, out: set[str]) -> N
         if present:
             layers = set().union(*(extra.pop(t) for t in present))
             out.add(_where(layers, common_layers) + phrase)
-    if "self_attn.rope" in missing and "rotary_emb" in missing:
+    for names, phrase in KNOWN_MISSING:
+        present = [t for t in names if t in missing]
+        if present:
+            layers = set().union(*(missing.pop(t) for t in present))
+            out.add(_where({x for x in layers if x is not None}, common_layers) + phrase)
+    if "rotary_emb" in missing:
         attn = next((n for n in oth_by.values() if n.kind == "attention"), None)
-        how = "ALiBi position biases" if attn and attn.attrs.get("position") == "alibi" else "no position encoding"
+        how = {"alibi": "ALiBi position biases", "learned": "learned absolute position embeddings (GPT-2 style)"}.get(
+            attn.attrs.get("position") if attn else None, "no position encoding")
         out.add(f"uses {how} where LLaMA uses rotary embeddings")
-        missing.pop("self_attn.rope")
-        missing.pop("rotary_emb")
+        for t in ("rotary_emb", "self_attn.rope"):
+            missing.pop(t, None)
+        for t in ("model.embed_positions", "model.embed_add"):
+            extra.pop(t, None)
     for t, layers in sorted(extra.items()):
         node_layers = {x for x in layers if x is not None}
         kind = next((n.kind for n in oth_by.values() if _template(n.name)[0] == t), "unknown")
@@ -448,6 +477,10 @@ def _attr_phrases(grouped, common_layers, out: set[str]) -> None:
                     f"full causal attention where the reference uses a sliding window of {rv}")
         elif attr == "rope_scaling":
             out.add(f"rope scaling {dict(ov) if ov else None} vs {dict(rv) if rv else None} in the reference")
+        elif attr == "softcap":
+            out.add(f"soft-caps logits at {ov}" if ov else "no logit soft-capping where the reference has it")
+        elif attr == "rotary_fraction":
+            out.add(f"applies rotary embeddings to a fraction {ov:g} of each head where LLaMA rotates all of it")
         elif attr == "scale":
             out.add(f"embeddings scaled by {ov:g} where LLaMA does not scale them")
         else:

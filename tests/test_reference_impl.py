@@ -271,8 +271,23 @@ def test_gemma_like_inventory_reports_offset_activation_and_embedding_scale():
 def test_gemma2_inventory_reports_extra_norms():
     cfg = transformers.Gemma2Config(**TINY, head_dim=16, hidden_activation="silu", hidden_act="silu")
     ref, other = graphs_for(transformers.Gemma2ForCausalLM, cfg, activation="silu", tie_word_embeddings=True)
-    assert "adds norms on the attention and MLP outputs before the residual adds (Gemma2-style extra norms)" \
-        in diff(ref, other)
+    post_norms = "adds norms on the attention and MLP outputs before the residual adds (Gemma2/OLMo2-style post-norms)"
+    assert post_norms in diff(ref, other)
+    # The normalization room renames Gemma2's attention-output norm so it cannot collide with LLaMA's MLP norm.
+    canonical = {k.replace("post_attention_layernorm", "post_attention_output_layernorm")
+                 .replace("pre_feedforward_layernorm", "post_attention_layernorm"): v
+                 for k, v in inventory(transformers.Gemma2ForCausalLM(cfg)).items()}
+    assert post_norms in diff(ref, graph_from_inventory(canonical, {"activation": "silu"}))
+
+
+def test_gpt2_like_inventory_plain_mlp_learned_positions_layernorm():
+    cfg = LlamaConfig(**TINY)
+    shapes = {k: tuple(v.shape) for k, v in Llama(cfg).state_dict().items() if "gate_proj" not in k}
+    shapes["model.embed_positions.weight"] = (128, 64)
+    found = diff(reference_graph(cfg), graph_from_inventory(shapes, {"norm": "layernorm", "activation": "gelu"}))
+    assert found == ["MLP is not gated (no gate_proj) where LLaMA uses SwiGLU", "activation gelu where LLaMA uses silu",
+                     "uses LayerNorm where LLaMA uses RMSNorm",
+                     "uses learned absolute position embeddings (GPT-2 style) where LLaMA uses rotary embeddings"]
 
 
 def test_layernorm_parallel_block_alibi_extra_tensor_and_sizes_in_plain_words():
