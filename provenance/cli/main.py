@@ -19,10 +19,6 @@ from provenance.errors import ProvenanceError
 COMMAND_MODULES = [
     "provenance.cli.inspect_cmd",
     "provenance.cli.demo_cmd",
-    "provenance.cli.compare_cmd",
-    "provenance.cli.fingerprint_cmd",
-    "provenance.cli.registry_cmd",
-    "provenance.cli.identify_cmd",
     "provenance.cli.audit_cmd",
     "provenance.cli.compare_cmd",
     "provenance.cli.fingerprint_cmd",
