@@ -213,3 +213,18 @@ def test_directory_with_two_models(tmp_path):
     write_gguf(tmp_path / "a-F16.gguf", _source())
     with pytest.raises(InputError, match="2 GGUF models"):
         open_checkpoint(tmp_path)
+
+
+def test_one_dimensional_quantized_tensor(tmp_path):
+    x = np.random.default_rng(3).standard_normal(96).astype(np.float32)
+    w = gguf.GGUFWriter(tmp_path / "m.gguf", "llama")
+    w.add_tensor("v", gguf.quants.quantize(x, T.Q8_0), raw_dtype=T.Q8_0)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    ref = open_checkpoint(tmp_path / "m.gguf")["v"]
+    assert ref.shape == (96,)
+    expected = gguf.quants.dequantize(gguf.quants.quantize(x, T.Q8_0), T.Q8_0)
+    np.testing.assert_array_equal(ref.read(), expected)
+    np.testing.assert_array_equal(ref.read_rows(10, 50), expected[10:50])

@@ -111,24 +111,35 @@ _TYPED = {"F32", "F16", "F64", "I8", "I16", "I32", "I64"}  # GGUFReader already 
 
 
 def _tensor_reader(path: Path, t, supported: bool):
+    """Rows r0:r1 of one tensor, read with a positioned read (not through the reader's long-lived memory map, whose
+    touched pages would stay resident and make memory grow with every tensor read) and converted to float32."""
     import gguf
 
     qtype = t.tensor_type
     name = qtype.name
-    data = t.data
+    item = t.data.dtype                      # typed element (F32, F16, I32 …) or uint8 bytes for quantized types
+    shape = tuple(t.data.shape)              # numpy order; the last dim is bytes per row for quantized types
+    row_items = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+
+    def fetch(i0: int, i1: int) -> np.ndarray:
+        count = (i1 - i0) * row_items
+        with open(path, "rb") as fh:
+            raw = np.fromfile(fh, dtype=item, count=count, offset=t.data_offset + i0 * row_items * item.itemsize)
+        if raw.size != count:
+            raise InputError(path, f"truncated GGUF file: tensor {t.name!r} data ends past the end of the file")
+        return raw.reshape((i1 - i0,) + shape[1:])
 
     def reader(r0: int, r1: int) -> np.ndarray:
         if name in _TYPED:
-            block = data.reshape(-1) if data.ndim == 0 else data[r0:r1]
-            return np.asarray(block, dtype=np.float32).copy() if block.dtype == np.float32 else \
-                block.astype(np.float32)
+            block = fetch(r0, r1)
+            return block if block.dtype == np.float32 else block.astype(np.float32)
         if not supported:
             raise InputError(path, f"tensor {t.name!r} has GGML type {name}, which the installed gguf package "
                                    "cannot dequantize")
-        if data.ndim <= 1:  # 1-D quantized tensor: blocks do not follow rows; dequantize all, then slice
-            return gguf.quants.dequantize(np.asarray(data), qtype).astype(np.float32, copy=False).reshape(-1)[r0:r1]
-        out = gguf.quants.dequantize(np.asarray(data[r0:r1]), qtype)
-        return np.asarray(out, dtype=np.float32)
+        if len(shape) <= 1:  # 1-D quantized tensor: blocks do not follow rows; dequantize all, then slice
+            return gguf.quants.dequantize(fetch(0, shape[0] if shape else 1).reshape(-1), qtype).reshape(-1)[r0:r1] \
+                .astype(np.float32, copy=False)
+        return np.asarray(gguf.quants.dequantize(fetch(r0, r1), qtype), dtype=np.float32)
 
     return reader
 
