@@ -74,4 +74,27 @@ def inspect_report(ckpt: Checkpoint, with_architecture: bool = True) -> dict[str
         a = ckpt.adapter
         report["adapter"] = {"base_model": a.base_model, "rank": a.rank, "alpha": a.alpha,
                              "peft_type": a.peft_type, "target_modules": sorted(a.target_modules)}
+    if with_architecture:
+        report.update(normalization_fields(ckpt))
     return report
+
+
+def normalization_fields(ckpt: Checkpoint) -> dict[str, Any]:
+    """family, llama_compatible, architecture, renames, unmatched, graph_diff (+ summary_lines for text mode).
+
+    A checkpoint that is not a language model (or that normalization cannot make sense of) still inspects: it is
+    reported as family "unknown" with every tensor unmatched.
+    """
+    from provenance.normalize import normalize
+
+    try:
+        cm = normalize(ckpt)
+    except Exception as exc:  # noqa: BLE001 - inspect must describe any readable checkpoint
+        return {
+            "family": "unknown", "llama_compatible": False, "architecture": {}, "renames": [],
+            "unmatched": sorted(ckpt.tensors), "graph_diff": {"identical": False, "differences": []},
+            "summary_lines": [f"architecture not recognised (normalization failed: {type(exc).__name__}: {exc})"],
+        }
+    fields = cm.report_fields()
+    fields["summary_lines"] = cm.summary_lines()
+    return fields

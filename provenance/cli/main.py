@@ -18,6 +18,8 @@ from provenance.errors import ProvenanceError
 # Each module defines `register(app)`; the order here is the order in `provenance --help`.
 COMMAND_MODULES = [
     "provenance.cli.inspect_cmd",
+    "provenance.cli.normalize_cmd",
+    "provenance.cli.verify_cmd",
     "provenance.cli.demo_cmd",
     "provenance.cli.audit_cmd",
     "provenance.cli.compare_cmd",
