@@ -44,14 +44,15 @@ def logits(model, tokens=TOKENS) -> np.ndarray:
 
 def load_llama(outdir: Path):
     """LlamaForCausalLM.from_pretrained with loading info; assert no missing/unexpected keys."""
+    import torch
     import transformers
 
     model, info = transformers.LlamaForCausalLM.from_pretrained(str(outdir), output_loading_info=True,
-                                                                torch_dtype="float32")
+                                                                dtype=torch.float32)
     assert not info["missing_keys"], info["missing_keys"]
     assert not info["unexpected_keys"], info["unexpected_keys"]
     assert not info.get("mismatched_keys"), info.get("mismatched_keys")
-    return model.eval()
+    return model.float().eval()
 
 
 def normalize_to(src: Path, out: Path, *args: str) -> None:

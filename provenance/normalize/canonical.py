@@ -420,7 +420,7 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
     kept: list[Assignment] = []
     for a in assigns:
         key = (a.layer, a.role, a.suffix)
-        if key in seen:
+        if key in seen and a.role not in BUFFERS and a.role != "rope_freqs":
             unmatched.append(a.source)
             ambiguities.append(f"{a.source}: a second tensor for role {a.role}; left unmatched")
             continue
@@ -686,8 +686,8 @@ def summary_lines(cm: CanonicalModel) -> list[str]:
         head = "architecture not recognised"
     else:
         head = f"{name} architecture, not LLaMA-compatible"
-        if cm.graph_diff.get("differences"):
-            head += ": " + "; ".join(cm.graph_diff["differences"][:4])
+        if cm.incompatible:
+            head += ": " + "; ".join(cm.incompatible[:4]) + ("; …" if len(cm.incompatible) > 4 else "")
     n_layers = cm.arch.get("num_hidden_layers") or 0
     per_layer: dict[tuple[str, str], set[int]] = {}
     others: list[tuple[str, str]] = []
