@@ -1,0 +1,154 @@
+"""`provenance verify`: checkpoints written by transformers' save_pretrained, run through the reference LLaMA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from provenance import verify as V  # noqa: E402
+from provenance.cli.main import main  # noqa: E402
+from reference_impl import Llama, LlamaConfig, greedy  # noqa: E402
+
+TINY = dict(vocab_size=96, hidden_size=64, intermediate_size=112, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128, rms_norm_eps=1e-5, bos_token_id=3)
+
+
+def randomize(model: torch.nn.Module, seed: int = 0) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            p.copy_(1.0 + 0.2 * noise if name.endswith("norm.weight") else noise / p.shape[-1] ** 0.5)
+
+
+def save(tmp: Path, name: str, cls, config, mutate=None) -> tuple[Path, torch.nn.Module]:
+    model = cls(config).eval()
+    randomize(model)
+    out = tmp / name
+    model.save_pretrained(out)
+    if mutate:
+        mutate(out)
+    return out, model
+
+
+def yi_rename(out: Path) -> None:
+    """What Yi-34B did: two norm tensors per layer renamed, and a class name transformers does not know."""
+    from safetensors.torch import load_file, save_file
+
+    f = out / "model.safetensors"
+    sd = load_file(f)
+    sd = {k.replace("input_layernorm", "ln1").replace("post_attention_layernorm", "ln2"): v for k, v in sd.items()}
+    save_file(sd, f, metadata={"format": "pt"})
+    cfg = json.loads((out / "config.json").read_text())
+    cfg.update(architectures=["YiForCausalLM"], model_type="Yi")
+    (out / "config.json").write_text(json.dumps(cfg))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("verify")
+    cfg = transformers.LlamaConfig(**TINY)
+    base, hf = save(tmp, "llama", transformers.LlamaForCausalLM, cfg)
+    yi, _ = save(tmp, "yi", transformers.LlamaForCausalLM, cfg, mutate=yi_rename)
+    tied, _ = save(tmp, "tied", transformers.LlamaForCausalLM, transformers.LlamaConfig(**TINY,
+                                                                                        tie_word_embeddings=True))
+    qwen2, _ = save(tmp, "qwen2", transformers.Qwen2ForCausalLM, transformers.Qwen2Config(**TINY))
+    mistral, _ = save(tmp, "mistral", transformers.MistralForCausalLM,
+                      transformers.MistralConfig(**TINY, sliding_window=8))
+    gemma, _ = save(tmp, "gemma", transformers.GemmaForCausalLM, transformers.GemmaConfig(**TINY, head_dim=16))
+    return {"llama": base, "hf_llama": hf, "yi": yi, "tied": tied, "qwen2": qwen2, "mistral": mistral,
+            "gemma": gemma}
+
+
+def test_llama_runs_as_llama_and_matches_transformers(models):
+    r = V.verify_path(models["llama"], steps=12)
+    assert r["runs_as_llama"] and r["reasons"] == []
+    assert r["compared_with"] == "LlamaForCausalLM" and r["max_abs_logit_diff"] <= 1e-4
+    assert r["consumed"] == r["canonical_tensors"] == 2 * 9 + 3 and not r["missing"] and not r["unexpected"]
+    assert r["finite"] and 0 < r["mean_entropy"] <= r["max_entropy"]
+    assert r["bos_token_id"] == 3 and len(r["greedy_from_bos"]) == 12
+    with torch.no_grad():
+        theirs = models["hf_llama"].generate(torch.tensor([[3]]), max_new_tokens=12, min_new_tokens=12,
+                                             do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert r["greedy_from_bos"] == theirs[0, 1:].tolist()
+
+
+def test_yi_style_rename_runs_as_llama_without_a_native_class(models):
+    r = V.verify_path(models["yi"], steps=12)
+    assert r["runs_as_llama"] and r["compared_with"] is None and r["max_abs_logit_diff"] is None
+    assert "YiForCausalLM" in r["comparison_note"]
+    assert r["greedy_from_bos"] == V.verify_path(models["llama"], steps=12)["greedy_from_bos"]
+
+
+def test_tied_embeddings_without_lm_head_in_the_file(models):
+    r = V.verify_path(models["tied"], steps=4)
+    assert r["runs_as_llama"], r["reasons"]
+    assert r["max_abs_logit_diff"] <= 1e-4
+
+
+def test_qwen2_runs_in_the_reference_but_is_not_llama(models):
+    r = V.verify_path(models["qwen2"], steps=4)
+    assert not r["runs_as_llama"]
+    assert any("bias" in reason for reason in r["reasons"])
+    assert r["compared_with"] == "Qwen2ForCausalLM" and r["max_abs_logit_diff"] <= 1e-4
+    assert not r["missing"] and not r["unexpected"]
+
+
+def test_mistral_sliding_window_is_run_exactly_and_reported(models):
+    r = V.verify_path(models["mistral"], steps=4)
+    assert r["compared_with"] == "MistralForCausalLM" and r["max_abs_logit_diff"] <= 1e-4  # batch longer than 8
+    assert any("sliding" in reason for reason in r["reasons"]) and not r["runs_as_llama"]
+
+
+def test_gemma_does_not_run_as_llama(models):
+    r = V.verify_path(models["gemma"], steps=4)
+    assert not r["runs_as_llama"] and r["reasons"]
+    assert r["compared_with"] is None
+
+
+def test_logit_mismatch_is_a_reason(models, monkeypatch):
+    monkeypatch.setattr(V, "LOGIT_TOLERANCE", 0.0)
+    r = V.verify_path(models["llama"], steps=1)
+    if r["max_abs_logit_diff"] > 0:  # bit-identical float32 would leave nothing to report
+        assert not r["runs_as_llama"]
+        assert any(reason.startswith("logits differ from transformers LlamaForCausalLM") for reason in r["reasons"])
+
+
+def test_cli_exit_codes_and_json(models, capsys, tmp_path):
+    def run(*args: str) -> int:
+        with pytest.raises(SystemExit) as exc:
+            main(list(args))
+        return exc.value.code or 0
+
+    assert run("verify", str(models["llama"]), "--format", "json", "--steps", "5") == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("schema_version", "runs_as_llama", "max_abs_logit_diff", "compared_with", "greedy_from_bos",
+                "reasons", "consumed", "missing", "unexpected", "finite", "mean_entropy"):
+        assert key in report
+    assert report["schema_version"] == V.SCHEMA_VERSION and len(report["greedy_from_bos"]) == 5
+
+    assert run("verify", str(models["gemma"])) == 1
+    out = capsys.readouterr().out
+    assert "does NOT run as LLaMA" in out and "reason:" in out
+
+    assert run("verify", str(tmp_path / "nothing-here")) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert run("verify", str(models["llama"]), "--steps", "-1") == 2
+
+
+def test_stories260k_verifies_and_its_greedy_path_matches_the_independent_parse(stories260k):
+    from test_reference_impl import read_llama2c_v0
+
+    r = V.verify_path(stories260k, steps=64)
+    assert r["format"] == "llama2c"
+    assert r["runs_as_llama"], r["reasons"]
+    assert r["consumed"] == r["canonical_tensors"]
+    config, sd = read_llama2c_v0(stories260k)
+    ref = Llama(LlamaConfig(**config)).eval()
+    ref.load_canonical(sd)
+    assert r["greedy_from_bos"] == greedy(ref, [1], 64)
