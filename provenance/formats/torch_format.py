@@ -96,6 +96,45 @@ def _check_zip(path: Path) -> None:
         raise InputError(path, f"truncated or corrupt torch file (zip archive unreadable: {exc})") from exc
 
 
+_MADV_PAGEOUT = 21  # Linux >= 5.4: reclaim these pages; data stay intact (file pages are re-read on access)
+
+
+def _release(part) -> None:
+    """Let the kernel take back the memory-mapped pages just read, so resident memory does not grow with every
+    tensor read (a torch mmap keeps every touched page mapped for as long as the checkpoint is open). Only whole
+    pages inside the block are advised; on other systems, or if the kernel refuses, this does nothing."""
+    import mmap
+    import sys
+
+    if not sys.platform.startswith("linux") or not part.is_contiguous():
+        return
+    libc = _libc()
+    if libc is None:
+        return
+    start = part.data_ptr()
+    end = start + part.numel() * part.element_size()
+    page = mmap.PAGESIZE
+    lo, hi = -(-start // page) * page, end // page * page
+    if hi > lo:
+        libc.madvise(lo, hi - lo, _MADV_PAGEOUT)
+
+
+_LIBC: list = []
+
+
+def _libc():
+    if not _LIBC:
+        try:
+            import ctypes
+
+            lib = ctypes.CDLL(None, use_errno=True)
+            lib.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            _LIBC.append(lib)
+        except (OSError, AttributeError):
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
 def tensor_reader(t):
     """A RowReader over a (memory-mapped) torch tensor: converts only the requested rows to float32."""
     import torch
@@ -104,7 +143,9 @@ def tensor_reader(t):
         part = t.reshape(1) if t.dim() == 0 else t[r0:r1]
         if part.is_complex():
             raise InputError(None, "complex tensors are not supported")
-        return part.to(dtype=torch.float32, copy=True).contiguous().numpy()
+        out = part.to(dtype=torch.float32, copy=True).contiguous().numpy()
+        _release(part)
+        return out
 
     return reader
 
