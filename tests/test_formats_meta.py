@@ -129,3 +129,11 @@ def test_rank_with_different_tensors_is_an_error(tmp_path):
     torch.save(part, tmp_path / "consolidated.01.pth")
     with pytest.raises(InputError, match="different tensors"):
         open_checkpoint(tmp_path)
+
+
+def test_unnumbered_single_consolidated_file(tmp_path):
+    sd = _meta_state_dict()
+    torch.save(sd, tmp_path / "consolidated.pth")
+    ck = open_checkpoint(tmp_path)
+    assert ck.format == "meta"
+    _check(ck, sd)

@@ -84,6 +84,8 @@ def shard_files(directory: Path) -> list[Path]:
     if ranks and ranks != list(range(len(ranks))):
         raise InputError(directory, f"consolidated.*.pth ranks are {ranks}; expected 0..{len(ranks) - 1} "
                                     "with none missing")
+    if not found and (directory / "consolidated.pth").is_file():
+        return [directory / "consolidated.pth"]  # an unnumbered single-file release
     return [p for _, p in found]
 
 
