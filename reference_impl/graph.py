@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import torch
@@ -85,8 +85,16 @@ def _function_attrs(kind: str, owner: nn.Module, cfg: M.LlamaConfig) -> dict:
     return {}
 
 
-def reference_graph(config: M.LlamaConfig) -> Graph:
-    """Trace model.py's Llama for this config (on the meta device) into a Graph."""
+def reference_graph(config: M.LlamaConfig, as_llama: bool = True) -> Graph:
+    """Trace model.py's Llama for this config (on the meta device) into a Graph.
+
+    With as_llama (the default) the choices that make a config "LLaMA plus something" are reset to LLaMA's —
+    silu, no projection biases, no sliding window — keeping sizes, RoPE, eps and tying, so a diff against a
+    Qwen2 or Gemma inventory names what differs from LLaMA. as_llama=False traces the config exactly.
+    """
+    if as_llama:
+        config = replace(config, hidden_act="silu", attention_bias=False, o_proj_bias=False, mlp_bias=False,
+                         sliding_window=None)
     with torch.device("meta"):
         model = M.Llama(config)
     tracer = _Tracer()

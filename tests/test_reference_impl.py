@@ -212,17 +212,10 @@ def inventory(hf_model) -> dict[str, tuple[int, ...]]:
 
 
 def graphs_for(hf_cls, hf_config, **traits) -> tuple[Graph, Graph]:
+    """(LLaMA reference graph with this config's sizes, graph of a real state dict of hf_cls)."""
     values = hf_config.to_dict()
-    ref = reference_graph(LlamaConfig(**{k: values[k] for k in TINY}, rms_norm_eps=values.get("rms_norm_eps"),
-                                      head_dim=values.get("head_dim"),
-                                      tie_word_embeddings=values.get("tie_word_embeddings", False),
-                                      rope_theta=M_rope(values)[0], rope_scaling=M_rope(values)[1]))
+    ref = reference_graph(LlamaConfig.from_hf(values))
     return ref, graph_from_inventory(inventory(hf_cls(hf_config)), {**values, **traits})
-
-
-def M_rope(values):
-    from reference_impl.model import rope_settings
-    return rope_settings(values)
 
 
 def test_reference_graph_is_traced_from_the_model():
@@ -241,7 +234,7 @@ def test_real_llama_state_dict_inventory_is_identical_to_reference_graph():
                   {"rope_scaling": {"rope_type": "linear", "factor": 2.0}}):
         cfg = transformers.LlamaConfig(**TINY, **extra)
         hf = transformers.LlamaForCausalLM(cfg)
-        ref = reference_graph(LlamaConfig.from_hf(cfg.to_dict()))
+        ref = reference_graph(LlamaConfig.from_hf(cfg.to_dict()), as_llama=False)
         other = graph_from_inventory(inventory(hf), cfg.to_dict())
         assert diff(ref, other) == [], extra
         assert set(ref.edges) == set(other.edges)
@@ -250,6 +243,8 @@ def test_real_llama_state_dict_inventory_is_identical_to_reference_graph():
 def test_qwen2_inventory_differs_by_qkv_bias():
     ref, other = graphs_for(transformers.Qwen2ForCausalLM, transformers.Qwen2Config(**TINY))
     assert diff(ref, other) == ["q/k/v projections have bias"]
+    exact = reference_graph(LlamaConfig.from_hf(transformers.Qwen2Config(**TINY).to_dict()), as_llama=False)
+    assert diff(exact, other) == []  # the reference can run Qwen2's q/k/v bias
 
 
 def test_qwen3_inventory_adds_qk_norm():
@@ -310,4 +305,5 @@ def test_layernorm_parallel_block_alibi_extra_tensor_and_sizes_in_plain_words():
     alibi = diff(reference_graph(cfg), graph_from_inventory(no_extra, {"alibi": True}))
     assert alibi == ["uses ALiBi position biases where LLaMA uses rotary embeddings"]
     bigger = LlamaConfig(**{**TINY, "hidden_size": 128})
-    assert diff(reference_graph(bigger), graph_from_inventory(no_extra, {})) == ["hidden size 64 vs 128 in the reference"]
+    assert diff(reference_graph(bigger), graph_from_inventory(no_extra, {})) == [
+        "hidden size 64 vs 128 in the reference"]
