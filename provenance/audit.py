@@ -26,6 +26,7 @@ from provenance.release import LegalText, ReleaseInfo, read_legal_texts, read_re
 SCHEMA_VERSION = 1
 SEVERITIES = ("info", "warning", "error")
 FAIL_ON_LEVELS = ("error", "warning", "never")
+COMPARE_MODES = ("deep", "quick", "off")
 RELEASE_NODE = "(release)"
 
 
@@ -96,7 +97,7 @@ class AuditConfig:
     fail_on: str = "error"
     severity: dict[str, str] = field(default_factory=dict)  # finding id -> severity override
     ignore: frozenset[str] = frozenset()
-    compare_weights: bool = True
+    compare: str = "deep"  # weight comparison with --base directories: deep | quick | off
     source: str | None = None  # the config file it came from
 
     def severity_of(self, finding_id: str) -> str:
@@ -213,15 +214,15 @@ class AuditReport:
             "files_to_write": [w.to_dict() for w in self.files_to_write],
             "written": self.written,
             "config": {"file": self.config.source, "fail_on": self.config.fail_on,
-                       "severity": dict(sorted(self.config.severity.items())), "ignore": sorted(self.config.ignore)},
+                       "severity": dict(sorted(self.config.severity.items())), "ignore": sorted(self.config.ignore),
+                       "compare": self.config.compare},
         }
 
 
 # --------------------------------------------------------------------------------------------------- config
 
 def _validate_config(data: dict[str, Any], where: str) -> AuditConfig:
-    known = {"fail_on", "fail-on", "severity", "ignore", "name_prefix_severity", "name-prefix-severity",
-             "compare_weights"}
+    known = {"fail_on", "fail-on", "severity", "ignore", "name_prefix_severity", "name-prefix-severity", "compare"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise UsageError(f"{where}: unknown [tool.provenance] keys: {', '.join(unknown)}")
@@ -243,8 +244,10 @@ def _validate_config(data: dict[str, Any], where: str) -> AuditConfig:
     for fid in ignore:
         if fid not in RULES:
             raise UsageError(f"{where}: unknown finding id {fid!r} in ignore")
-    return AuditConfig(fail_on=fail_on, severity=severity, ignore=frozenset(ignore),
-                       compare_weights=bool(data.get("compare_weights", True)), source=where)
+    compare = str(data.get("compare", "deep"))
+    if compare not in COMPARE_MODES:
+        raise UsageError(f"{where}: compare must be one of {', '.join(COMPARE_MODES)}, not {compare!r}")
+    return AuditConfig(fail_on=fail_on, severity=severity, ignore=frozenset(ignore), compare=compare, source=where)
 
 
 def load_config(release_dir: Path, explicit: Path | None = None) -> AuditConfig:
@@ -315,8 +318,9 @@ def _read_base_dir(path: Path) -> BaseInfo:
     return b
 
 
-def _compare(release: ReleaseInfo, base: BaseInfo, cache: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
-    key = (str(release.path), str(base.path))
+def _compare(release: ReleaseInfo, base: BaseInfo, cache: dict[tuple[str, str, bool], dict[str, Any]],
+             deep: bool) -> dict[str, Any]:
+    key = (str(release.path), str(base.path), deep)
     if key in cache:
         return cache[key]
     try:
@@ -325,7 +329,7 @@ def _compare(release: ReleaseInfo, base: BaseInfo, cache: dict[tuple[str, str], 
         result: dict[str, Any] = {"skipped": "weight comparison is not available in this installation"}
     else:
         try:
-            rep = compare_paths(release.path, base.path)
+            rep = compare_paths(release.path, base.path, deep=deep)
             result = {"verdict": rep.get("verdict"), "p_value": rep.get("p_value"), "relation": rep.get("relation")}
         except Exception as exc:  # noqa: BLE001 - a failed comparison is reported, the audit goes on
             result = {"skipped": f"weights could not be compared: {exc}"}
@@ -334,7 +338,7 @@ def _compare(release: ReleaseInfo, base: BaseInfo, cache: dict[tuple[str, str], 
 
 
 def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: list[str], config: AuditConfig,
-                  cache: dict[tuple[str, str], dict[str, Any]] | None = None) -> list[BaseInfo]:
+                  cache: dict | None = None) -> list[BaseInfo]:
     """Every base of the release, merged by name across sources, with how each was established."""
     cache = {} if cache is None else cache
     bases: list[BaseInfo] = []
@@ -385,13 +389,15 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
                 target.licenses, target.license_raw, target.license_source = (local.licenses, local.license_raw,
                                                                               local.license_source)
             target.hub_id = target.hub_id or local.hub_id
-        if config.compare_weights and release.has_weights and getattr(local, "_has_weights", False):
-            target.comparison = _compare(release, target, cache)
+        if config.compare == "off":
+            target.comparison = {"skipped": "not compared: weight comparison is off"}
+        elif release.has_weights and getattr(local, "_has_weights", False):
+            target.comparison = _compare(release, target, cache, deep=config.compare == "deep")
             if target.comparison.get("verdict") == "derived":
                 p = target.comparison.get("p_value")
                 target.established_by.append(f"weights (derived, p={p:.3g})" if isinstance(p, (int, float))
                                              else "weights (derived)")
-        elif release.has_weights is False or not getattr(local, "_has_weights", False):
+        else:
             target.comparison = {"skipped": "not compared: " + ("the release has no weights" if not
                                  release.has_weights else "the base directory has no weights")}
 
@@ -470,7 +476,7 @@ def _local_texts(bases: list[BaseInfo], kind: str, license_id: str | None = None
 
 def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licenses: list[str] | None = None,
                   config: AuditConfig | None = None,
-                  comparison_cache: dict[tuple[str, str], dict[str, Any]] | None = None) -> AuditReport:
+                  comparison_cache: dict | None = None) -> AuditReport:
     """Audit a release directory against the duties of its declared license and of every base in its lineage."""
     config = config or AuditConfig()
     release = read_release(release_dir)

@@ -183,10 +183,11 @@ def tiny_models(tmp_path_factory):
 
 def test_lineage_unconfirmed_raised_and_not_raised(tiny_models):
     cache: dict = {}
-    report = audit_release(tiny_models["independent"], [tiny_models["base"]], [], AuditConfig(), cache)
+    quick = AuditConfig(compare="quick")  # fingerprints only: the deep search on independent weights takes longer
+    report = audit_release(tiny_models["independent"], [tiny_models["base"]], [], quick, cache)
     assert report.bases[0].comparison["verdict"] == "independent"
     assert "lineage-unconfirmed" in ids(report) and "undisclosed-base" not in ids(report)
-    report = audit_release(tiny_models["derived"], [tiny_models["base"]], [], AuditConfig(), cache)
+    report = audit_release(tiny_models["derived"], [tiny_models["base"]], [], quick, cache)
     assert "lineage-unconfirmed" not in ids(report)
     assert any(h.startswith("weights (derived") for h in report.bases[0].established_by)
 

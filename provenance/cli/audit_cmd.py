@@ -17,6 +17,12 @@ class FailOn(str, enum.Enum):
     never = "never"
 
 
+class CompareMode(str, enum.Enum):
+    deep = "deep"
+    quick = "quick"
+    off = "off"
+
+
 def audit(
     release_dir: Path = typer.Argument(..., help="The release directory (model card, LICENSE/NOTICE files, and "
                                                  "optionally weights) or a weights file inside it."),
@@ -36,7 +42,9 @@ def audit(
                                "conflicting card license)."),
     config: Optional[Path] = typer.Option(None, "--config", help="A TOML config file ([tool.provenance] or top-"
                                           "level keys). Default: provenance.toml or pyproject.toml in RELEASE_DIR."),
-    compare: bool = typer.Option(True, "--compare/--no-compare", help="Compare weights with --base directories."),
+    compare: Optional[CompareMode] = typer.Option(None, "--compare", envvar="PROVENANCE_COMPARE",
+                                                  help="Weight comparison with --base directories: deep (default), "
+                                                       "quick (fingerprints only) or off."),
 ) -> None:
     """Check a release's LICENSE, NOTICE, use policy, attribution and naming against every base in its lineage.
 
@@ -55,8 +63,8 @@ def audit(
     cfg = load_config(directory, config)
     if fail_on is not None:
         cfg.fail_on = fail_on.value
-    if not compare:
-        cfg.compare_weights = False
+    if compare is not None:
+        cfg.compare = compare.value
     cache: dict = {}
     report = audit_release(release_dir, list(base), list(base_license), cfg, cache)
     if write:
