@@ -148,6 +148,12 @@ def metadata_values(metadata: dict[str, Any]) -> dict[str, Any]:
                 out[hf] = l2c[key]
         if "shared_classifier" in l2c:
             out["tie_word_embeddings"] = bool(l2c["shared_classifier"])
+    torch_meta = metadata.get("torch")
+    model_args = torch_meta.get("model_args") if isinstance(torch_meta, dict) else None
+    if isinstance(model_args, dict):  # llama2.c ckpt.pt: {"model": ..., "model_args": ModelArgs fields}
+        for key, hf in {**PARAMS_KEYS, "hidden_dim": "intermediate_size"}.items():
+            if isinstance(model_args.get(key), (int, float)) and (key != "vocab_size" or model_args[key] > 0):
+                out[hf] = model_args[key]
     params = metadata.get("params")
     if isinstance(params, dict):
         for key, hf in PARAMS_KEYS.items():

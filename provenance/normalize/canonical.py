@@ -440,6 +440,8 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
     roles = _Roles(ckpt, assigns)
     conv1d = _is_conv1d(scheme, roles)
     fmt_key = ckpt.format if ckpt.format != "gguf" else f"gguf:{gguf_arch}"
+    if ckpt.format == "torch" and scheme is not None and scheme.name == "meta":
+        fmt_key = "meta"  # Meta names in a plain torch file (llama2.c ckpt.pt): Meta's model code applies
     arch = infer_arch(ckpt, roles, family, conv1d, head_dim, fmt_key)
     problems: list[str] = []
     transforms: list[str] = []
