@@ -401,6 +401,10 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
             target.comparison = {"skipped": "not compared: " + ("the release has no weights" if not
                                  release.has_weights else "the base directory has no weights")}
 
+    for b in bases:
+        if not b.licenses and b.hub_id and (known := kb.license_for_repo(b.hub_id)):
+            b.licenses, b.license_source = [known[0]], f"known Hub repo table ({known[1]})"
+
     # Licenses given on the command line go to bases whose license is still unknown, in order; the rest become
     # bases known only by their license.
     for lic_value in base_licenses:
@@ -414,10 +418,6 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
             bases.append(target)
         target.licenses, target.license_raw, target.license_source = [rec.id], lic_value, "--base-license"
         target.established_by.append("--base-license")
-
-    for b in bases:
-        if not b.licenses and b.hub_id and (known := kb.license_for_repo(b.hub_id)):
-            b.licenses, b.license_source = [known[0]], f"known Hub repo table ({known[1]})"
     return bases
 
 
@@ -596,11 +596,13 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
                                       "DIR holding it or copy it by hand"))
 
     # NOTICE.
-    notices = [d.text for d in duties if d.kind == "notice"]
+    notice_license = {d.text: d.license for d in duties if d.kind == "notice"}
     for b in lineage:  # Apache-2.0 section 4(d): pass on the base's NOTICE contents
         if "apache-2.0" in b.licenses:
-            notices += [t.text.strip() for t in b.legal if t.kind == "notice" and t.text.strip()]
-    notices = list(dict.fromkeys(notices))
+            for t in b.legal:
+                if t.kind == "notice" and t.text.strip():
+                    notice_license.setdefault(t.text.strip(), "apache-2.0")
+    notices = list(notice_license)
     notice_files = release.legal_of("notice")
     if notices:
         existing = "\n".join(t.text for t in notice_files) if notice_files else None
@@ -616,7 +618,8 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
             nf = notice_files[0]
             for n in missing:
                 add("notice-incorrect", f"{release.rel(nf.path)} does not contain the required notice \"{n}\".",
-                    release.rel(nf.path), "Add the exact string on its own line (--write appends it).")
+                    release.rel(nf.path), "Add the exact string on its own line (--write appends it).",
+                    license=notice_license[n])
             plans.append(PlannedWrite(release.rel(nf.path), "update", "append missing notice strings", None,
                                       "\n".join(missing), lambda current, ns=tuple(notices):
                                       kb.render_notice(list(ns), current)))

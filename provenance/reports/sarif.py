@@ -24,9 +24,11 @@ def _prefix(release_path: Path) -> str:
     return "" if rel == "." else rel + "/"
 
 
-def fingerprint(report: AuditReport, f: Finding) -> str:
-    """Stable across runs and message rewording: rule, file, license, base and the model's name."""
-    key = "\x1f".join([f.id, f.file or "", f.license or "", f.base or "", report.release.model_name])
+def fingerprint(report: AuditReport, f: Finding, occurrence: int = 0) -> str:
+    """Stable across runs and message rewording: rule, file, license, base and the model's name (plus the
+    occurrence number when several findings share all of these)."""
+    key = "\x1f".join([f.id, f.file or "", f.license or "", f.base or "", report.release.model_name,
+                       str(occurrence) if occurrence else ""])
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -42,7 +44,10 @@ def render(report: AuditReport) -> str:
         "help": {"text": RULES[rid].help},
     } for rid in RULE_IDS]
     results = []
+    seen: dict[str, int] = {}
     for f in report.findings:
+        base_fp = fingerprint(report, f)
+        seen[base_fp] = seen.get(base_fp, -1) + 1
         text = f.message + (f" Fix: {f.fix}" if f.fix else "")
         results.append({
             "ruleId": f.id,
@@ -52,7 +57,7 @@ def render(report: AuditReport) -> str:
             "locations": [{"physicalLocation": {
                 "artifactLocation": {"uri": prefix + (f.file or card), "uriBaseId": "%SRCROOT%"},
                 "region": {"startLine": 1}}}],
-            "partialFingerprints": {"provenanceFinding/v1": fingerprint(report, f)},
+            "partialFingerprints": {"provenanceFinding/v1": fingerprint(report, f, seen[base_fp])},
         })
     doc = {
         "$schema": SARIF_SCHEMA,
