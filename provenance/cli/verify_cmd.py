@@ -19,11 +19,13 @@ def verify(
 ) -> None:
     """Load the checkpoint into the reference LLaMA and check that it runs as LLaMA.
 
-    Reports whether every canonical tensor was consumed, whether outputs are finite (and their entropy), the max
-    abs logit difference from the transformers class config.json declares (LlamaForCausalLM, MistralForCausalLM,
-    Qwen2ForCausalLM; never remote code), and the greedy continuation of BOS. Reads every tensor into memory.
+    Reports whether every canonical tensor was consumed, whether outputs are
+    finite (and their entropy), the max abs logit difference from the
+    transformers class config.json declares (LlamaForCausalLM,
+    MistralForCausalLM, Qwen2ForCausalLM; never remote code), and the greedy
+    continuation of BOS. Reads every tensor into memory.
 
-    Exit codes: 0 runs as LLaMA; 1 does not (reasons listed); 2 unreadable input or bad options.
+    Exit codes: 0 runs as LLaMA; 1 does not (reasons listed); 2 bad input.
 
     Example: provenance verify ./tiny-yi --format json | jq .runs_as_llama
     """
