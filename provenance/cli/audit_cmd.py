@@ -36,6 +36,9 @@ def audit(
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", envvar="PROVENANCE_FORMAT",
                                      help="Report format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    report_files: List[str] = typer.Option([], "--report", metavar="FORMAT=FILE",
+                                           help="Also write the report in FORMAT to FILE (repeatable), e.g. "
+                                                "--report sarif=audit.sarif --report html=audit.html."),
     write: bool = typer.Option(False, "--write", help="Create the missing files: NOTICE, LICENSE and USE_POLICY "
                                "copied from a base directory, README attribution section and card metadata."),
     force: bool = typer.Option(False, "--force", help="With --write: also change existing content (e.g. replace a "
@@ -59,6 +62,13 @@ def audit(
 
     if force and not write:
         raise UsageError("--force only makes sense with --write")
+    extra: list[tuple[ReportFormat, Path]] = []
+    for spec in report_files:
+        name, sep, file = spec.partition("=")
+        if not sep or not file or name not in ReportFormat.__members__:
+            raise UsageError(f"--report {spec!r}: expected FORMAT=FILE with FORMAT one of "
+                             f"{', '.join(ReportFormat.__members__)}")
+        extra.append((ReportFormat(name), Path(file)))
     directory = release_dir if release_dir.is_dir() else release_dir.parent
     cfg = load_config(directory, config)
     if fail_on is not None:
@@ -71,16 +81,24 @@ def audit(
         written = apply_writes(report, force=force)
         report = audit_release(release_dir, list(base), list(base_license), cfg, cache)
         report.written = written
+    for extra_fmt, extra_file in extra:
+        _write_file(extra_file, render(report, extra_fmt))
     text = render(report, fmt)
     if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from exc
+        _write_file(output, text)
     else:
         write_stdout(text)
     if report.failing():
         raise typer.Exit(1)
+
+
+def _write_file(path: Path, text: str) -> None:
+    from provenance.errors import UsageError
+
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def register(app: typer.Typer) -> None:
