@@ -152,3 +152,39 @@ def test_stories260k_verifies_and_its_greedy_path_matches_the_independent_parse(
     ref = Llama(LlamaConfig(**config)).eval()
     ref.load_canonical(sd)
     assert r["greedy_from_bos"] == greedy(ref, [1], 64)
+
+
+def test_meta_consolidated_layout_runs_as_llama_with_the_same_outputs(models, tmp_path):
+    """Meta's names and interleaved rotary rows (inverse of transformers' convert_llama_weights_to_hf.py
+    permutation), torch.save'd with a params.json: verify must undo both and behave exactly like the HF model."""
+    hf = models["hf_llama"]
+    heads, kv, hd = TINY["num_attention_heads"], TINY["num_key_value_heads"], 64 // 4
+
+    def hf_to_meta(w, n):
+        return w.reshape(n, 2, hd // 2, w.shape[1]).transpose(1, 2).reshape(n * hd, w.shape[1])
+
+    names = {"self_attn.q_proj": "attention.wq", "self_attn.k_proj": "attention.wk", "self_attn.v_proj":
+             "attention.wv", "self_attn.o_proj": "attention.wo", "mlp.gate_proj": "feed_forward.w1",
+             "mlp.down_proj": "feed_forward.w2", "mlp.up_proj": "feed_forward.w3",
+             "input_layernorm": "attention_norm", "post_attention_layernorm": "ffn_norm"}
+    meta = {"tok_embeddings.weight": hf.model.embed_tokens.weight, "norm.weight": hf.model.norm.weight,
+            "output.weight": hf.lm_head.weight}
+    for name, value in hf.model.layers.state_dict().items():
+        layer, rest = name.split(".", 1)
+        module = rest.rsplit(".", 1)[0]
+        w = value
+        if module == "self_attn.q_proj":
+            w = hf_to_meta(value, heads)
+        elif module == "self_attn.k_proj":
+            w = hf_to_meta(value, kv)
+        meta[f"layers.{layer}.{names[module]}.weight"] = w
+    out = tmp_path / "meta"
+    out.mkdir()
+    torch.save({k: v.detach().clone() for k, v in meta.items()}, out / "consolidated.00.pth")
+    (out / "params.json").write_text(json.dumps({"dim": 64, "n_layers": 2, "n_heads": heads, "n_kv_heads": kv,
+                                                 "vocab_size": TINY["vocab_size"], "norm_eps": 1e-5}))
+    r = V.verify_path(out, steps=12)
+    assert r["format"] == "meta" and r["runs_as_llama"], r["reasons"]
+    ref = Llama(LlamaConfig.from_hf(hf.config.to_dict())).eval()
+    ref.load_canonical(hf.state_dict())
+    assert r["bos_token_id"] == 1 and r["greedy_from_bos"] == greedy(ref, [1], 12)
