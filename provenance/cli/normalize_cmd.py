@@ -30,6 +30,10 @@ def normalize(
                                                    "the format does not say: hf (half-split) or meta (interleaved)."),
     reference: Optional[Path] = typer.Option(None, "--reference", help="A checkpoint of the same architecture used "
                                              "to resolve structural ambiguities (q vs o, gate vs up, …)."),
+    rms_norm_eps: Optional[float] = typer.Option(None, "--rms-norm-eps", help="RMSNorm epsilon, when the files do "
+                                                 "not say (else LLaMA's default 1e-6 is written, with a warning)."),
+    rope_theta: Optional[float] = typer.Option(None, "--rope-theta", help="RoPE base, when the files do not say "
+                                               "(else LLaMA's default 10000 is written, with a warning)."),
     max_shard_size: str = typer.Option("5GB", "--max-shard-size", help="Shard the output above this size."),
     dtype: OutDtype = typer.Option(OutDtype.float32, "--dtype", help="Output dtype (keep: F32/F16/BF16 as stored, "
                                    "anything else as float32)."),
@@ -57,6 +61,12 @@ def normalize(
     ckpt = open_checkpoint(path)
     ref = open_checkpoint(reference) if reference is not None else None
     cm = run_normalize(ckpt, head_dim=head_dim, reference=ref, rope_order=rope_order.value if rope_order else None)
+    for key, value in (("rms_norm_eps", rms_norm_eps), ("rope_theta", rope_theta)):
+        if value is not None:
+            if cm.arch.known(key) and cm.arch.values[key] != value:
+                log(f"{key}: the files say {cm.arch.values[key]}; using {value} as given")
+            cm.arch.set(key, value, "metadata")
+            cm.arch.notes.append(f"{key} {value} given by option")
     for line in cm.summary_lines():
         log(line)
     check_writable(cm, head_dim)

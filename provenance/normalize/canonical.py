@@ -543,6 +543,13 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
     traits = traits_of(family, present, arch.values, cfg)
     shapes = {n: tuple(t.shape) for n, t in tensors.items()}
     plain_llama = {**arch.to_hf_config(), "attention_bias": False, "mlp_bias": False, "hidden_act": "silu"}
+    q0 = tensors.get(canonical_name("q", roles.layers[0])) if roles.layers else None
+    k0 = tensors.get(canonical_name("k", roles.layers[0])) if roles.layers else None
+    if not arch.known("head_dim") and q0 is not None and k0 is not None and q0.shape[0] % k0.shape[0] == 0:
+        # Head counts unknown: compare against a LLaMA with the same projection widths (one KV head of k's
+        # width), so the diff speaks about architecture, not about a head split nobody knows.
+        plain_llama.update({"head_dim": k0.shape[0], "num_key_value_heads": 1,
+                            "num_attention_heads": q0.shape[0] // k0.shape[0]})
     gd = graph_diff(shapes, traits, arch.values, plain_llama)
     if family not in LLAMA_LIKE and not gd["differences"]:
         incompatible.append(f"family {family} is not LLaMA-compatible" if family != "unknown"

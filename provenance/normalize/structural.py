@@ -221,7 +221,8 @@ def _assign_matrices(ckpt, good, matrices, want, hidden, fixed, first, head_dim,
     disputed_words = "/".join(disputed)
     # 1. reference
     if reference is not None:
-        best, margin = _by_reference(reference, [(k, good[k][first]) for k in matrices], valid, ckpt, first)
+        best, margin = _by_reference(reference, [(k, good[k][first]) for k in matrices], valid, ckpt, first,
+                                     head_dim)
         if best is not None:
             rule = f"structural: {disputed_words} told apart by cosine to the reference (margin {margin:.2f})"
             return {k: (r, rule if r in disputed else "structural: shapes", "high") for k, r in zip(matrices, best)}
@@ -253,8 +254,12 @@ def _assign_matrices(ckpt, good, matrices, want, hidden, fixed, first, head_dim,
             for k, r in zip(matrices, best)}
 
 
-def _by_reference(reference, slots: list[tuple[str, str]], candidates, ckpt, first):
-    """The candidate (a role per slot) whose tensors are closest to the reference's; (best, margin) or (None, 0)."""
+def _by_reference(reference, slots: list[tuple[str, str]], candidates, ckpt, first, head_dim=None):
+    """The candidate (a role per slot) whose tensors are closest to the reference's; (best, margin) or (None, 0).
+
+    The reference is canonical (HF rotary order); a q/k slot is also compared after the Meta → HF row permutation
+    when the head size is known, since the source may be in either order.
+    """
     scores = []
     cache: dict[str, np.ndarray] = {}
     for cand in candidates:
@@ -265,10 +270,14 @@ def _by_reference(reference, slots: list[tuple[str, str]], candidates, ckpt, fir
                 continue
             if name not in cache:
                 cache[name] = ckpt.tensors[name].read()
-            b = target.read()
-            c = _cos(cache[name], b)
-            if len(b.shape) == 1:  # norm gains: compare deviations from 1, the informative part
-                c = _cos(cache[name] - 1.0, b - 1.0)
+            a, b = cache[name], target.read()
+            if a.ndim == 1:  # norm gains: compare deviations from 1, the informative part
+                c = _cos(a - 1.0, b - 1.0)
+            else:
+                c = _cos(a, b)
+                hd = head_dim or reference.arch.values.get("head_dim")
+                if role in ("q", "k") and hd and a.shape[0] % hd == 0:
+                    c = max(c, _cos(a[layouts.meta_to_hf_index(a.shape[0], a.shape[0] // hd)], b))
             total += c
             n += 1
         scores.append(total / n if n else -1.0)
@@ -285,10 +294,14 @@ def _by_rope_statistic(ckpt, good, matrices, valid, first, head_dim):
     """Tell q/k (rows pair up under RoPE) from o/v (they do not); None when the statistic cannot tell."""
     tensors = ckpt.tensors
     pairing: dict[str, float] = {}
+    attention_slots = {k for p in valid for k, r in zip(matrices, p) if r in ("q", "k", "v", "o")}
     for key in matrices:
+        if key not in attention_slots:
+            continue
         w = tensors[good[key][first]]
         rows = w.shape[0]
         cands = [head_dim] if head_dim else [d for d in (64, 128, 32, 16, 8, 80, 96, 256) if rows % d == 0]
+        cands = [d for d in cands if d and rows % d == 0 and d % 2 == 0]
         if not cands:
             return None
         arr = w.read()
