@@ -10,7 +10,7 @@ COLOR = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;
 vertical-align:top}th{background:#f3f3f3}.error{color:#c62828}.warning{color:#ef6c00}.info{color:#1565c0}
-code{background:#f6f6f6;padding:0 .2em}"""
+code{background:#f6f6f6;padding:0 .2em}td code{white-space:nowrap}.legend{font-size:.85em;color:#555}"""
 
 
 def severity_chart(counts: dict[str, int]) -> str:
@@ -75,6 +75,7 @@ def render(report: AuditReport) -> str:
 {severity_chart(c)}
 <h2>Lineage</h2>
 {lineage_chart(report)}
+<p class="legend">Green: a base the card names. Orange: a base the card does not name.</p>
 <h2>Findings</h2>
 <table><tr><th>Severity</th><th>Id</th><th>File</th><th>Message</th><th>Fix</th></tr>{rows}</table>
 <h2>Files --write would write</h2>
