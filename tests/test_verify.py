@@ -14,6 +14,15 @@ from provenance import verify as V  # noqa: E402
 from provenance.cli.main import main  # noqa: E402
 from reference_impl import Llama, LlamaConfig, greedy  # noqa: E402
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run faster on one thread, and much faster when other jobs share the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 TINY = dict(vocab_size=96, hidden_size=64, intermediate_size=112, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, max_position_embeddings=128, rms_norm_eps=1e-5, bos_token_id=3)
 
