@@ -27,8 +27,9 @@ def adapter_dirs(tmp_path_factory):
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
                                                   init_lora_weights=False))
     root = tmp_path_factory.mktemp("peft")
-    peft_model.save_pretrained(root / "st")
-    peft_model.save_pretrained(root / "bin", safe_serialization=False)
+    # save_embedding_layers=False: the default "auto" looks the base model up on the Hub; tests stay offline.
+    peft_model.save_pretrained(root / "st", save_embedding_layers=False)
+    peft_model.save_pretrained(root / "bin", safe_serialization=False, save_embedding_layers=False)
     expected = {k: v.detach().clone() for k, v in peft_model.state_dict().items() if "lora_" in k}
     return root / "st", root / "bin", expected
 
