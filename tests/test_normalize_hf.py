@@ -154,3 +154,17 @@ def test_inspect_of_non_llm_tensors_reports_unknown(tmp_path, capsys):
     assert report["family"] == "unknown" and report["llama_compatible"] is False
     assert report["unmatched"] == ["conv.weight", "fc.bias"]
     assert _exit_code(["normalize", str(tmp_path / "vision.safetensors"), "-o", str(tmp_path / "o")]) == 2
+
+
+def test_peft_adapter_names_map_to_canonical_modules(tmp_path):
+    import peft
+
+    model = build(transformers.LlamaForCausalLM, tiny_llama_config())
+    peft.get_peft_model(model, peft.LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).save_pretrained(
+        tmp_path / "adapter")
+    cm = normalize(open_checkpoint(tmp_path / "adapter"))
+    assert cm.unmatched == [] and not cm.llama_compatible
+    assert ("base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight",
+            "model.layers.1.self_attn.v_proj.lora_B.weight") in {(r.from_, r.to) for r in cm.renames}
+    assert all("PEFT wrapper prefix" in r.rule for r in cm.renames)
+    assert cm.summary_lines()[0].startswith("adapter weights (no base model)")

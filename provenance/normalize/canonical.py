@@ -541,27 +541,27 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
     # Family traits, the diff against LLaMA, and compatibility.
     present = roles.present()
     traits = traits_of(family, present, arch.values, cfg)
-    shapes = {n: tuple(t.shape) for n, t in tensors.items()}
-    plain_llama = {**arch.to_hf_config(), "attention_bias": False, "mlp_bias": False, "hidden_act": "silu"}
-    q0 = tensors.get(canonical_name("q", roles.layers[0])) if roles.layers else None
-    k0 = tensors.get(canonical_name("k", roles.layers[0])) if roles.layers else None
-    if not arch.known("head_dim") and q0 is not None and k0 is not None and q0.shape[0] % k0.shape[0] == 0:
-        # Head counts unknown: compare against a LLaMA with the same projection widths (one KV head of k's
-        # width), so the diff speaks about architecture, not about a head split nobody knows.
-        plain_llama.update({"head_dim": k0.shape[0], "num_key_value_heads": 1,
-                            "num_attention_heads": q0.shape[0] // k0.shape[0]})
-    gd = graph_diff(shapes, traits, arch.values, plain_llama)
-    if family not in LLAMA_LIKE and not gd["differences"]:
-        incompatible.append(f"family {family} is not LLaMA-compatible" if family != "unknown"
-                            else "family unknown")
-    incompatible.extend(gd["differences"])
-    missing = _missing_roles(roles)
-    if missing:
-        incompatible.append("missing LLaMA tensors: " + ", ".join(missing[:6]) + (" …" if len(missing) > 6 else ""))
-    if unmatched:
-        incompatible.append(f"{len(unmatched)} tensor(s) unmatched")
-    if any(a.suffix for a in assigns):
-        incompatible.append("adapter weights, not a full model")
+    adapter_only = bool(assigns) and all(a.suffix for a in assigns)
+    if adapter_only:
+        modules = sorted({CANONICAL[a.role].split(".")[-2] for a in assigns if a.role in CANONICAL})
+        gd = {"identical": False, "source": "adapter",
+              "differences": [f"adapter weights only (on {', '.join(modules)}); the architecture is its base "
+                              "model's"]}
+        incompatible.append("adapter weights only, not a full model")
+        if unmatched:
+            incompatible.append(f"{len(unmatched)} tensor(s) unmatched")
+    else:
+        gd = _graph_diff(tensors, traits, arch, roles)
+        if family not in LLAMA_LIKE and not gd["differences"]:
+            incompatible.append(f"family {family} is not LLaMA-compatible" if family != "unknown"
+                                else "family unknown")
+        incompatible.extend(gd["differences"])
+        missing = _missing_roles(roles)
+        if missing:
+            incompatible.append("missing LLaMA tensors: " + ", ".join(missing[:6])
+                                + (" …" if len(missing) > 6 else ""))
+        if unmatched:
+            incompatible.append(f"{len(unmatched)} tensor(s) unmatched")
     llama_compatible = not incompatible
     renames.sort(key=lambda r: (_canonical_sort_key(r.to), r.from_))
     return CanonicalModel(
@@ -571,6 +571,19 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
         ambiguities=ambiguities, problems=problems + arch_problems(arch, order), traits=traits,
         incompatible=sorted(set(incompatible), key=incompatible.index),
     )
+
+
+def _graph_diff(tensors: dict[str, TensorRef], traits: dict[str, Any], arch: ArchSpec, roles: _Roles) -> dict:
+    shapes = {n: tuple(t.shape) for n, t in tensors.items()}
+    plain_llama = {**arch.to_hf_config(), "attention_bias": False, "mlp_bias": False, "hidden_act": "silu"}
+    q0 = tensors.get(canonical_name("q", roles.layers[0])) if roles.layers else None
+    k0 = tensors.get(canonical_name("k", roles.layers[0])) if roles.layers else None
+    if not arch.known("head_dim") and q0 is not None and k0 is not None and q0.shape[0] % k0.shape[0] == 0:
+        # Head counts unknown: compare against a LLaMA with the same projection widths (one KV head of k's
+        # width), so the diff speaks about architecture, not about a head split nobody knows.
+        plain_llama.update({"head_dim": k0.shape[0], "num_key_value_heads": 1,
+                            "num_attention_heads": q0.shape[0] // k0.shape[0]})
+    return graph_diff(shapes, traits, arch.values, plain_llama)
 
 
 def arch_problems(arch: ArchSpec, order: str | None) -> list[str]:
@@ -689,7 +702,9 @@ def summary_lines(cm: CanonicalModel) -> list[str]:
 
     name = DISPLAY.get(cm.family, cm.family)
     lines: list[str] = []
-    if cm.llama_compatible:
+    if cm.graph_diff.get("source") == "adapter":
+        head = f"adapter weights (no base model) named for a {name} model"
+    elif cm.llama_compatible:
         head = "LLaMA architecture" if cm.family == "llama" else f"{name} architecture (LLaMA-compatible)"
     elif cm.family == "unknown":
         head = "architecture not recognised"
@@ -710,7 +725,7 @@ def summary_lines(cm: CanonicalModel) -> list[str]:
     some = [k for k, ls in per_layer.items() if k not in every]
     parts = []
     if every:
-        shorts = [" → ".join(_short(f, t)) for f, t in every]
+        shorts = list(dict.fromkeys(" → ".join(_short(f, t)) for f, t in every))
         parts.append(f"{len(every)} tensor name{'s' if len(every) != 1 else ''} differ{'s' if len(every) == 1 else ''}"
                      f" per layer: " + ", ".join(shorts[:6]) + (", …" if len(shorts) > 6 else ""))
     if some:
