@@ -283,9 +283,8 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
         head = add("lm_head", "lm_head", {"in_features": hidden, "out_features": vocab, "bias": False,
                                           **head_attrs}, x)
     add("logits", "output", {}, head)
-    for name in sorted(set(shapes) - used):
-        m = LAYER.match(name)
-        add(name, "unknown", {"shape": shapes[name]}, f"model.layers.{m.group(1)}" if m else None)
+    for name in sorted(set(shapes) - used):  # no role here: kept, with its shape, for the diff to name
+        add(name, "unknown", {"shape": shapes[name]})
     return Graph(tuple(nodes), tuple(sorted(edges)))
 
 
@@ -501,15 +500,16 @@ def _attr_phrases(grouped, common_layers, out: set[str]) -> None:
 
 
 def _edge_phrases(reference: Graph, other: Graph, common_layers, out: set[str]) -> None:
-    shared = {n.name for n in reference.nodes} & {n.name for n in other.nodes}
+    shared = {_template(n.name)[0] for n in reference.nodes} & {_template(n.name)[0] for n in other.nodes}
 
     def templated(g: Graph) -> dict[tuple[str, str], set[int]]:
         res: dict[tuple[str, str], set[int]] = defaultdict(set)
         for a, b in g.edges:
-            if a not in shared or b not in shared:
-                continue
             (ta, la), (tb, lb) = _template(a), _template(b)
-            layer = la if la is not None else lb
+            if ta not in shared or tb not in shared:
+                continue
+            # Edges into the first layer / out of the last are one edge each, whatever the layer count.
+            layer = None if la is None or lb is None else lb
             if layer is None or layer in common_layers:
                 res[(ta, tb)].add(layer)
         return res

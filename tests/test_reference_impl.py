@@ -318,3 +318,16 @@ def test_layernorm_parallel_block_alibi_extra_tensor_and_sizes_in_plain_words():
     bigger = LlamaConfig(**{**TINY, "hidden_size": 128})
     assert diff(reference_graph(bigger), graph_from_inventory(no_extra, {})) == [
         "hidden size 64 vs 128 in the reference"]
+
+
+def test_edges_join_existing_nodes_and_layer_counts_are_said_once():
+    cfg = LlamaConfig(**TINY)
+    shapes = {k: tuple(v.shape) for k, v in Llama(cfg).state_dict().items() if not k.startswith("model.layers.3.")}
+    shapes["model.layers.0.self_attn.rel_bias.weight"] = (8,)
+    for g in (reference_graph(cfg), graph_from_inventory(shapes, {})):
+        names = {n.name for n in g.nodes}
+        assert len(names) == len(g.nodes)
+        assert all(a in names and b in names for a, b in g.edges)
+    assert diff(reference_graph(cfg), graph_from_inventory(shapes, {})) == [
+        "3 layers vs 4 in the reference",
+        "layer 0 has an extra tensor model.layers.0.self_attn.rel_bias.weight [8]"]
