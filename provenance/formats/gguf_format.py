@@ -12,6 +12,7 @@ available through :func:`gguf_tokens`.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -78,10 +79,10 @@ def _field_value(field, summarize: bool = True) -> Any:
 def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if isinstance(value, float) and value != value:
-        return "nan"
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # keep the metadata strict JSON
     return value
 
 
