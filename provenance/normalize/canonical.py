@@ -105,6 +105,7 @@ class CanonicalModel:
                 "dropped": list(self.dropped),
                 "ambiguities": list(self.ambiguities),
                 "problems": list(self.problems),
+                "notes": list(self.arch.notes),
                 "not_llama_compatible_because": list(self.incompatible),
             },
         }
