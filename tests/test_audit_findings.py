@@ -181,6 +181,17 @@ def tiny_models(tmp_path_factory):
     return {"base": base, "derived": derived, "independent": independent}
 
 
+def test_matching_weights_reveal_the_undisclosed_base(tiny_models):
+    """The required case: a Llama-2-derived release (two norm names changed per layer) declaring apache-2.0, no
+    NOTICE, no base_model; --base points at the Llama 2 base whose weights match (deep comparison)."""
+    report = audit_release(tiny_models["derived"], [tiny_models["base"]], [], AuditConfig())
+    assert {"notice-missing", "license-text-missing", "license-conflict", "undisclosed-base"} <= ids(report)
+    base = report.bases[0]
+    assert base.evidence == "weights" and base.comparison["verdict"] == "derived"
+    assert "--base" in base.established_by and not base.disclosed
+    assert report.failing()
+
+
 def test_lineage_unconfirmed_raised_and_not_raised(tiny_models):
     cache: dict = {}
     quick = AuditConfig(compare="quick")  # fingerprints only: the deep search on independent weights takes longer
