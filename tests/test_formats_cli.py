@@ -18,7 +18,7 @@ from safetensors.numpy import save_file
 from test_formats_gguf import _source as gguf_source
 from test_formats_gguf import write_gguf, write_with_unknown_type
 from test_formats_llama2c import _weights as llama2c_weights
-from test_formats_llama2c import write_v0, write_v1
+from test_formats_llama2c import write_v0
 from test_formats_meta import _meta_state_dict, _write_ranks
 
 REPO = Path(__file__).resolve().parents[1]
