@@ -33,7 +33,9 @@ FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 
 def bf16_bits_to_f32(bits: np.ndarray) -> np.ndarray:
     """Widen raw bfloat16 bits (uint16) to float32 exactly: bf16 is the high half of an IEEE float32."""
-    return (bits.astype(np.uint32) << 16).view(np.float32)
+    out = bits.astype(np.uint32)
+    out <<= 16  # in place: one float32-sized buffer, not two
+    return out.view(np.float32)
 
 
 def _fp8_to_f32(raw: np.ndarray, kind: str) -> np.ndarray:

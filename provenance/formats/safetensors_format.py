@@ -92,17 +92,14 @@ def _check_entry(path: Path, name: str, entry: Any, buffer_len: int) -> None:
 def _make_reader(path: Path, start: int, begin: int, dtype: str, shape: list[int]):
     np_dtype, itemsize = STORAGE[dtype]
     row_elems = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
-    mm_holder: list[np.memmap] = []
 
     def reader(r0: int, r1: int) -> np.ndarray:
         count = (r1 - r0) * row_elems
         if count <= 0:
             return np.zeros((0,), dtype=np.float32)
-        if not mm_holder:
-            mm_holder.append(np.memmap(path, dtype=np.uint8, mode="r"))
-        mm = mm_holder[0]
-        off = start + begin + r0 * row_elems * itemsize
-        raw = mm[off: off + count * itemsize].view(np_dtype)
+        # A positioned read per call: a long-lived memory map would keep every page it ever touched resident.
+        with open(path, "rb") as fh:
+            raw = np.fromfile(fh, dtype=np_dtype, count=count, offset=start + begin + r0 * row_elems * itemsize)
         return to_float32(raw, dtype)
 
     return reader
