@@ -573,8 +573,11 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
                 "Remove it, or declare the license it belongs to.", license=t.license_id)
 
     taken = {t.path.name for t in release.legal}
-    for d in duties:
-        if d.kind != "license-text" or d.license in shipped_ids:
+    # The license the release stays under gets the plain LICENSE name: the declared one, then non-relicensable ones.
+    text_duties = sorted((d for d in duties if d.kind == "license-text"), key=lambda d: (
+        RELEASE_NODE not in d.via, kb.BY_ID[d.license].relicense is not kb.Relicense.NO, d.license))
+    for d in text_duties:
+        if d.license in shipped_ids:
             continue
         lic = kb.BY_ID[d.license]
         add("license-text-missing", f"The {lic.name} text must accompany the release "
@@ -703,12 +706,16 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
         value: Any = names[0] if len(names) == 1 else names
         plans.append(PlannedWrite(card_rel, "update" if release.card_path else "create",
                                   "card metadata: base_model", None, f"base_model: {value}",
-                                  lambda cur, v=value: set_front_matter_keys(cur or "", {"base_model": v})))
+                                  lambda cur, v=value: set_front_matter_keys(_card_or_new(cur, release),
+                                                                             {"base_model": v})))
 
     # license: the inherited license that must be kept (no relicensing), when none or a conflicting one is declared.
     keep = [lid for lid in inherited if lid in kb.BY_ID and kb.BY_ID[lid].relicense is kb.Relicense.NO]
     choice = keep[0] if len(keep) == 1 else (next(iter(inherited)) if len(inherited) == 1 else None)
-    if choice and ("license-missing" in ids or "license-conflict" in ids):
+    declared_rec = next((kb.BY_ID[d["license"]] for d in declared if d["license"]), None)
+    if release.card_path is None and declared_rec and "license-conflict" not in ids:
+        choice = declared_rec.id  # a new card carries the license the GGUF metadata or LICENSE text declares
+    if choice and ("license-missing" in ids or "license-conflict" in ids or release.card_path is None):
         lic = kb.BY_ID[choice]
         keys: dict[str, Any] = {"license": lic.hf_license}
         if lic.hf_license == "other":
@@ -717,16 +724,20 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
         plans.append(PlannedWrite(card_rel, action, f"card metadata: license {lic.hf_license}"
                                   + (f" ({lic.hf_license_name})" if lic.hf_license_name else ""), None,
                                   ", ".join(f"{k}: {v}" for k, v in keys.items()),
-                                  lambda cur, k=keys: set_front_matter_keys(cur or "", k)))
+                                  lambda cur, k=keys: set_front_matter_keys(_card_or_new(cur, release), k)))
 
     if display_lines:
         credits = [kb.BaseCredit(_base_credit_name(b), b.licenses[0] if b.licenses else None) for b in lineage]
         section = kb.render_attribution_section(release.model_name, credits, display_lines, notices)
         plans.append(PlannedWrite(card_rel, "update" if release.card_path else "create", "README attribution "
                                   "section", None, section,
-                                  lambda cur, s=section, name=release.model_name:
-                                  kb.replace_or_append_section(cur if cur is not None else f"# {name}\n", s)))
+                                  lambda cur, s=section: kb.replace_or_append_section(_card_or_new(cur, release),
+                                                                                     s)))
     return plans
+
+
+def _card_or_new(current: str | None, release: ReleaseInfo) -> str:
+    return current if current is not None else f"# {release.model_name}\n"
 
 
 def apply_writes(report: AuditReport, force: bool = False) -> list[dict[str, str]]:
