@@ -391,6 +391,9 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
             target.hub_id = target.hub_id or local.hub_id
         if config.compare == "off":
             target.comparison = {"skipped": "not compared: weight comparison is off"}
+        elif release.adapter_base:
+            # An adapter holds low-rank deltas, not a full model: comparing them with a base says nothing.
+            target.comparison = {"skipped": "not compared: the release is an adapter (adapter_config.json)"}
         elif release.has_weights and getattr(local, "_has_weights", False):
             target.comparison = _compare(release, target, cache, deep=config.compare == "deep")
             if target.comparison.get("verdict") == "derived":

@@ -288,3 +288,20 @@ def test_set_front_matter_keys_keeps_other_lines():
     out = set_front_matter_keys(text, {"license": "llama2", "base_model": "e/f"})
     assert out == "---\n# a comment\nlicense: llama2\nbase_model: e/f\ntags: [x]\n---\nbody\n"
     assert set_front_matter_keys("body\n", {"license": "mit"}) == "---\nlicense: mit\n---\nbody\n"
+
+
+def test_adapter_release_is_not_weight_compared(tmp_path, tiny_models):
+    rel = make(tmp_path / "adapter", {
+        "README.md": card(license="llama2", model_name="x", base_model="tiny-llama2-base"),
+        "adapter_config.json": json.dumps({"base_model_name_or_path": "tiny-llama2-base", "peft_type": "LORA"}),
+        "adapter_model.safetensors": None})
+    from safetensors.numpy import save_file
+    import numpy as np
+
+    save_file({"base_model.model.layers.0.q_proj.lora_A.weight": np.zeros((2, 64), np.float32)},
+              str(rel / "adapter_model.safetensors"))
+    report = audit_release(rel, [tiny_models["base"]], [], AuditConfig())
+    base = report.bases[0]
+    assert base.comparison["skipped"].endswith("adapter (adapter_config.json)")
+    assert base.disclosed and "adapter_config.json base_model_name_or_path" in base.established_by
+    assert "undisclosed-base" not in ids(report) and "lineage-unconfirmed" not in ids(report)
