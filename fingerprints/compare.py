@@ -67,30 +67,54 @@ def similarity_matrix(fa: Fingerprint, fb: Fingerprint) -> tuple[np.ndarray, dic
     pa, pb = np.asarray(fa.meta["present"], bool), np.asarray(fb.meta["present"], bool)
     total = np.zeros((la, lb))
     count = 0
-    ka = len(fa.anchors)
-    kb = len(fb.anchors)
-    tri_a, tri_b = np.triu_indices(ka), np.triu_indices(kb)
+    sel_a, sel_b = _pair_positions(len(fa.anchors), ia), _pair_positions(len(fb.anchors), ib)
     for j, inv in enumerate(fa.meta["invariants"]):
         if inv not in fb.meta["invariants"]:
             continue
         jb = fb.meta["invariants"].index(inv)
         if not (pa[:, j].any() and pb[:, jb].any()):
             continue
-        ga = _unpack(fa.grams[:, j], ka, tri_a)[:, ia][:, :, ia]
-        gb = _unpack(fb.grams[:, jb], kb, tri_b)[:, ib][:, :, ib]
-        s = cka_u_matrix(ga, gb)
+        ua = _u_centred_offdiag(fa.grams[:, j], len(ia), sel_a)
+        ub = _u_centred_offdiag(fb.grams[:, jb], len(ib), sel_b)
+        na, nb = np.sqrt(np.einsum("ij,ij->i", ua, ua)), np.sqrt(np.einsum("ij,ij->i", ub, ub))
+        den = np.outer(na, nb)
+        s = np.where(den > 0, (ua @ ub.T) / np.where(den > 0, den, 1.0), 0.0).astype(np.float64)
         s[~pa[:, j], :] = 0.0
         s[:, ~pb[:, jb]] = 0.0
-        total += s
+        total += np.clip(s, -1.0, 1.0)
         count += 1
         info["invariants"].append(inv)
     return (total / count if count else total), info
 
 
-def _unpack(tri: np.ndarray, k: int, iu: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    out = np.zeros((tri.shape[0], k, k))
-    out[:, iu[0], iu[1]] = tri.astype(np.float64)
-    return out + np.transpose(np.triu(out, 1), (0, 2, 1))
+def _pair_positions(k: int, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For anchors ``sel`` (positions among k): where the diagonal and each strictly-upper pair (i<j of the subset)
+    sit in the stored upper triangle (row-major, diagonal included), plus the pairs' subset indices."""
+    sel = np.asarray(sel)
+    def pos(r, c):  # row-major index of (r, c), r <= c, in the upper triangle with diagonal
+        return r * k - r * (r - 1) // 2 + (c - r)
+    ii, jj = np.triu_indices(len(sel), 1)
+    r, c = np.minimum(sel[ii], sel[jj]), np.maximum(sel[ii], sel[jj])
+    return pos(r, c), ii, jj
+
+
+def _u_centred_offdiag(tri: np.ndarray, n: int, sel: tuple) -> np.ndarray:
+    """U-centred off-diagonal entries (i<j) of the Grams of all layers [layers, n(n-1)/2] (float64).
+
+    With K̃ U-centred (Székely & Rizzo 2014), HSIC_u(K, L) = <K̃, L̃>/(n(n-3)) — the estimator of
+    fingerprinting.md A.4 — and <K̃, L̃> = 2 Σ_{i<j} K̃_ij L̃_ij, so unbiased CKA is a cosine of these vectors.
+    """
+    pos, ii, jj = sel
+    off = tri[:, pos].astype(np.float64)  # [layers, pairs]
+    rows = _row_sums(off, ii, jj, n)  # row sums of the symmetric matrix with zeroed diagonal
+    total = rows.sum(axis=1, keepdims=True)
+    return off - (rows[:, ii] + rows[:, jj]) / (n - 2) + total / ((n - 1) * (n - 2))
+
+
+def _row_sums(off: np.ndarray, ii: np.ndarray, jj: np.ndarray, n: int) -> np.ndarray:
+    full = np.zeros((off.shape[0], n, n))
+    full[:, ii, jj] = off
+    return full.sum(axis=2) + full.sum(axis=1)
 
 
 def layer_map(sim: np.ndarray) -> list[int]:
