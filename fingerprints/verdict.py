@@ -36,6 +36,12 @@ def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dic
         rel.add("identical" if h["identical_names_too"] else "renamed")
     elif h["same_values_other_layout"] > 0:
         rel.add("layout-changed")
+    na, nb = ref_meta.get("source_names_digest"), sus_meta.get("source_names_digest")
+    if na and nb and na != nb and not h["identical_names_too"]:
+        rel.add("renamed")  # the files use other tensor names (after normalization they line up)
+    fa, fb = ref_meta.get("source_format"), sus_meta.get("source_format")
+    if fa and fb and fa != fb:
+        rel.add("format-converted")
     dref, dsus = ref_meta.get("storage_dtypes") or {}, sus_meta.get("storage_dtypes") or {}
     if _quantized(dsus) and not _quantized(dref):
         rel.add("quantized")

@@ -44,6 +44,7 @@ class Side:
     fingerprint: Any = None
     format: str | None = None
     storage_dtypes: dict[str, int] = field(default_factory=dict)
+    source_names: list[str] = field(default_factory=list)
 
 
 def _fallback_canonical(ckpt) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -124,7 +125,7 @@ def load_side(path: str | Path, need_tensors: bool = True) -> Side:
     if "model.embed_tokens.weight" not in tensors and "lm_head.weight" not in tensors:
         raise InputError(p, "no token embedding found: not a LLaMA-shaped language model")
     return Side(path=p, kind="checkpoint", tensors=tensors, arch=arch, tokens=token_strings(ckpt),
-                format=ckpt.format, storage_dtypes=ckpt.dtype_counts())
+                format=ckpt.format, storage_dtypes=ckpt.dtype_counts(), source_names=sorted(ckpt.tensors))
 
 
 def _fingerprint_of(side: Side, progress: Progress | None, label: str):
@@ -134,8 +135,18 @@ def _fingerprint_of(side: Side, progress: Progress | None, label: str):
         cb = (lambda d, t: progress(label, d, t)) if progress else None
         side.fingerprint = compute_fingerprint(side.tensors, side.arch, token_strings=side.tokens, progress=cb,
                                                extra_meta={"storage_dtypes": side.storage_dtypes,
-                                                           "source_format": side.format})
+                                                           "source_format": side.format,
+                                                           "source_names_digest": _names_digest(side.source_names)})
     return side.fingerprint
+
+
+def _names_digest(names: list[str]) -> str:
+    """A digest of the naming scheme (layer numbers blanked), so pruning does not count as renaming."""
+    import hashlib
+    import re
+
+    scheme = sorted({re.sub(r"(?<=\.)\d+(?=\.)", "{L}", n) for n in names})
+    return hashlib.sha1("\n".join(scheme).encode()).hexdigest()[:16]
 
 
 def fingerprint_path(path: str | Path, progress: Progress | None = None):
