@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,7 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
         reasons.append(f"the reference implementation cannot run it: {exc}")
         return _finish(report, reasons)
 
-    load = model.load_canonical({name: ref.read() for name, ref in cm.tensors.items()}, strict=False)
+    load = model.load_canonical(_LazyTensors(cm.tensors), strict=False)
     report.update(consumed=len(load.consumed), missing=load.missing, unexpected=load.unexpected,
                   mismatched=load.mismatched)
     for what, keys in (("missing", load.missing), ("unexpected (no place in the LLaMA reference)", load.unexpected),
@@ -98,6 +99,22 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     if finite and 0 <= bos < model.config.vocab_size:
         report["greedy_from_bos"] = greedy(model, [bos], steps)
     return _finish(report, reasons)
+
+
+class _LazyTensors(Mapping):
+    """name → float32 array, read from the checkpoint only when asked (one tensor in memory at a time)."""
+
+    def __init__(self, refs: dict[str, Any]):
+        self._refs = refs
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._refs[name].read()
+
+    def __iter__(self):
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
 
 
 def _finish(report: dict[str, Any], reasons: list[str]) -> dict[str, Any]:
@@ -156,13 +173,18 @@ def native_logits(ckpt: Checkpoint, ids) -> tuple[tuple[str, Any] | None, str | 
         model = model_cls(hf_config).float().eval()
     except Exception as exc:  # noqa: BLE001 - an odd config.json is a finding, not a crash
         return None, f"transformers {cls_name} rejects config.json: {type(exc).__name__}: {exc}"
-    state = {name: torch.from_numpy(np.array(ref.read())) for name, ref in ckpt.tensors.items()}
-    result = model.load_state_dict(state, strict=False)
+    # Copy tensor by tensor (never the whole checkpoint in memory twice), checking names and shapes first.
+    target = model.state_dict()
     tied = bool(getattr(hf_config, "tie_word_embeddings", False))
-    missing = [k for k in result.missing_keys if not (tied and k == "lm_head.weight")]
-    if missing or result.unexpected_keys:
-        return None, (f"the original tensors do not load into transformers {cls_name}: "
-                      f"{len(missing)} missing, {len(result.unexpected_keys)} unexpected")
+    missing = [k for k in target if k not in ckpt.tensors and not (tied and k == "lm_head.weight")]
+    unexpected = [k for k in ckpt.tensors if k not in target]
+    misshapen = [k for k, ref in ckpt.tensors.items() if k in target and tuple(ref.shape) != tuple(target[k].shape)]
+    if missing or unexpected or misshapen:
+        return None, (f"the original tensors do not load into transformers {cls_name}: {len(missing)} missing, "
+                      f"{len(unexpected)} unexpected, {len(misshapen)} with another shape")
+    with torch.no_grad():
+        for name, ref in ckpt.tensors.items():
+            target[name].copy_(torch.from_numpy(np.array(ref.read())))
     if tied:
         model.tie_weights()
     with torch.no_grad():

@@ -79,10 +79,9 @@ def rope_settings(hf: Mapping[str, Any]) -> tuple[float, dict | None]:
     params = dict(hf.get("rope_parameters") or {})
     scaling = dict(hf.get("rope_scaling") or {}) or params
     theta = float(params.get("rope_theta", hf.get("rope_theta") or LlamaConfig.rope_theta))
-    rope_type = scaling.get("rope_type", scaling.get("type", "default"))
-    if rope_type == "default":
-        return theta, None
-    return theta, {**{k: v for k, v in scaling.items() if k not in ("type", "rope_theta")}, "rope_type": rope_type}
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    rest = {k: v for k, v in scaling.items() if k not in ("type", "rope_type", "rope_theta")}
+    return theta, None if kind == "default" else {**rest, "rope_type": kind}
 
 
 # ---------------------------------------------------------------------------------------------- rotary
@@ -141,9 +140,8 @@ def causal_attention(q, k, v, sliding_window: int | None = None) -> torch.Tensor
     """
     n_rep = q.shape[1] // k.shape[1]
     k, v = k.repeat_interleave(n_rep, dim=1), v.repeat_interleave(n_rep, dim=1)
-    t = q.shape[2]
-    i = torch.arange(t, device=q.device)[:, None]
-    j = torch.arange(t, device=q.device)[None, :]
+    i = torch.arange(q.shape[2], device=q.device)[:, None]  # query position
+    j = i.T  # key position
     allowed = j <= i
     if sliding_window is not None:  # transformers' sliding_window_overlay: kv_idx > q_idx - window
         allowed = allowed & (j > i - sliding_window)
@@ -218,9 +216,7 @@ class DecoderLayer(nn.Module):
         return h + self.mlp(self.post_attention_layernorm(h))
 
 
-class Backbone(nn.Module):
-    """Holds what HF keeps under the `model.` prefix."""
-
+class Backbone(nn.Module):  # what HF keeps under the `model.` prefix
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
@@ -267,31 +263,31 @@ class Llama(nn.Module):
         return self.lm_head(self.model.norm(x)).float()
 
     def load_canonical(self, state_dict: Mapping[str, Any], strict: bool = True) -> LoadReport:
-        """Copy canonical HF-named tensors (torch tensors or numpy arrays) into the model.
+        """Copy canonical HF-named tensors (torch tensors or numpy arrays) into the model, one at a time.
 
+        A lazy Mapping (reading each tensor on access) keeps peak memory at the model plus one tensor.
         With `tie_word_embeddings`, `lm_head.weight` may be absent; if present it must equal the embedding.
         strict=True raises CanonicalLoadError on any missing, unexpected or misshapen key; strict=False loads
         what fits and reports the rest.
         """
-        params = dict(self.named_parameters())  # tied lm_head is listed once, as model.embed_tokens.weight
+        params = dict(self.named_parameters())  # a tied lm_head is listed once, as model.embed_tokens.weight
         consumed, unexpected, mismatched = [], [], []
-        tensors = {name: value if isinstance(value, torch.Tensor) else torch.tensor(value)  # copies numpy arrays
-                   for name, value in state_dict.items()}
-        for name, value in sorted(tensors.items()):
+        for name in sorted(state_dict, key=lambda n: (n == "lm_head.weight", n)):  # a tied head is checked last
+            value = state_dict[name]
+            value = value.detach() if isinstance(value, torch.Tensor) else torch.tensor(value)  # copies numpy
             if name == "lm_head.weight" and self.config.tie_word_embeddings:
-                embed = tensors.get("model.embed_tokens.weight")
-                if embed is None or embed.shape != value.shape or not torch.equal(embed.float(), value.float()):
+                embed = self.model.embed_tokens.weight
+                if value.shape != embed.shape or not torch.equal(value.to(embed.dtype), embed.detach()):
                     mismatched.append("lm_head.weight: differs from model.embed_tokens.weight but config ties them")
                 else:
                     consumed.append(name)
-                continue
-            if name not in params:
+            elif name not in params:
                 unexpected.append(name)
-            elif tuple(value.shape) != tuple(params[name].shape):
+            elif value.shape != params[name].shape:
                 mismatched.append(f"{name}: got {tuple(value.shape)}, expected {tuple(params[name].shape)}")
             else:
                 with torch.no_grad():
-                    params[name].copy_(value.to(params[name].dtype))
+                    params[name].copy_(value)
                 consumed.append(name)
         missing = sorted(set(params) - set(consumed) - {m.split(":")[0] for m in mismatched})
         if strict and (missing or unexpected or mismatched):
@@ -304,6 +300,5 @@ def greedy(model: Llama, prompt: list[int], steps: int) -> list[int]:
     """Greedy continuation (argmax, full recompute each step; no cache to keep it obviously right)."""
     ids = list(prompt)
     for _ in range(steps):
-        logits = model(torch.tensor([ids]))
-        ids.append(int(logits[0, -1].argmax()))
+        ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
     return ids[len(prompt):]

@@ -45,7 +45,7 @@ def save(tmp: Path, name: str, cls, config, mutate=None) -> tuple[Path, torch.nn
     return out, model
 
 
-def yi_rename(out: Path) -> None:
+def yi_rename(out: Path, architecture: str = "YiForCausalLM") -> None:
     """What Yi-34B did: two norm tensors per layer renamed, and a class name transformers does not know."""
     from safetensors.torch import load_file, save_file
 
@@ -54,7 +54,7 @@ def yi_rename(out: Path) -> None:
     sd = {k.replace("input_layernorm", "ln1").replace("post_attention_layernorm", "ln2"): v for k, v in sd.items()}
     save_file(sd, f, metadata={"format": "pt"})
     cfg = json.loads((out / "config.json").read_text())
-    cfg.update(architectures=["YiForCausalLM"], model_type="Yi")
+    cfg.update(architectures=[architecture], model_type="Yi" if architecture == "YiForCausalLM" else "llama")
     (out / "config.json").write_text(json.dumps(cfg))
 
 
@@ -64,13 +64,15 @@ def models(tmp_path_factory):
     cfg = transformers.LlamaConfig(**TINY)
     base, hf = save(tmp, "llama", transformers.LlamaForCausalLM, cfg)
     yi, _ = save(tmp, "yi", transformers.LlamaForCausalLM, cfg, mutate=yi_rename)
+    renamed, _ = save(tmp, "renamed", transformers.LlamaForCausalLM, cfg,
+                      mutate=lambda out: yi_rename(out, "LlamaForCausalLM"))
     tied, _ = save(tmp, "tied", transformers.LlamaForCausalLM, transformers.LlamaConfig(**TINY,
                                                                                         tie_word_embeddings=True))
     qwen2, _ = save(tmp, "qwen2", transformers.Qwen2ForCausalLM, transformers.Qwen2Config(**TINY))
     mistral, _ = save(tmp, "mistral", transformers.MistralForCausalLM,
                       transformers.MistralConfig(**TINY, sliding_window=8))
     gemma, _ = save(tmp, "gemma", transformers.GemmaForCausalLM, transformers.GemmaConfig(**TINY, head_dim=16))
-    return {"llama": base, "hf_llama": hf, "yi": yi, "tied": tied, "qwen2": qwen2, "mistral": mistral,
+    return {"llama": base, "hf_llama": hf, "yi": yi, "renamed": renamed, "tied": tied, "qwen2": qwen2, "mistral": mistral,
             "gemma": gemma}
 
 
@@ -92,6 +94,12 @@ def test_yi_style_rename_runs_as_llama_without_a_native_class(models):
     assert r["runs_as_llama"] and r["compared_with"] is None and r["max_abs_logit_diff"] is None
     assert "YiForCausalLM" in r["comparison_note"]
     assert r["greedy_from_bos"] == V.verify_path(models["llama"], steps=12)["greedy_from_bos"]
+
+
+def test_declared_native_class_that_cannot_load_the_renamed_files_is_not_compared(models):
+    r = V.verify_path(models["renamed"], steps=2)
+    assert r["runs_as_llama"] and r["compared_with"] is None
+    assert "do not load into transformers LlamaForCausalLM: 4 missing, 4 unexpected" in r["comparison_note"]
 
 
 def test_tied_embeddings_without_lm_head_in_the_file(models):
