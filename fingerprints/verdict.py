@@ -32,13 +32,16 @@ def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dic
         return []
     rel: set[str] = set()
     h = fp["hashes"]
+    # The canonical names always line up after normalization; the digest of the names in the files tells whether
+    # the files themselves use another naming scheme (layer numbers blanked, so pruning is not renaming).
+    na, nb = ref_meta.get("source_names_digest"), sus_meta.get("source_names_digest")
+    renamed_in_files = bool(na and nb and na != nb)
     if h["all_identical"]:
-        rel.add("identical" if h["identical_names_too"] else "renamed")
+        rel.add("renamed" if renamed_in_files or not h["identical_names_too"] else "identical")
     elif h["same_values_other_layout"] > 0:
         rel.add("layout-changed")
-    na, nb = ref_meta.get("source_names_digest"), sus_meta.get("source_names_digest")
-    if na and nb and na != nb and not h["identical_names_too"]:
-        rel.add("renamed")  # the files use other tensor names (after normalization they line up)
+    if renamed_in_files:
+        rel.add("renamed")
     fa, fb = ref_meta.get("source_format"), sus_meta.get("source_format")
     if fa and fb and fa != fb:
         rel.add("format-converted")

@@ -1,0 +1,31 @@
+"""Relation labels: what the files' own names say versus what the canonical names say."""
+
+from __future__ import annotations
+
+from fingerprints.verdict import relations, verdict
+
+
+def _fp(all_identical=True, names_too=True):
+    return {"hashes": {"all_identical": all_identical, "identical_names_too": names_too,
+                       "same_values_other_layout": 0},
+            "layer_map": [{"reference": i, "token_cka": 1.0} for i in range(2)]}
+
+
+def _meta(digest, fmt="safetensors"):
+    return {"source_names_digest": digest, "source_format": fmt, "layers": [0, 1], "vocab_size": 10,
+            "storage_dtypes": {"F32": 9}}
+
+
+def test_identical_content_under_other_file_names_is_renamed_not_identical():
+    assert relations("derived", _fp(), _meta("aaa"), _meta("bbb"), None) == ["renamed"]
+    assert relations("derived", _fp(), _meta("aaa"), _meta("aaa"), None) == ["identical"]
+
+
+def test_format_conversion_and_renaming_are_both_named():
+    rel = relations("derived", _fp(), _meta("aaa", "safetensors"), _meta("bbb", "gguf"), None)
+    assert rel == ["format-converted", "renamed"]
+
+
+def test_no_relation_without_a_derived_verdict():
+    assert relations(verdict(-1.0), _fp(), _meta("aaa"), _meta("bbb"), None) == []
+    assert verdict(-6.0) == "derived" and verdict(-3.0) == "inconclusive" and verdict(-1.9) == "independent"
