@@ -125,6 +125,22 @@ def test_unmatched_tensor_is_listed_and_refused(hf_llama, tmp_path, capsys):
     assert "model.extra_adapter.weight" in capsys.readouterr().err
 
 
+def test_non_finite_weights_are_refused_and_no_shard_is_left(hf_llama, tmp_path, capsys):
+    src, _ = hf_llama
+    from safetensors.numpy import load_file, save_file
+
+    sd = load_file(str(src / "model.safetensors"))
+    sd["model.layers.1.mlp.up_proj.weight"][3, 4] = np.inf
+    (tmp_path / "x").mkdir()
+    save_file(sd, str(tmp_path / "x" / "model.safetensors"))
+    (tmp_path / "x" / "config.json").write_text((src / "config.json").read_text())
+    assert _exit_code(["normalize", str(tmp_path / "x"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("provenance: error: ") and "model.safetensors" in err
+    assert "model.layers.1.mlp.up_proj.weight" in err and "non-finite" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
 def test_output_directory_must_be_empty_unless_forced(hf_llama, tmp_path):
     src, _ = hf_llama
     (tmp_path / "out").mkdir()

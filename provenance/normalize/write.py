@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from provenance.errors import InputError
+
 if TYPE_CHECKING:
     from provenance.normalize.canonical import CanonicalModel
 
@@ -53,6 +55,15 @@ def _encode(block: np.ndarray, st_dtype: str) -> bytes:
     import ml_dtypes  # round-to-nearest-even float32 → bfloat16
 
     return block.astype(ml_dtypes.bfloat16).view("<u2").tobytes()
+
+
+def _check_finite(ref, name: str, block: np.ndarray) -> None:
+    """A NaN or infinity in a weight is a broken checkpoint, not something to copy into a new one."""
+    if not np.isfinite(block).all():
+        bad = int(block.size - np.count_nonzero(np.isfinite(block)))
+        label = ref.name if ref.name == name else f"{ref.name} (canonical {name})"
+        raise InputError(ref.file, f"tensor {label} holds non-finite values (NaN or infinity; {bad} in the first "
+                                   "block of rows that has any); refusing to write a normalized copy")
 
 
 def write_canonical(cm: "CanonicalModel", outdir: Path, max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
@@ -105,20 +116,25 @@ def _write_file(path: Path, items: list, progress) -> None:
         offset += nbytes
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)
+    try:
+        _write_data(path, blob, items, progress)
+    except BaseException:
+        path.unlink(missing_ok=True)  # never leave a half-written shard that looks like a checkpoint
+        raise
+
+
+def _write_data(path: Path, blob: bytes, items: list, progress) -> None:
     with open(path, "wb") as fh:
         fh.write(struct.pack("<Q", len(blob)))
         fh.write(blob)
         for name, ref, st, nbytes in items:
             done = 0
-            if not ref.shape:
-                data = _encode(ref.read().reshape(()), st)
+            blocks = [ref.read().reshape(())] if not ref.shape else (b for _, b in ref.iter_rows(CHUNK_BYTES))
+            for block in blocks:
+                _check_finite(ref, name, block)
+                data = _encode(block, st)
                 fh.write(data)
-                done = len(data)
-            else:
-                for _, block in ref.iter_rows(CHUNK_BYTES):
-                    data = _encode(block, st)
-                    fh.write(data)
-                    done += len(data)
+                done += len(data)
             if done != nbytes:
                 raise RuntimeError(f"{name}: wrote {done} bytes, expected {nbytes}")
             if progress is not None:
