@@ -13,14 +13,14 @@ nothing missing, finite outputs, and (when a native class exists) logits equal t
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from provenance.checkpoint import Checkpoint, open_checkpoint
-from provenance.errors import UsageError
+from provenance.errors import InputError, UsageError
 
 SCHEMA_VERSION = 1
 BATCH_SEED = 0
@@ -108,7 +108,12 @@ class _LazyTensors(Mapping):
         self._refs = refs
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._refs[name].read()
+        ref = self._refs[name]
+        value = ref.read()
+        if not np.isfinite(value).all():  # a broken checkpoint, not a model that fails to run as LLaMA
+            raise InputError(ref.file, f"tensor {ref.name} holds {value.size - np.count_nonzero(np.isfinite(value))} "
+                                       "non-finite value(s) (NaN or infinity)")
+        return value
 
     def __iter__(self):
         return iter(self._refs)

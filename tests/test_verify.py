@@ -205,3 +205,20 @@ def test_meta_consolidated_layout_runs_as_llama_with_the_same_outputs(models, tm
     ref = Llama(LlamaConfig.from_hf(hf.config.to_dict())).eval()
     ref.load_canonical(hf.state_dict())
     assert r["bos_token_id"] == 1 and r["greedy_from_bos"] == greedy(ref, [1], 12)
+
+
+def test_non_finite_weights_are_bad_input_not_a_verdict(models, tmp_path, capsys):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    bad = tmp_path / "nan"
+    shutil.copytree(models["llama"], bad)
+    sd = load_file(str(bad / "model.safetensors"))
+    sd["model.layers.0.self_attn.k_proj.weight"][0, 0] = float("nan")
+    save_file(sd, str(bad / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", str(bad)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model.layers.0.self_attn.k_proj.weight" in err and "non-finite" in err
