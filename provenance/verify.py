@@ -32,7 +32,7 @@ HF_LAYOUT_FORMATS = ("safetensors", "torch")  # formats whose tensor names a nat
 
 
 def verify_path(path: str | Path, steps: int = 32, head_dim: int | None = None) -> dict[str, Any]:
-    """The `verify` report for a checkpoint file or directory (see docs/reference_impl.md for the fields)."""
+    """The `verify` report for a checkpoint file or directory (fields: README, section "provenance verify PATH")."""
     if steps < 0:
         raise UsageError(f"--steps must be >= 0, got {steps}")
     if head_dim is not None and head_dim <= 0:
