@@ -45,6 +45,9 @@ class Side:
     format: str | None = None
     storage_dtypes: dict[str, int] = field(default_factory=dict)
     source_names: list[str] = field(default_factory=list)
+    ckpt: Any = None
+    unsure: list[str] = field(default_factory=list)  # why the tensor roles or head layout are not certain
+    notes: list[str] = field(default_factory=list)  # what the comparison assumed about this side
 
 
 def _fallback_canonical(ckpt) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -68,14 +71,22 @@ def _fallback_canonical(ckpt) -> tuple[dict[str, Any], dict[str, Any]]:
     return tensors, {k: v for k, v in arch.items() if v is not None}
 
 
-def canonical_tensors(ckpt) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Canonical HF-named tensors and HF-named architecture values for a checkpoint."""
+def canonical_tensors(ckpt, reference=None, head_dim: int | None = None
+                      ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Canonical HF-named tensors, HF-named architecture values, and the reasons (if any) why the mapping of
+    tensors to roles is not certain. ``reference`` (a checkpoint) and ``head_dim`` are passed to normalization."""
     try:
         from provenance.normalize import normalize
     except ImportError:
-        return _fallback_canonical(ckpt)
-    cm = normalize(ckpt)
-    return dict(cm.tensors), dict(cm.arch.values)
+        tensors, arch = _fallback_canonical(ckpt)
+        return tensors, arch, []
+    cm = normalize(ckpt, reference=reference, head_dim=head_dim)
+    unsure = [a for a in cm.ambiguities if "rotary" not in a] if cm.ambiguities else []
+    if any(r.confidence != "high" for r in cm.renames):
+        unsure.append("some tensor roles were assigned with low or medium confidence")
+    if not cm.arch.known("head_dim"):
+        unsure.append("head_dim is unknown")
+    return dict(cm.tensors), dict(cm.arch.values), unsure
 
 
 def token_strings(ckpt) -> list[str] | None:
@@ -121,11 +132,42 @@ def load_side(path: str | Path, need_tensors: bool = True) -> Side:
     if ckpt.format == "peft":
         raise InputError(p, "a PEFT adapter holds only low-rank deltas; merge it into its base model first "
                             "(or compare the base named in adapter_config.json)")
-    tensors, arch = canonical_tensors(ckpt)
+    tensors, arch, unsure = canonical_tensors(ckpt)
     if "model.embed_tokens.weight" not in tensors and "lm_head.weight" not in tensors:
         raise InputError(p, "no token embedding found: not a LLaMA-shaped language model")
+    if not any(".layers." in n for n in tensors):
+        raise InputError(p, "no transformer layers found: not a LLaMA-shaped language model")
     return Side(path=p, kind="checkpoint", tensors=tensors, arch=arch, tokens=token_strings(ckpt),
-                format=ckpt.format, storage_dtypes=ckpt.dtype_counts(), source_names=sorted(ckpt.tensors))
+                format=ckpt.format, storage_dtypes=ckpt.dtype_counts(), source_names=sorted(ckpt.tensors),
+                ckpt=ckpt, unsure=unsure)
+
+
+def guide(side: Side, other: Side) -> Side:
+    """Re-normalize ``side`` using ``other`` (a checkpoint) as the reference when ``side``'s own names and metadata
+    leave tensor roles or the head layout uncertain (e.g. every name scrambled, no config). Returns ``side``
+    itself when nothing was uncertain or ``other`` cannot help.
+
+    The reference only decides between tensors of equal shape within a layer (and supplies head_dim when the
+    files do not state it); the neuron-matching statistic is symmetric in gate and up, so this choice cannot turn
+    independent weights into a match. The assumption is recorded in ``notes`` (it becomes a caveat).
+    """
+    if side.kind != "checkpoint" or other.kind != "checkpoint" or not side.unsure or other.unsure:
+        return side
+    head_dim = other.arch.get("head_dim") if not side.arch.get("head_dim") else None
+    tensors, arch, unsure = canonical_tensors(side.ckpt, reference=other.ckpt, head_dim=head_dim)
+    if "model.embed_tokens.weight" not in tensors and "lm_head.weight" not in tensors:
+        return side
+    for key in ("num_attention_heads", "num_key_value_heads", "rms_norm_eps", "rope_theta"):
+        if arch.get(key) is None and other.arch.get(key) is not None and head_dim:
+            arch[key] = other.arch[key]
+    what = "tensor roles were resolved by similarity to the other model"
+    if head_dim:
+        what += f", and its head layout (head_dim {head_dim}) was taken from the other model"
+    note = (f"{side.path}: the files do not say everything needed ({'; '.join(side.unsure)}); {what}. This only "
+            "chooses among tensors of equal shape, so it cannot create a neuron-level match.")
+    return Side(path=side.path, kind="checkpoint", tensors=tensors, arch=arch, tokens=side.tokens,
+                format=side.format, storage_dtypes=side.storage_dtypes, source_names=side.source_names,
+                ckpt=side.ckpt, unsure=unsure, notes=side.notes + [note])
 
 
 def _fingerprint_of(side: Side, progress: Progress | None, label: str):
@@ -161,6 +203,8 @@ def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,
                   progress: Progress | None = None) -> dict:
     """The ``compare`` report for two paths (checkpoints or fingerprint files)."""
     sus, ref = load_side(suspect), load_side(reference)
+    sus, ref = guide(sus, ref), guide(ref, sus)
+    notes = sus.notes + ref.notes
     if deep and sus.kind == "checkpoint" and ref.kind == "checkpoint":
         from fingerprints.deep import deep_compare
 
@@ -168,12 +212,12 @@ def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,
         fb = _fingerprint_of(sus, progress, "fingerprint suspect")
         result = deep_compare(ref.tensors, ref.arch, sus.tensors, sus.arch, ref_tokens=ref.tokens,
                               sus_tokens=sus.tokens, ref_fingerprint=fa, sus_fingerprint=fb, progress=progress)
-        return build_report(result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path, deep=result)
+        return build_report(result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path, deep=result, notes=notes)
     from fingerprints.compare import compare_fingerprints
 
     fa = _fingerprint_of(ref, progress, "fingerprint reference")
     fb = _fingerprint_of(sus, progress, "fingerprint suspect")
-    return build_report(compare_fingerprints(fa, fb), fa.meta, fb.meta, sus.path, ref.path, deep=None)
+    return build_report(compare_fingerprints(fa, fb), fa.meta, fb.meta, sus.path, ref.path, deep=None, notes=notes)
 
 
 def compare_fingerprint_objects(suspect_fp, reference_fp, suspect_name: str = "suspect",
@@ -184,9 +228,26 @@ def compare_fingerprint_objects(suspect_fp, reference_fp, suspect_name: str = "s
                         suspect_name, reference_name, deep=None)
 
 
+CAVEAT_DISAGREE = ("The fingerprint comparison alone finds shared weight lineage (log10 p {fp:.1f}) but the deep "
+                   "comparison does not; tensors may have been mapped to the wrong roles, or the layers were "
+                   "rewritten in a way the deep test does not undo. Inspect both checkpoints before concluding.")
+
+
+def _relations(v: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dict | None) -> list[str]:
+    from fingerprints.verdict import relations
+
+    rel = set(relations(v, fp, ref_meta, sus_meta, deep))
+    na, nb = ref_meta.get("source_names_digest"), sus_meta.get("source_names_digest")
+    if "identical" in rel and na and nb and na != nb:
+        # Same values under the same canonical names, but the files name them differently (e.g. Yi's ln1/ln2).
+        rel.discard("identical")
+        rel.add("renamed")
+    return sorted(rel)
+
+
 def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, reference: Any,
-                 deep: dict | None) -> dict:
-    from fingerprints.verdict import caveats, relations, round_floats, verdict
+                 deep: dict | None, notes: list[str] | None = None) -> dict:
+    from fingerprints.verdict import DERIVED_LOG10_P, INDEPENDENT_LOG10_P, caveats, round_floats, verdict
 
     mode = "deep" if deep is not None else "fingerprint"
     src = deep if deep is not None else fp
@@ -208,7 +269,7 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
         "p_value": src["p_value"],
         "log10_p_value": round(log10p, 3),
         "score": round(float(src["score"]), 6),
-        "relation": relations(v, fp, ref_meta, sus_meta, deep),
+        "relation": _relations(v, fp, ref_meta, sus_meta, deep),
         "layers": layers,
         "layer_map": [[e["suspect"], e["reference"]] for e in fp["layer_map"]],
         "alignment": alignment,
@@ -217,12 +278,17 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
         "fingerprint_score": round(float(fp["score"]), 6),
         "fingerprint_log10_p_value": round(float(fp["log10_p"]), 3),
         "models": {"reference": _model_summary(ref_meta), "suspect": _model_summary(sus_meta)},
-        "thresholds": {"derived_log10_p_at_most": -6.0, "independent_log10_p_above": -2.0},
-        "caveats": caveats(mode, fp, deep, v),
+        "thresholds": {"derived_log10_p_at_most": DERIVED_LOG10_P, "independent_log10_p_above": INDEPENDENT_LOG10_P},
+        "caveats": caveats(mode, fp, deep, v) + list(notes or []),
         "summary": "",
     }
+    if deep is not None and v != "derived" and float(fp["log10_p"]) <= DERIVED_LOG10_P:
+        report["caveats"].append(CAVEAT_DISAGREE.format(fp=float(fp["log10_p"])))
+    report = round_floats(report)
+    # Rounding to 6 decimals would turn every small p-value into 0: keep significant digits instead.
+    report["p_value"] = float(f"{float(src['p_value']):.4g}")
     report["summary"] = summary_sentence(report)
-    return round_floats(report)
+    return report
 
 
 def _model_summary(meta: dict) -> dict:
