@@ -105,3 +105,120 @@ def write_hf_dir(directory: Path, sd: dict[str, np.ndarray], config: dict, card:
     if card is not None:
         (directory / "README.md").write_text(card)
     return directory
+
+
+# --- other formats -------------------------------------------------------------------------------------------
+# The same state dict as the files other tools write. Meta's reference code, llama.cpp and llama2.c keep the Q/K
+# rows of each head interleaved (pairs (0,1), (2,3), … rotate together); Hugging Face's conversion script
+# (transformers convert_llama_weights_to_hf.py, ``permute``) reorders them into two halves. ``to_meta_rotary`` is
+# the inverse of that script's permutation, the one llama.cpp's convert_hf_to_gguf.py applies (``LlamaModel.permute``).
+
+META_LAYER_NAMES = {  # HF suffix → Meta llama/model.py suffix
+    "input_layernorm": "attention_norm", "self_attn.q_proj": "attention.wq", "self_attn.k_proj": "attention.wk",
+    "self_attn.v_proj": "attention.wv", "self_attn.o_proj": "attention.wo",
+    "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "feed_forward.w1",
+    "mlp.down_proj": "feed_forward.w2", "mlp.up_proj": "feed_forward.w3",
+}
+META_GLOBAL_NAMES = {"model.embed_tokens.weight": "tok_embeddings.weight", "model.norm.weight": "norm.weight",
+                     "lm_head.weight": "output.weight"}
+GGUF_NAMES = {  # Meta name → GGUF name (llama.cpp gguf-py constants, MODEL_TENSOR names for LLM_ARCH_LLAMA)
+    "tok_embeddings": "token_embd", "norm": "output_norm", "output": "output",
+    "attention_norm": "attn_norm", "attention.wq": "attn_q", "attention.wk": "attn_k", "attention.wv": "attn_v",
+    "attention.wo": "attn_output", "ffn_norm": "ffn_norm", "feed_forward.w1": "ffn_gate",
+    "feed_forward.w2": "ffn_down", "feed_forward.w3": "ffn_up",
+}
+
+
+def to_meta_rotary(w: np.ndarray, n_heads: int) -> np.ndarray:
+    """Q/K rows from Hugging Face half-split order to Meta's interleaved order, head by head."""
+    rows = w.shape[0]
+    return w.reshape(n_heads, 2, rows // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def meta_state_dict(sd: dict[str, np.ndarray], cfg: TinyLlamaConfig) -> dict[str, np.ndarray]:
+    """A Hugging Face LLaMA state dict under Meta's names, Q/K rows in Meta's rotary order."""
+    out: dict[str, np.ndarray] = {}
+    for name, value in sd.items():
+        if name in META_GLOBAL_NAMES:
+            out[META_GLOBAL_NAMES[name]] = value
+            continue
+        _, _, layer, rest = name.split(".", 3)
+        role = rest.removesuffix(".weight")
+        if role == "self_attn.q_proj":
+            value = to_meta_rotary(value, cfg.num_attention_heads)
+        elif role == "self_attn.k_proj":
+            value = to_meta_rotary(value, cfg.num_key_value_heads)
+        out[f"layers.{layer}.{META_LAYER_NAMES[role]}.weight"] = value
+    return out
+
+
+def meta_params(cfg: TinyLlamaConfig) -> dict:
+    """params.json as Meta ships it (facebookresearch/llama ``ModelArgs``); the FFN size 176 follows from
+    dim 64 and multiple_of 16 by Meta's rule ``multiple_of * ceil(int(2/3 * 4 * dim) / multiple_of)``."""
+    return {"dim": cfg.hidden_size, "n_layers": cfg.num_hidden_layers, "n_heads": cfg.num_attention_heads,
+            "n_kv_heads": cfg.num_key_value_heads, "vocab_size": cfg.vocab_size, "multiple_of": 16,
+            "norm_eps": cfg.rms_norm_eps, "rope_theta": cfg.rope_theta}
+
+
+def write_torch_dir(directory: Path, sd: dict[str, np.ndarray], config: dict, card: str | None = None) -> Path:
+    """A Hugging Face-style directory from before safetensors: config.json + pytorch_model.bin (torch.save)."""
+    import torch
+
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}, directory / "pytorch_model.bin")
+    (directory / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    if card is not None:
+        (directory / "README.md").write_text(card)
+    return directory
+
+
+def write_meta_dir(directory: Path, sd: dict[str, np.ndarray], cfg: TinyLlamaConfig) -> Path:
+    """Meta's original layout: consolidated.00.pth (one model-parallel rank) + params.json."""
+    import torch
+
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = meta_state_dict(sd, cfg)
+    torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in meta.items()},
+               directory / "consolidated.00.pth")
+    (directory / "params.json").write_text(json.dumps(meta_params(cfg), indent=2, sort_keys=True) + "\n")
+    return directory
+
+
+def write_gguf(path: Path, sd: dict[str, np.ndarray], cfg: TinyLlamaConfig, name: str = "tiny",
+               qtype: str = "Q8_0") -> Path:
+    """A llama.cpp GGUF file written with gguf-py's GGUFWriter. Matrices are stored as ``qtype`` (F32, F16 or
+    Q8_0) when their rows split into whole quantization blocks and as F32 otherwise (llama.cpp's converter falls
+    back the same way); norm gains stay F32."""
+    import gguf
+
+    kind = getattr(gguf.GGMLQuantizationType, qtype)
+    block = gguf.GGML_QUANT_SIZES[kind][0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_name(name)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_rope_freq_base(cfg.rope_theta)
+    w.add_rope_dimension_count(cfg.head_dim)
+    for meta_name, x in meta_state_dict(sd, cfg).items():
+        stem = meta_name.removesuffix(".weight")
+        if stem.startswith("layers."):
+            _, layer, role = stem.split(".", 2)
+            gname = f"blk.{layer}.{GGUF_NAMES[role]}.weight"
+        else:
+            gname = f"{GGUF_NAMES[stem]}.weight"
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.ndim == 2 and kind != gguf.GGMLQuantizationType.F32 and x.shape[-1] % block == 0:
+            w.add_tensor(gname, gguf.quants.quantize(x, kind), raw_dtype=kind)
+        else:
+            w.add_tensor(gname, x)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
