@@ -127,40 +127,13 @@ def open_safetensors(path: Path, index: Path | None = None) -> Checkpoint:
         refs, meta = tensors_of_file(path)
         return Checkpoint(path=path, format="safetensors", files=[path], tensors=refs,
                           metadata={"safetensors": meta} if meta else {})
-    from provenance.companions import read_json
+    from provenance.formats.sharded import read_shards
 
-    idx = read_json(index)
-    weight_map = idx.get("weight_map") if isinstance(idx, dict) else None
-    if not isinstance(weight_map, dict) or not weight_map:
-        raise InputError(index, "index has no weight_map")
-    base = index.parent
-    shards = sorted(set(weight_map.values()))
-    tensors: dict[str, TensorRef] = {}
-    shard_meta: dict[str, dict[str, str]] = {}
-    files = [index]
-    for shard in shards:
-        sp = base / shard
-        if not sp.is_file():
-            raise InputError(index, f"index points at shard {shard!r}, which is missing")
-        refs, meta = tensors_of_file(sp)
-        files.append(sp)
-        if meta:
-            shard_meta[shard] = meta
-        for name, ref in refs.items():
-            if name in tensors:
-                raise InputError(sp, f"tensor {name!r} appears in more than one shard")
-            if weight_map.get(name) != shard:
-                where = weight_map.get(name)
-                raise InputError(sp, f"tensor {name!r} is in this shard but the index "
-                                     + (f"puts it in {where!r}" if where else "does not list it"))
-            tensors[name] = ref
-    missing = sorted(set(weight_map) - set(tensors))
-    if missing:
-        raise InputError(index, f"index lists {len(missing)} tensor(s) not found in their shards, e.g. {missing[0]!r}")
-    metadata: dict[str, Any] = {"index": idx.get("metadata", {})}
-    if shard_meta:
-        metadata["safetensors"] = next(iter(shard_meta.values()))
-    return Checkpoint(path=index.parent, format="safetensors", files=files, tensors=tensors, metadata=metadata)
+    sh = read_shards(index, tensors_of_file)
+    metadata: dict[str, Any] = {"index": sh.index.get("metadata", {})}
+    if sh.shard_meta:
+        metadata["safetensors"] = next(iter(sh.shard_meta.values()))
+    return Checkpoint(path=index.parent, format="safetensors", files=sh.files, tensors=sh.tensors, metadata=metadata)
 
 
 def open_path(path: Path) -> Checkpoint:

@@ -264,38 +264,13 @@ def open_torch_file(path: Path) -> Checkpoint:
 
 def open_sharded(index: Path) -> Checkpoint:
     """Shards listed by ``pytorch_model.bin.index.json``; index and shards must agree exactly."""
-    from provenance.companions import read_json
+    from provenance.formats.sharded import read_shards
 
-    idx = read_json(index)
-    weight_map = idx.get("weight_map") if isinstance(idx, dict) else None
-    if not isinstance(weight_map, dict) or not weight_map:
-        raise InputError(index, "index has no weight_map")
-    tensors: dict[str, TensorRef] = {}
-    files = [index]
-    shard_meta: dict[str, Any] = {}
-    for shard in sorted(set(map(str, weight_map.values()))):
-        sp = index.parent / shard
-        if not sp.is_file():
-            raise InputError(index, f"index points at shard {shard!r}, which is missing")
-        refs, meta = read_torch_file(sp)
-        files.append(sp)
-        if meta:
-            shard_meta[shard] = meta
-        for name, ref in refs.items():
-            if name in tensors:
-                raise InputError(sp, f"tensor {name!r} appears in more than one shard")
-            if weight_map.get(name) != shard:
-                where = weight_map.get(name)
-                raise InputError(sp, f"tensor {name!r} is in this shard but the index "
-                                     + (f"puts it in {where!r}" if where else "does not list it"))
-            tensors[name] = ref
-    missing = sorted(set(weight_map) - set(tensors))
-    if missing:
-        raise InputError(index, f"index lists {len(missing)} tensor(s) not found in their shards, e.g. {missing[0]!r}")
-    metadata: dict[str, Any] = {"index": plain(idx.get("metadata", {}))}
-    if shard_meta:
-        metadata["torch"] = {"shards": shard_meta}
-    return Checkpoint(path=index.parent, format="torch", files=files, tensors=tensors, metadata=metadata)
+    sh = read_shards(index, read_torch_file)
+    metadata: dict[str, Any] = {"index": plain(sh.index.get("metadata", {}))}
+    if sh.shard_meta:
+        metadata["torch"] = {"shards": sh.shard_meta}
+    return Checkpoint(path=index.parent, format="torch", files=sh.files, tensors=sh.tensors, metadata=metadata)
 
 
 def weight_files(directory: Path) -> list[Path]:

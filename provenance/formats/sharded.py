@@ -1,0 +1,56 @@
+"""Sharded checkpoints: an index file (``weight_map``: tensor name → shard file) and the shards it names.
+
+Used by safetensors (``model.safetensors.index.json``) and torch (``pytorch_model.bin.index.json``), the layout
+transformers' ``save_pretrained`` writes. Index and shards must agree exactly: every shard exists, every tensor is
+in the shard the index names and in no other, and every indexed tensor is found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from provenance.checkpoint import TensorRef
+from provenance.errors import InputError
+
+ShardOpener = Callable[[Path], "tuple[dict[str, TensorRef], dict[str, Any]]"]
+
+
+@dataclass
+class Shards:
+    index: dict[str, Any]  # the whole index JSON
+    tensors: dict[str, TensorRef] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)  # the index first, then the shards in name order
+    shard_meta: dict[str, dict[str, Any]] = field(default_factory=dict)  # shard name → its own metadata
+
+
+def read_shards(index: Path, open_shard: ShardOpener) -> Shards:
+    """Open every shard an index names with ``open_shard(path) -> (tensors, metadata)`` and check they agree."""
+    from provenance.companions import read_json
+
+    idx = read_json(index)
+    weight_map = idx.get("weight_map") if isinstance(idx, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise InputError(index, "index has no weight_map")
+    out = Shards(index=idx, files=[index])
+    for shard in sorted(set(map(str, weight_map.values()))):
+        sp = index.parent / shard
+        if not sp.is_file():
+            raise InputError(index, f"index points at shard {shard!r}, which is missing")
+        refs, meta = open_shard(sp)
+        out.files.append(sp)
+        if meta:
+            out.shard_meta[shard] = meta
+        for name, ref in refs.items():
+            if name in out.tensors:
+                raise InputError(sp, f"tensor {name!r} appears in more than one shard")
+            if weight_map.get(name) != shard:
+                where = weight_map.get(name)
+                raise InputError(sp, f"tensor {name!r} is in this shard but the index "
+                                     + (f"puts it in {where!r}" if where else "does not list it"))
+            out.tensors[name] = ref
+    missing = sorted(set(weight_map) - set(out.tensors))
+    if missing:
+        raise InputError(index, f"index lists {len(missing)} tensor(s) not found in their shards, e.g. {missing[0]!r}")
+    return out
