@@ -47,10 +47,16 @@ class Registry:
     def _connect(self, create: bool = False) -> sqlite3.Connection:
         if create:
             self.directory.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.db_path)
         elif not self.db_path.is_file():
-            return sqlite3.connect(":memory:")  # an absent registry lists as empty
-        con = sqlite3.connect(self.db_path)
-        con.execute(SCHEMA)
+            con = sqlite3.connect(":memory:")  # an absent registry lists as empty (and is not created)
+        else:
+            con = sqlite3.connect(self.db_path)
+        try:
+            con.execute(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            con.close()
+            raise InputError(self.db_path, f"not a readable registry database ({exc})") from exc
         return con
 
     def add(self, name: str, path: str | Path, progress: Callable[[str, int, int], None] | None = None) -> dict:
@@ -86,7 +92,14 @@ class Registry:
 
         with self._connect() as con:
             rows = con.execute("SELECT name, path, fingerprint FROM models ORDER BY name").fetchall()
-        return [(n, p, Fingerprint.from_bytes(bytes(b))) for n, p, b in rows]
+        out = []
+        for n, p, b in rows:
+            try:
+                out.append((n, p, Fingerprint.from_bytes(bytes(b))))
+            except (ValueError, KeyError) as exc:
+                raise InputError(self.db_path, f"the stored fingerprint of {n!r} is unreadable ({exc}); "
+                                               f"add it again") from exc
+        return out
 
     @staticmethod
     def _row_dict(r: tuple) -> dict:
@@ -100,7 +113,7 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
     comparison of the ``top`` best when both checkpoints are available."""
     from fingerprints.compare import compare_fingerprints
     from fingerprints.deep import deep_compare
-    from provenance.lineage import SCHEMA_VERSION, _fingerprint_of, build_report, load_side
+    from provenance.lineage import SCHEMA_VERSION, _fingerprint_of, build_report, guide, load_side
 
     entries = registry.fingerprints()
     if not entries:
@@ -114,14 +127,24 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
     screened.sort(key=lambda t: (t[0], t[1], t[2]))
     candidates = []
     for rank, (_, _, name, ref_path, fa, rep) in enumerate(screened):
+        notes: list[str] = []
         if deep and rank < top and sus.kind == "checkpoint" and ref_path and Path(ref_path).exists():
             ref = load_side(ref_path)
-            res = deep_compare(ref.tensors, ref.arch, sus.tensors, sus.arch, ref_tokens=ref.tokens,
-                               sus_tokens=sus.tokens, ref_fingerprint=fa, sus_fingerprint=fb, progress=progress)
-            rep = build_report(res["fingerprint"], fa.meta, fb.meta, path, name, deep=res)
+            s2 = guide(sus, ref)
+            fb2 = fb if s2 is sus else _fingerprint_of(s2, progress, "fingerprint suspect")
+            # The file may have changed since it was registered: compare what is there now.
+            fa_now = _fingerprint_of(ref, progress, f"fingerprint {name}")
+            notes = list(s2.notes)
+            if fa_now.meta["tensor_hashes"] != fa.meta["tensor_hashes"]:
+                notes.append(f"{ref_path} changed since it was registered as {name!r}; the deep comparison used "
+                             "its current contents (run `provenance registry add` again to refresh the entry)")
+            res = deep_compare(ref.tensors, ref.arch, s2.tensors, s2.arch, ref_tokens=ref.tokens,
+                               sus_tokens=s2.tokens, ref_fingerprint=fa_now, sus_fingerprint=fb2,
+                               progress=progress)
+            rep = build_report(res["fingerprint"], fa_now.meta, fb2.meta, path, name, deep=res, notes=notes)
         candidates.append({"name": name, "path": ref_path, "verdict": rep["verdict"], "mode": rep["mode"],
                            "p_value": rep["p_value"], "log10_p_value": rep["log10_p_value"], "score": rep["score"],
-                           "relation": rep["relation"]})
+                           "relation": rep["relation"], "notes": notes})
     order = {"derived": 0, "inconclusive": 1, "independent": 2}
     candidates.sort(key=lambda c: (order[c["verdict"]], c["log10_p_value"], -c["score"], c["name"]))
     return {"schema_version": SCHEMA_VERSION, "suspect": str(path), "registry": str(registry.directory),

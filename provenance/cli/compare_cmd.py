@@ -63,9 +63,13 @@ def compare(
 ) -> None:
     """Decide whether SUSPECT shares weight lineage with REFERENCE, with a p-value and per-layer evidence.
 
-    Deep mode (two checkpoints) aligns the residual stream, maps layers and matches MLP neurons; fingerprint mode
-    (either side a fingerprint file, or --fingerprint-only) compares stored invariants. Exit code 0 whenever the
-    comparison completes — the verdict is in the report.
+    Verdict: derived (p <= 1e-6), independent (p > 0.01), or inconclusive (in between).
+
+    Deep mode (two checkpoints): residual alignment, layer map, MLP-neuron matching; formats and names may differ.
+
+    Fingerprint mode (a side is a fingerprint file, or --fingerprint-only): stored invariants only, weaker.
+
+    Exit code 0 whenever the comparison completes, whatever the verdict; 2 for unreadable input.
 
     Example: provenance compare ./suspect-7b ./llama-2-7b --format json | jq .verdict
     """

@@ -13,16 +13,24 @@ def fingerprint(
     path: Path = typer.Argument(..., help="A checkpoint file or directory."),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the fingerprint file."),
 ) -> None:
-    """Compute a compact fingerprint (one streaming pass) that `compare`, `registry` and `identify` accept.
+    """Compute a compact fingerprint (one streaming pass) that `compare`, `registry add` and `identify` accept.
 
-    Example: provenance fingerprint ./llama-2-7b -o llama-2-7b.fp
+    No weights are stored: token-space invariants, norm-gain profiles and tensor hashes (about 150 KB a layer).
+
+    The same checkpoint always gives the same bytes. Progress and the summary line go to stderr.
+
+    Example: provenance fingerprint ./llama-2-7b -o llama-2-7b.fp && provenance compare ./suspect llama-2-7b.fp
     """
     from provenance.cli.compare_cmd import progress_bars
+    from provenance.errors import InputError
     from provenance.lineage import fingerprint_path
 
     with progress_bars() as progress:
-        fp = fingerprint_path(path, progress=(lambda label, d, t: progress(label, d, t)) if progress else None)
-    fp.save(output)
+        fp = fingerprint_path(path, progress=progress)
+    try:
+        fp.save(output)
+    except OSError as exc:
+        raise InputError(output, f"cannot write the fingerprint: {exc.strerror or exc}") from exc
     stderr_console().print(f"wrote {output} ({output.stat().st_size:,} bytes, {len(fp.layers)} layers, "
                            f"{len(fp.meta['tensor_hashes'])} tensor hashes)")
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from provenance.cli.output import TextOrJson, dumps, stdout_console, write_stdout
+from provenance.cli.output import TextOrJson, dumps, write_stdout
 
 
 def identify(
@@ -20,8 +20,11 @@ def identify(
 ) -> None:
     """Rank registered base models by evidence of shared weight lineage (exit 0 whatever the result).
 
-    Fingerprints screen every registered model; the top candidates whose checkpoints still exist are then compared
-    deeply. Example: provenance identify ./mystery-model --top 5
+    Every registered fingerprint screens the suspect; the --top best are compared deeply when their checkpoints exist.
+
+    Derived candidates come first, strongest evidence first.
+
+    Example: provenance identify ./mystery-model --registry ./bases --top 5
     """
     from provenance.cli.compare_cmd import progress_bars
     from provenance.registry import Registry
@@ -32,11 +35,12 @@ def identify(
     if fmt is TextOrJson.json:
         write_stdout(dumps(result))
         return
-    con = stdout_console()
-    con.print(f"{result['suspect']}: {result['screened']} registered models screened")
+    lines = [f"{result['suspect']}: {result['screened']} registered models screened"]
     for i, c in enumerate(result["candidates"], 1):
-        con.print(f"{i}. {c['name']}: {c['verdict']} ({c['mode']}; log10 p {c['log10_p_value']}, "
-                  f"score {c['score']:.3f}){' — ' + ', '.join(c['relation']) if c['relation'] else ''}")
+        lines.append(f"{i}. {c['name']}: {c['verdict']} ({c['mode']}; log10 p {c['log10_p_value']}, "
+                     f"score {c['score']:.3f}){' — ' + ', '.join(c['relation']) if c['relation'] else ''}")
+        lines.extend(f"   note: {n}" for n in c.get("notes", []))
+    write_stdout("\n".join(lines) + "\n")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,9 +7,12 @@ from typing import Optional
 
 import typer
 
-from provenance.cli.output import TextOrJson, dumps, stderr_console, stdout_console, write_stdout
+from provenance.cli.output import TextOrJson, dumps, stderr_console, write_stdout
 
-registry_app = typer.Typer(help="Manage the local registry of base-model fingerprints used by `identify`.",
+registry_app = typer.Typer(help="Manage the local registry of base-model fingerprints that `identify` screens.\n\n"
+                                "An entry holds a name, a fingerprint and, when a checkpoint was added, its path.\n\n"
+                                "Example: provenance registry add llama-2-7b ./Llama-2-7b-hf; provenance registry "
+                                "list",
                            no_args_is_help=True)
 
 REGISTRY_OPTION = typer.Option(None, "--registry", envvar="PROVENANCE_REGISTRY",
@@ -23,9 +26,11 @@ def add(
     path: Path = typer.Argument(..., help="The model's checkpoint (or a fingerprint file)."),
     registry: Optional[Path] = REGISTRY_OPTION,
 ) -> None:
-    """Fingerprint a model and store it (replaces an entry of the same name).
+    """Fingerprint a model and store it under NAME (replaces an entry of the same name).
 
-    Example: provenance registry add llama-2-7b ./Llama-2-7b-hf
+    PATH: a checkpoint (its absolute path is kept for deep comparisons) or a fingerprint file (screening only).
+
+    Example: provenance registry add llama-2-7b ./Llama-2-7b-hf --registry ./bases
     """
     from provenance.cli.compare_cmd import progress_bars
     from provenance.registry import Registry
@@ -42,19 +47,22 @@ def list_(
     registry: Optional[Path] = REGISTRY_OPTION,
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
 ) -> None:
-    """List registered models."""
+    """List registered models (name, shape, checkpoint path), sorted by name.
+
+    Example: provenance registry list --format json
+    """
     from provenance.registry import Registry
 
-    rows = Registry(registry).list()
+    reg = Registry(registry)
+    rows = reg.list()
     if fmt is TextOrJson.json:
-        write_stdout(dumps({"schema_version": 1, "models": rows}))
+        write_stdout(dumps({"schema_version": 1, "registry": str(reg.directory), "models": rows}))
         return
-    con = stdout_console()
     if not rows:
-        con.print("the registry is empty")
-    for r in rows:
-        con.print(f"{r['name']}\t{r['layers']} layers, hidden {r['hidden_size']}, vocab {r['vocab_size']}\t"
-                  f"{r['path'] or '(fingerprint only)'}")
+        write_stdout(f"the registry {reg.directory} is empty\n")
+        return
+    write_stdout("".join(f"{r['name']}\t{r['layers']} layers, hidden {r['hidden_size']}, vocab {r['vocab_size']}\t"
+                         f"{r['path'] or '(fingerprint only)'}\n" for r in rows))
 
 
 @registry_app.command("remove")
@@ -62,7 +70,10 @@ def remove(
     name: str = typer.Argument(..., help="The registered name."),
     registry: Optional[Path] = REGISTRY_OPTION,
 ) -> None:
-    """Remove a model from the registry (exit 2 if it is not there)."""
+    """Remove a model from the registry (exit 2 if it is not there).
+
+    Example: provenance registry remove llama-2-7b
+    """
     from provenance.errors import UsageError
     from provenance.registry import Registry
 
