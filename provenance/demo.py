@@ -184,7 +184,7 @@ def step_inspect(ctx: DemoContext) -> None:
 def _verify_lines(ctx: DemoContext, name: str, rep: dict) -> None:
     runs = "runs as LLaMA" if rep["runs_as_llama"] else "does NOT run as LLaMA: " + "; ".join(rep["reasons"])
     ctx.say(f"  {runs}: {rep['consumed']} of {rep['canonical_tensors']} tensors consumed, "
-            ("outputs finite" if rep["finite"] else "outputs NOT finite"))
+            + ("outputs finite" if rep["finite"] else "outputs NOT finite"))
     if rep.get("compared_with"):
         ctx.say(f"  vs transformers {rep['compared_with']}: max abs logit diff {rep['max_abs_logit_diff']:.1e} "
                 f"(tolerance {rep['logit_tolerance']})")
@@ -349,7 +349,7 @@ def prepare_directory(directory: Path | None) -> Path:
     Any other non-empty directory is refused (exit 2), so the demo never deletes or overwrites a user's files.
     """
     if directory is None:
-        return Path(tempfile.mkdtemp(prefix="provenance-demo-")).resolve()
+        directory = Path(tempfile.mkdtemp(prefix="provenance-demo-"))
     directory = directory.expanduser().resolve()
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} exists and is not a directory")
