@@ -124,8 +124,9 @@ def load_side(path: str | Path, need_tensors: bool = True) -> Side:
     if is_fingerprint_file(p):
         try:
             return Side(path=p, kind="fingerprint", fingerprint=Fingerprint.load(p))
-        except (ValueError, KeyError) as exc:
-            raise InputError(p, f"unreadable fingerprint: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a cut file
+            raise InputError(p, f"unreadable fingerprint file (truncated or corrupt): "
+                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
     from provenance.checkpoint import open_checkpoint
 
     ckpt = open_checkpoint(p)

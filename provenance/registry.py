@@ -96,7 +96,7 @@ class Registry:
         for n, p, b in rows:
             try:
                 out.append((n, p, Fingerprint.from_bytes(bytes(b))))
-            except (ValueError, KeyError) as exc:
+            except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type
                 raise InputError(self.db_path, f"the stored fingerprint of {n!r} is unreadable ({exc}); "
                                                f"add it again") from exc
         return out
