@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -298,8 +297,8 @@ def _audit_lines(ctx: DemoContext, res: Result) -> dict | None:
         return None
     rep = res.json()
     s = rep["summary"]
-    ctx.say(f"  {'FAIL' if s['failed'] else 'PASS'}: {s['error']} error(s), {s['warning']} warning(s) "
-            f"(fail-on {s['fail_on']})")
+    ctx.say(f"  exit {res.code}, {'FAIL' if s['failed'] else 'PASS'}: {s['error']} error(s), {s['warning']} "
+            f"warning(s) (fail-on {s['fail_on']})")
     errors = sorted({f["id"] for f in rep["findings"] if f["severity"] == "error"})
     if errors:
         ctx.say(f"  errors: {', '.join(errors)}")
@@ -372,20 +371,17 @@ def run_demo(directory: Path | None, subprocess: bool = False) -> int:
     """Run every demo step; return 0 when every command behaved as expected, else 1."""
     root = prepare_directory(directory)
     ctx = DemoContext(root=root, subprocess=subprocess)
-    start = time.monotonic()
     for step in STEPS:
         try:
             step(ctx)
         except Exception as exc:  # noqa: BLE001 - a broken step is a demo failure, reported with the others
             ctx.fail(f"{step.__name__} raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     ctx.say()
-    took = time.monotonic() - start
     if ctx.failures:
         ctx.say(f"DEMO FAILED: {len(ctx.failures)} unexpected result(s) in {ctx.commands} commands:")
         for f in ctx.failures:
             ctx.say(f"  - {f}")
         ctx.say(f"Files are in {root}")
         return 1
-    ctx.say(f"DEMO PASSED: {ctx.commands} commands, every exit code and verdict as expected ({took:.0f} s). "
-            f"Files are in {root}")
+    ctx.say(f"DEMO PASSED: {ctx.commands} commands, every exit code and verdict as expected. Files are in {root}")
     return 0

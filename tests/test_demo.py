@@ -50,9 +50,9 @@ def test_verdict_lines(demo):
     assert "same greedy continuation as yi-style: yes" in text
     assert "1. tiny-base: derived" in _block(text, "identify yi-style --registry registry --format json")
     first = _block(text, "audit yi-style --base base --format json")
-    assert "FAIL: 5 error(s)" in first and "notice-missing" in first and "license-conflict" in first
-    assert "PASS: 0 error(s)" in _block(text, "audit yi-fixed --base base --write --format json")
-    assert "PASS: 0 error(s)" in _block(text, "audit yi-fixed --base base --format json")
+    assert "exit 1, FAIL:" in first and "notice-missing" in first and "license-conflict" in first
+    assert "exit 0, PASS: 0 error(s)" in _block(text, "audit yi-fixed --base base --write --format json")
+    assert "exit 0, PASS: 0 error(s)" in _block(text, "audit yi-fixed --base base --format json")
 
 
 def test_transformers_line(demo):
@@ -113,3 +113,20 @@ def test_subprocess_and_in_process_print_the_same(demo):
         assert not ctx.failures
     assert runs[0].code == runs[1].code == 0
     assert runs[0].stdout == runs[1].stdout
+
+
+def test_unexpected_results_are_listed_and_exit_1(tmp_path, monkeypatch, capsys):
+    import provenance.demo as demo_mod
+
+    def step_bad_input(ctx):
+        ctx.run("inspect", "no-such-model")  # exits 2 (unreadable input), 0 expected
+
+    def step_broken(ctx):
+        raise KeyError("verdict")
+
+    monkeypatch.setattr(demo_mod, "STEPS", [step_bad_input, step_broken])
+    assert run_demo(tmp_path / "d") == 1
+    text = capsys.readouterr().out
+    assert "DEMO FAILED: 2 unexpected result(s)" in text
+    assert "`provenance inspect no-such-model` exited 2, expected 0: provenance: error:" in text
+    assert "step_broken raised KeyError" in text
