@@ -214,6 +214,16 @@ def test_text_and_markdown_reports(files, capsys):
     assert code == 0 and "Verdict: DERIVED" not in text and "shared weight lineage" in text  # "No shared … found"
 
 
+def test_expect_turns_the_verdict_into_an_exit_code(files, capsys, tmp_path):
+    fp = tmp_path / "orig.fp"
+    assert run(["fingerprint", files["orig"], "-o", fp], capsys)[0] == 0
+    code, out, err = run(["compare", files["gguf-q8_0"], fp, "--expect", "independent"], capsys)
+    assert code == 1 and out.startswith("Verdict: DERIVED")  # the report is still printed
+    assert err == "provenance: check failed: verdict derived, expected independent\n"
+    assert run(["compare", files["gguf-q8_0"], fp, "--expect", "derived"], capsys)[0] == 0
+    assert run(["compare", files["independent"], fp, "--expect", "derived"], capsys)[0] == 1
+
+
 def test_compare_json_is_deterministic(files, capsys):
     outs = [run(["compare", files["scrambled"], files["meta"], "--format", "json"], capsys)[1] for _ in range(2)]
     assert outs[0] == outs[1] and json.loads(outs[0])["verdict"] == "derived"

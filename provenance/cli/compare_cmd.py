@@ -1,19 +1,27 @@
 """`provenance compare SUSPECT REFERENCE`: does the suspect share weight lineage with the reference?
 
-Exit codes: 0 whenever the comparison completed, whatever the verdict (read ``verdict`` in the report);
-2 for bad input (unreadable checkpoint or fingerprint, not a LLaMA-shaped model).
+Exit codes: 0 whenever the comparison completed, whatever the verdict (read ``verdict`` in the report), unless
+``--expect VERDICT`` was given and the verdict differs (1); 2 for bad input (unreadable checkpoint or fingerprint,
+not a LLaMA-shaped model).
 """
 
 from __future__ import annotations
 
 import enum
+import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import typer
 
 from provenance.cli.output import dumps, write_stdout
+
+
+class Verdict(str, enum.Enum):
+    derived = "derived"
+    independent = "independent"
+    inconclusive = "inconclusive"
 
 
 class ReportFormat(str, enum.Enum):
@@ -32,8 +40,6 @@ def render(report: dict, fmt: ReportFormat) -> str:
 @contextmanager
 def progress_bars() -> Iterator:
     """A progress callback (label, done, total) drawing rich bars on stderr; silent when stderr is not a TTY."""
-    import sys
-
     if not sys.stderr.isatty():
         yield None
         return
@@ -60,6 +66,10 @@ def compare(
     fingerprint_only: bool = typer.Option(False, "--fingerprint-only",
                                           help="Compare fingerprints even when both checkpoints are at hand "
                                                "(faster, weaker)."),
+    expect: Optional[Verdict] = typer.Option(None, "--expect",
+                                             help="Exit 1 unless the verdict is this one (a CI check), e.g. "
+                                                  "--expect independent for a model claimed to be trained from "
+                                                  "scratch."),
 ) -> None:
     """Decide whether SUSPECT shares weight lineage with REFERENCE, with a p-value and per-layer evidence.
 
@@ -69,7 +79,7 @@ def compare(
 
     Fingerprint mode (a side is a fingerprint file, or --fingerprint-only): stored invariants only, weaker.
 
-    Exit code 0 whenever the comparison completes, whatever the verdict; 2 for unreadable input.
+    Exit code 0 whenever the comparison completes (with --expect: 1 if the verdict differs); 2 for unreadable input.
 
     Example: provenance compare ./suspect-7b ./llama-2-7b --format json | jq .verdict
     """
@@ -78,6 +88,9 @@ def compare(
     with progress_bars() as progress:
         report = compare_paths(suspect, reference, deep=not fingerprint_only, progress=progress)
     write_stdout(render(report, fmt))
+    if expect is not None and report["verdict"] != expect.value:
+        sys.stderr.write(f"provenance: check failed: verdict {report['verdict']}, expected {expect.value}\n")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
