@@ -9,7 +9,7 @@ import typer
 
 
 def demo(
-    directory: Optional[Path] = typer.Argument(None, help="Where to write the example checkpoints (default: a new "
+    directory: Optional[Path] = typer.Argument(None, metavar="DIR", help="Where to write the example checkpoints (default: a new "
                                                           "temporary directory). It must be new, empty, or a "
                                                           "previous demo directory, whose demo files are replaced; "
                                                           "any other non-empty directory is refused (exit 2)."),
@@ -18,14 +18,19 @@ def demo(
 ) -> None:
     """Write tiny example checkpoints and run the tool on them, printing a short summary of each step.
 
-    The models: a LLaMA-shaped base (safetensors, Meta consolidated.00.pth, GGUF Q8_0), a Yi-style copy with
-    ln1/ln2 names declared apache-2.0, and an independently initialised model (pytorch_model.bin). The steps:
-    inspect every format, verify the Yi-style copy runs as LLaMA, normalize it (and load it in transformers),
-    compare (derived / independent), fingerprint, registry + identify, and audit the release (exit 1) and a
+    The models: a LLaMA-shaped base (safetensors, Meta consolidated.00.pth,
+    GGUF Q8_0), a Yi-style copy with ln1/ln2 names declared apache-2.0, and
+    an independently initialised model (pytorch_model.bin). The steps:
+    inspect every format; verify the Yi-style copy runs as LLaMA; normalize
+    it and load the result in transformers; compare (derived, independent);
+    fingerprint; registry add + identify; audit the release (exit 1) and a
     fixed copy (--write, then exit 0). No network is used.
 
-    Exit codes: 0 every command gave the expected exit code and verdict; 1 something did not (listed at the end);
-    2 DIR is not usable.
+    DIR must be new, empty, or a previous demo directory (its demo files are
+    replaced, other files kept); any other non-empty directory is refused.
+
+    Exit codes: 0 every command gave the expected exit code and verdict;
+    1 something did not (listed at the end); 2 DIR is not usable.
 
     Example: provenance demo ./demo-out
     """
