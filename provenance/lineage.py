@@ -351,8 +351,11 @@ def render_markdown(r: dict) -> str:
              f"| identical tensors | {r['hashes']['identical_tensors']} of {r['hashes']['tensors_suspect']} |", "",
              "| suspect layer | reference layer | token CKA | weight CKA | neuron ρ | log10 p |",
              "|---:|---:|---:|---:|---:|---:|"]
+    def num(e: dict, key: str, fmt: str) -> str:
+        return format(e[key], fmt) if e.get(key) is not None else "—"
+
     for e in r["layers"]:
-        lines.append(f"| {e['suspect']} | {e['reference']} | {e['token_cka']:.3f} | "
-                     f"{e.get('weight_cka_qk', '—')} | {e.get('neuron_rho', '—')} | {e.get('log10_p', '—')} |")
+        lines.append(f"| {e['suspect']} | {e['reference']} | {num(e, 'token_cka', '.3f')} | "
+                     f"{num(e, 'weight_cka_qk', '.3f')} | {num(e, 'neuron_rho', '.3f')} | {num(e, 'log10_p', '.1f')} |")
     lines += ["", "**Caveats**", ""] + [f"- {c}" for c in r["caveats"]]
     return "\n".join(lines) + "\n"
