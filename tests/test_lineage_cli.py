@@ -163,6 +163,9 @@ DERIVED = {
 def test_derived_files_are_derived_in_deep_mode(files, capsys, name):
     ref, labels = DERIVED[name]
     r = compare_json(capsys, files[name], files[ref])
+    with capsys.disabled():  # the figures docs/lineage.md quotes (shown with -s)
+        print(f"\n{name} vs {ref}: deep log10 p {r['log10_p_value']}, fingerprint log10 p "
+              f"{r['fingerprint_log10_p_value']} (score {r['fingerprint_score']:.3f}), relation {r['relation']}")
     assert CONTRACT_KEYS <= r.keys()
     assert r["schema_version"] == 1 and r["mode"] == "deep"
     assert r["verdict"] == "derived", (name, r["summary"])
@@ -193,6 +196,9 @@ INDEPENDENT = [("independent", "orig"), ("untrained", "orig"), ("gguf-q8_0", "in
 def test_independent_models_of_the_same_architecture_are_not_derived(files, capsys, suspect, reference):
     deep = compare_json(capsys, files[suspect], files[reference])
     fp = compare_json(capsys, files[suspect], files[reference], "--fingerprint-only")
+    with capsys.disabled():
+        print(f"\n{suspect} vs {reference}: deep log10 p {deep['log10_p_value']}, fingerprint log10 p "
+              f"{fp['log10_p_value']} (score {fp['score']:.3f})")
     assert deep["mode"] == "deep" and fp["mode"] == "fingerprint"
     for r in (deep, fp):
         assert r["verdict"] != "derived", (suspect, reference, r["mode"], r["log10_p_value"])
@@ -243,7 +249,8 @@ def test_fingerprint_files_are_deterministic_and_compare_alone(files, capsys, tm
     same = compare_json(capsys, a, b)
     assert same["mode"] == "fingerprint" and same["verdict"] == "derived" and same["hashes"]["all_identical"]
     outs = {}
-    for suspect in ("gguf-q8_0", "meta", "gguf-q8_0"):  # converted checkpoints against the stored fingerprint
+    # converted checkpoints against the stored fingerprint (scrambled names: roles guessed without a reference)
+    for suspect in ("gguf-q8_0", "meta", "scrambled", "gguf-q8_0"):
         code, out, _ = run(["compare", files[suspect], a, "--format", "json"], capsys)
         r = json.loads(out)
         assert r["mode"] == "fingerprint" and r["verdict"] == "derived", (suspect, r["log10_p_value"])
