@@ -1,7 +1,8 @@
 """The stored fingerprint: token-space Gram invariants, gain profiles, per-tensor hashes, architecture.
 
-Computed in one streaming pass (each tensor read once, one tensor in memory at a time) and compared without either
-checkpoint (fingerprinting.md, section C):
+Computed in one streaming pass (each tensor read once, in row blocks of a few MB, two tensors at a time on two
+threads, so memory does not grow with the model) and compared without either checkpoint (fingerprinting.md,
+section C):
 
 - anchor tokens T_a (``ANCHORS`` of them, chosen by min-hash of the token string, or of the token index when no
   tokenizer is known) give X = E[T_a] and Z = Ū[T_a] (lm_head rows with the final gain folded in). Both are centred
@@ -19,8 +20,13 @@ File format: a safetensors file (deterministic bytes; readable without torch) wh
 
 from __future__ import annotations
 
+import ctypes
+import glob
 import hashlib
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -28,10 +34,13 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from fingerprints.canon import EMBED, FINAL_NORM, LM_HEAD, ModelView, as_array, expand_kv, shape_of
-from fingerprints.hashing import tensor_hash
+from fingerprints.hashing import StreamingHash
 
 FORMAT = "provenance-fingerprint"
-VERSION = 1
+# Version 2 (streaming computation): layout signatures sum squares per fixed segment (see hashing.py) and the o/down
+# projections accumulate over row blocks, so the bytes differ slightly from version 1 for the same weights; content
+# hashes and the meaning of every field are unchanged, and version-1 files are still read and compared.
+VERSION = 2
 ANCHORS = 128
 # Anchor indices without a tokenizer are drawn from the first INDEX_ANCHOR_RANGE ids, so every vocabulary at least
 # this large (and any extension of one) uses the same anchors.
@@ -166,47 +175,187 @@ def _pack(g: np.ndarray) -> np.ndarray:
     return g[np.triu_indices(g.shape[0])].astype(np.float16)
 
 
-def _read(t: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a tensor; objects offering ``bf16_bits()`` give their raw bits too (hashing fast path)."""
-    bits_fn = getattr(t, "bf16_bits", None)
-    if callable(bits_fn):
-        bits = bits_fn()
-        if bits is not None:
-            return (bits.astype(np.uint32) << 16).view(np.float32), bits
-    return as_array(t), None
+CHUNK_BYTES = 2 << 20  # float32 bytes per block: small enough that the several passes over a block hit the cache
+
+
+def _row_step(t: Any) -> int:
+    shape = shape_of(t)
+    inner = 1
+    for d in shape[1:]:
+        inner *= d
+    return max(1, CHUNK_BYTES // (4 * max(1, inner)))
+
+
+def _widen_bf16(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 bits → float32 (exact: bf16 is the high half of a float32); ml_dtypes' cast is twice numpy's."""
+    try:
+        import ml_dtypes
+
+        return bits.view(ml_dtypes.bfloat16).astype(np.float32)
+    except ImportError:
+        return np.left_shift(bits, 16, dtype=np.uint32).view(np.float32)
+
+
+class _Blocks:
+    """A tensor as consecutive float32 row blocks [rows, inner] (C order), read lazily when it can be.
+
+    Yields ``(first_row, block, bits)``. Objects with ``bf16_rows(r0, r1)`` (raw bfloat16 storage as uint16) are
+    read block by block as bits, widened here (bits are hashed as they are); objects with ``read_rows`` are read
+    block by block as float32; anything else (arrays, objects with ``read()`` only) is read once and sliced. Block
+    boundaries depend on the shape only, so every source of the same values gives the same fingerprint bytes.
+    """
+
+    def __init__(self, t: Any):
+        self.t = t
+        self.shape = shape_of(t)
+        self.rows = self.shape[0] if len(self.shape) >= 2 else 1
+        self.step = _row_step(t) if len(self.shape) >= 2 else 1
+        self._whole: np.ndarray | None = None
+        two_d = len(self.shape) >= 2 and not isinstance(t, np.ndarray)
+        self.bits = two_d and callable(getattr(t, "bf16_rows", None))
+        self.lazy = two_d and hasattr(t, "read_rows")
+
+    def __iter__(self):
+        if not (self.bits or self.lazy) and self._whole is None:
+            arr = np.ascontiguousarray(as_array(self.t), dtype=np.float32)
+            self._whole = arr.reshape(self.rows, -1) if arr.size else arr.reshape(self.rows, 0)
+        for r0 in range(0, self.rows, self.step):
+            r1 = min(self.rows, r0 + self.step)
+            if self._whole is not None:
+                yield r0, self._whole[r0:r1], None
+            elif self.bits:
+                bits = np.ascontiguousarray(self.t.bf16_rows(r0, r1), dtype=np.uint16).reshape(r1 - r0, -1)
+                yield r0, _widen_bf16(bits), bits
+            else:
+                blk = np.asarray(self.t.read_rows(r0, r1), dtype=np.float32)
+                yield r0, blk.reshape(r1 - r0, -1), None
+
+
+def _scan(t: Any, each: Callable[[int, np.ndarray], None] | None = None) -> tuple[dict, float]:
+    """One pass over a tensor: content hash, layout signature and Frobenius norm; ``each(first_row, block)`` sees
+    every block on the way (for the projections)."""
+    blocks = _Blocks(t)
+    h = StreamingHash(restart=lambda: (b for _, b, _ in blocks))
+    for r0, blk, bits in blocks:
+        h.update(blk, bits)
+        if each is not None:
+            each(r0, blk)
+    return dict(h.result(), shape=list(shape_of(t))), float(np.sqrt(h.sum_squares))
+
+
+def _anchor_rows(t: Any, idx: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Hash a [vocab, hidden] tensor and keep its rows ``idx`` (the anchors), block by block."""
+    out = np.zeros((len(idx), shape_of(t)[1]), np.float32)
+
+    def each(r0: int, blk: np.ndarray) -> None:
+        sel = np.nonzero((idx >= r0) & (idx < r0 + blk.shape[0]))[0]
+        if sel.size:
+            out[sel] = blk[idx[sel] - r0]
+
+    info, _ = _scan(t, each)
+    return info, out
+
+
+def _input_projection(t: Any, x: np.ndarray, g: np.ndarray) -> tuple[dict, float, np.ndarray]:
+    """P = (X·diag γ)·Wᵀ, [K, out], from row blocks of W [out, in] (X·(W diag γ)ᵀ without the folded weight)."""
+    xg = x * g[None, :]
+    p = np.zeros((xg.shape[0], shape_of(t)[0]), np.float32)
+
+    def each(r0: int, blk: np.ndarray) -> None:
+        np.matmul(xg, blk.T, out=p[:, r0:r0 + blk.shape[0]])
+
+    info, norm = _scan(t, each)
+    return info, norm, p
+
+
+def _output_projection(t: Any, z: np.ndarray) -> tuple[dict, float, np.ndarray]:
+    """P = Z·W, [K, in], accumulated over row blocks of W [hidden, in] (the reduction runs over W's rows)."""
+    p = np.zeros((z.shape[0], shape_of(t)[1]), np.float32)
+
+    def each(r0: int, blk: np.ndarray) -> None:
+        np.add(p, z[:, r0:r0 + blk.shape[0]] @ blk, out=p)
+
+    info, norm = _scan(t, each)
+    return info, norm, p
+
+
+@contextmanager
+def blas_threads(n: int | None):
+    """Hold numpy's OpenBLAS to ``n`` threads inside the block (no-op when ``n`` is None or the library's thread
+    control cannot be found). Used while several Python threads run BLAS calls at once, so they do not oversubscribe
+    the cores; results do not depend on the thread count."""
+    lib = _openblas() if n else None
+    if lib is None:
+        yield
+        return
+    before = int(lib[1]())
+    lib[0](int(n))
+    try:
+        yield
+    finally:
+        lib[0](before)
+
+
+_OPENBLAS: list = []
+
+
+def _openblas():
+    if not _OPENBLAS:
+        found = None
+        libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+        for path in sorted(glob.glob(os.path.join(libdir, "*openblas*"))):
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for prefix in ("scipy_openblas", "openblas"):
+                for suffix in ("64_", ""):
+                    setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                    getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                    if setter is not None and getter is not None and found is None:
+                        setter.argtypes, getter.restype = [ctypes.c_int], ctypes.c_int
+                        found = (setter, getter)
+        _OPENBLAS.append(found)
+    return _OPENBLAS[0]
+
+
+WORKERS = 2  # tensors processed at once, each on one BLAS thread (reads, hashing and matmuls all release the GIL)
 
 
 def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | None = None, *,
                         token_strings: list[str] | None = None, extra_meta: Mapping[str, Any] | None = None,
-                        progress: Progress | None = None, anchors: int = ANCHORS) -> Fingerprint:
-    """One streaming pass over ``tensors`` (canonical HF names → arrays or lazy tensors) → :class:`Fingerprint`."""
+                        progress: Progress | None = None, anchors: int = ANCHORS,
+                        workers: int = WORKERS) -> Fingerprint:
+    """One streaming pass over ``tensors`` (canonical HF names → arrays or lazy tensors) → :class:`Fingerprint`.
+
+    Each tensor is read once, in row blocks when the object offers ``read_rows`` (so memory stays at a few blocks
+    per worker whatever the model size); ``workers`` tensors are processed concurrently, with BLAS held to one
+    thread each. The result does not depend on ``workers``.
+    """
     view = ModelView(tensors, arch)
     total = sum(_nbytes(t) for t in tensors.values())
     done = 0
     hashes: dict[str, dict] = {}
 
-    def take(name: str) -> np.ndarray:
+    def record(name: str, info: dict) -> None:
         nonlocal done
-        arr, bits = _read(tensors[name])
-        if name not in hashes:
-            hashes[name] = dict(tensor_hash(arr, bits), shape=list(shape_of(tensors[name])))
-            done += _nbytes(tensors[name])
-            if progress:
-                progress(done, total)
-        return arr
+        hashes[name] = info
+        done += _nbytes(tensors[name])
+        if progress:
+            progress(done, total)
+
+    def small(name: str, default: int) -> np.ndarray:
+        """A 1-D gain vector (hashed on the way), ones when absent."""
+        if name not in tensors:
+            return np.ones(default, np.float32)
+        blocks = []
+        info, _ = _scan(tensors[name], lambda r0, b: blocks.append(b))
+        record(name, info)
+        return np.concatenate([b.reshape(-1) for b in blocks]) if blocks else np.zeros(0, np.float32)
 
     vocab = view.vocab_size
     ids, strings = anchor_tokens(vocab, token_strings, anchors)
     idx = np.asarray(ids, dtype=np.int64)
-    # Output side first: final gain and the head rows (the head is the embedding when tied).
-    g_final = take(FINAL_NORM).reshape(-1) if FINAL_NORM in tensors else np.ones(view.hidden_size, np.float32)
-    head_name = LM_HEAD if LM_HEAD in tensors else EMBED
-    head = take(head_name)
-    z = _prep(head[idx] * g_final[None, :])
-    emb = head if head_name == EMBED else take(EMBED) if EMBED in tensors else head
-    x = _prep(emb[idx])
-    del head, emb
-
     n_layers = len(view.layers)
     ntri = len(ids) * (len(ids) + 1) // 2
     grams = np.zeros((n_layers, len(INVARIANTS), ntri), np.float16)
@@ -214,42 +363,79 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
     norms = np.zeros((n_layers, 7), np.float32)
     present = np.zeros((n_layers, len(INVARIANTS)), bool)
     H, Hkv = view.n_heads, view.n_kv_heads
-    for pos, layer in enumerate(view.layers):
+    head_name = LM_HEAD if LM_HEAD in tensors else EMBED
+
+    with blas_threads(1 if workers > 1 else None), ThreadPoolExecutor(max(1, workers)) as pool:
+        # Output side first: final gain and the anchor rows of the head and of the embedding (the same when tied).
+        g_final = small(FINAL_NORM, view.hidden_size)
         gains = {}
-        for j, role in enumerate(("attn_norm", "mlp_norm")):
-            nm = view.name(layer, role)
-            gains[role] = take(nm).reshape(-1) if nm in tensors else np.ones(view.hidden_size, np.float32)
-            profiles[pos, j] = np.sort(gains[role]).astype(np.float16)
-        proj: dict[str, np.ndarray] = {}
-        for j, role in enumerate(("q", "k", "v", "gate", "up", "o", "down")):
-            nm = view.name(layer, role)
-            if nm not in tensors:
-                continue
-            w = take(nm)
-            if role in ("o", "down"):
-                p = z @ w
-            else:
-                g = gains["attn_norm" if role in ("q", "k", "v") else "mlp_norm"]
-                p = (x * g[None, :]) @ w.T  # X·(W diag γ)ᵀ without materialising the folded weight
-            norms[pos, j] = float(np.linalg.norm(w))
-            del w
-            proj[role] = p
+        for pos, layer in enumerate(view.layers):
+            for j, role in enumerate(("attn_norm", "mlp_norm")):
+                gains[pos, role] = small(view.name(layer, role), view.hidden_size).reshape(-1)
+                profiles[pos, j] = np.sort(gains[pos, role]).astype(np.float16)
+        futs = {n: pool.submit(_anchor_rows, tensors[n], idx) for n in dict.fromkeys([head_name, EMBED])
+                if n in tensors}
+        rows = {}
+        for n, f in futs.items():
+            info, rows[n] = f.result()
+            record(n, info)
+        z = _prep(rows[head_name] * g_final[None, :])
+        x = _prep(rows[EMBED] if EMBED in rows else rows[head_name])
+        del rows
+
+        roles = ("q", "k", "v", "gate", "up", "o", "down")
+        jobs = []
+        for pos, layer in enumerate(view.layers):
+            for j, role in enumerate(roles):
+                nm = view.name(layer, role)
+                if nm not in tensors:
+                    continue
+                if role in ("o", "down"):
+                    jobs.append((pos, j, role, nm, _output_projection, (z,)))
+                else:
+                    g = gains[pos, "attn_norm" if role in ("q", "k", "v") else "mlp_norm"]
+                    jobs.append((pos, j, role, nm, _input_projection, (x, g)))
+        # A bounded window of submitted jobs keeps memory at a few blocks and projections per worker.
+        window = max(2, 2 * workers)
+        pending: list = []
+        proj: dict[tuple[int, str], np.ndarray] = {}
+
+        def finish(job, fut) -> None:
+            pos, j, role, nm, _, _ = job
+            info, nrm, p = fut.result()
+            record(nm, info)
+            norms[pos, j] = nrm
             grams[pos, INVARIANTS.index(role)] = _pack(p @ p.T)
             present[pos, INVARIANTS.index(role)] = True
-        try:
-            if {"q", "k"} <= proj.keys():
-                pk = expand_kv(proj["k"].T, H, Hkv).T
-                grams[pos, INVARIANTS.index("qk")] = _pack(proj["q"] @ pk.T)
-                present[pos, INVARIANTS.index("qk")] = True
-            if {"v", "o"} <= proj.keys():
-                pv = expand_kv(proj["v"].T, H, Hkv).T
-                grams[pos, INVARIANTS.index("ov")] = _pack(pv @ proj["o"].T)
-                present[pos, INVARIANTS.index("ov")] = True
-        except ValueError:  # head counts that do not divide the shapes: skip the circuit invariants
-            pass
-    for name in tensors:  # everything else (biases, extra norms, unknown tensors) is hashed too
-        if name not in hashes:
-            take(name)
+            if role in ("q", "k", "v", "o"):
+                proj[pos, role] = p
+            circuits(pos)
+
+        def circuits(pos: int) -> None:
+            """qk = Σ_heads P_q,h P_k,hᵀ and ov = Σ_heads P_v,h P_o,hᵀ (GQA by repeat-interleave), once both are in."""
+            for inv, a, b in (("qk", "q", "k"), ("ov", "v", "o")):
+                if (pos, a) not in proj or (pos, b) not in proj:
+                    continue
+                pa, pb = proj.pop((pos, a)), proj.pop((pos, b))
+                try:
+                    if inv == "qk":
+                        g = pa @ expand_kv(pb.T, H, Hkv)
+                    else:
+                        g = expand_kv(pa.T, H, Hkv).T @ pb.T
+                except ValueError:  # head counts that do not divide the shapes: skip the circuit invariant
+                    continue
+                grams[pos, INVARIANTS.index(inv)] = _pack(g)
+                present[pos, INVARIANTS.index(inv)] = True
+
+        for job in jobs:
+            pending.append((job, pool.submit(job[4], tensors[job[3]], *job[5])))
+            if len(pending) >= window:
+                finish(*pending.pop(0))
+        while pending:
+            finish(*pending.pop(0))
+        rest = [n for n in tensors if n not in hashes]  # biases, extra norms, unknown tensors: hashed too
+        for n, f in [(n, pool.submit(_scan, tensors[n])) for n in rest]:
+            record(n, f.result()[0])
     meta = {
         "format": FORMAT,
         "version": VERSION,
