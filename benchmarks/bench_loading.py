@@ -82,8 +82,9 @@ def write_torch_shard(path: Path, tensors: list[tuple[str, tuple]]) -> int:
     return sum(t.numel() * 2 for t in sd.values())
 
 
-def write_model(directory: Path, shapes: list[tuple[str, tuple]], shards: int = 2, fmt: str = "safetensors") -> int:
-    rng = np.random.default_rng(0)
+def write_model(directory: Path, shapes: list[tuple[str, tuple]], shards: int = 2, fmt: str = "safetensors",
+                seed: int = 0) -> int:
+    rng = np.random.default_rng(seed)
     per = -(-len(shapes) // shards)
     weight_map, total = {}, 0
     for s in range(shards):
