@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,6 +45,12 @@ class Registry:
         self.directory = Path(directory).expanduser() if directory else default_registry_dir()
         self.db_path = self.directory / DB_NAME
 
+    @contextmanager
+    def _db(self, create: bool = False):
+        """A connection in a transaction (committed on success, rolled back on error), closed afterwards."""
+        with closing(self._connect(create)) as con, con:
+            yield con
+
     def _connect(self, create: bool = False) -> sqlite3.Connection:
         if create:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -69,7 +76,7 @@ class Registry:
         fp = _fingerprint_of(side, progress, f"fingerprint {name}")
         blob = fp.to_bytes()
         ckpt_path = str(Path(path).resolve()) if side.kind == "checkpoint" else None
-        with self._connect(create=True) as con:
+        with self._db(create=True) as con:
             con.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (name, ckpt_path, len(fp.layers), fp.meta["hidden_size"], fp.meta["vocab_size"],
                          fp.digest, blob))
@@ -77,12 +84,12 @@ class Registry:
                                fp.digest, len(blob)))
 
     def remove(self, name: str) -> bool:
-        with self._connect() as con:
+        with self._db() as con:
             cur = con.execute("DELETE FROM models WHERE name = ?", (name,))
             return cur.rowcount > 0
 
     def list(self) -> list[dict]:
-        with self._connect() as con:
+        with self._db() as con:
             rows = con.execute("SELECT name, path, layers, hidden_size, vocab_size, fingerprint_digest, "
                                "length(fingerprint) FROM models ORDER BY name").fetchall()
         return [self._row_dict(r) for r in rows]
@@ -90,7 +97,7 @@ class Registry:
     def fingerprints(self) -> list[tuple[str, str | None, Any]]:
         from fingerprints.fingerprint import Fingerprint
 
-        with self._connect() as con:
+        with self._db() as con:
             rows = con.execute("SELECT name, path, fingerprint FROM models ORDER BY name").fetchall()
         out = []
         for n, p, b in rows:

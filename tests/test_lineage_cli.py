@@ -356,20 +356,28 @@ def test_progress_bars_go_to_a_terminal_stderr_and_never_to_stdout(files):
     """`python -m provenance` with stderr on a pseudo-terminal (so progress bars are drawn) and stdout on a pipe."""
     import pty
 
+    import threading
+
     master, slave = pty.openpty()
     env = dict(os.environ, COLUMNS="100", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read while the child writes, so a full terminal buffer can never block it
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO once the child has exited and the slave side is closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     proc = subprocess.run([sys.executable, "-m", "provenance", "compare", str(files["tuned"]), str(files["orig"]),
                            "--format", "json"], stdout=subprocess.PIPE, stderr=slave, env=env, timeout=120)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    reader.join(timeout=10)
     os.close(master)
     tty_text = b"".join(chunks).decode("utf-8", "replace")
     assert proc.returncode == 0
