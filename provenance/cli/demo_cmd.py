@@ -14,7 +14,7 @@ def demo(
                                                           "previous demo directory, whose demo files are replaced; "
                                                           "any other non-empty directory is refused (exit 2)."),
     use_subprocess: bool = typer.Option(False, "--subprocess", help="Run each command as a separate "
-                                        "`python -m provenance` process, exactly as typed (slower: 2-5 s each)."),
+                                        "`python -m provenance` process, exactly as typed (slower: several seconds each)."),
 ) -> None:
     """Write tiny example checkpoints and run the tool on them, printing a short summary of each step.
 
