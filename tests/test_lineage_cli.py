@@ -39,6 +39,16 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.fixture
+def show(request, capsys):
+    """Print figures past capsys, but only under ``-s`` (as print does in tests that do not use capsys)."""
+    def emit(text: str) -> None:
+        if request.config.getoption("capture") == "no":
+            with capsys.disabled():
+                print(text)
+    return emit
+
+
 def compare_json(capsys, suspect, reference, *extra) -> dict:
     code, out, err = run(["compare", suspect, reference, "--format", "json", *extra], capsys)
     assert code == 0, err
@@ -160,12 +170,11 @@ DERIVED = {
 
 
 @pytest.mark.parametrize("name", sorted(DERIVED))
-def test_derived_files_are_derived_in_deep_mode(files, capsys, name):
+def test_derived_files_are_derived_in_deep_mode(files, capsys, show, name):
     ref, labels = DERIVED[name]
     r = compare_json(capsys, files[name], files[ref])
-    with capsys.disabled():  # the figures docs/lineage.md quotes (shown with -s)
-        print(f"\n{name} vs {ref}: deep log10 p {r['log10_p_value']}, fingerprint log10 p "
-              f"{r['fingerprint_log10_p_value']} (score {r['fingerprint_score']:.3f}), relation {r['relation']}")
+    show(f"\n{name} vs {ref}: deep log10 p {r['log10_p_value']}, fingerprint log10 p "  # quoted in docs/lineage.md
+         f"{r['fingerprint_log10_p_value']} (score {r['fingerprint_score']:.3f}), relation {r['relation']}")
     assert CONTRACT_KEYS <= r.keys()
     assert r["schema_version"] == 1 and r["mode"] == "deep"
     assert r["verdict"] == "derived", (name, r["summary"])
@@ -193,12 +202,11 @@ INDEPENDENT = [("independent", "orig"), ("untrained", "orig"), ("gguf-q8_0", "in
 
 
 @pytest.mark.parametrize("suspect,reference", INDEPENDENT)
-def test_independent_models_of_the_same_architecture_are_not_derived(files, capsys, suspect, reference):
+def test_independent_models_of_the_same_architecture_are_not_derived(files, capsys, show, suspect, reference):
     deep = compare_json(capsys, files[suspect], files[reference])
     fp = compare_json(capsys, files[suspect], files[reference], "--fingerprint-only")
-    with capsys.disabled():
-        print(f"\n{suspect} vs {reference}: deep log10 p {deep['log10_p_value']}, fingerprint log10 p "
-              f"{fp['log10_p_value']} (score {fp['score']:.3f})")
+    show(f"\n{suspect} vs {reference}: deep log10 p {deep['log10_p_value']}, fingerprint log10 p "
+         f"{fp['log10_p_value']} (score {fp['score']:.3f})")
     assert deep["mode"] == "deep" and fp["mode"] == "fingerprint"
     for r in (deep, fp):
         assert r["verdict"] != "derived", (suspect, reference, r["mode"], r["log10_p_value"])
