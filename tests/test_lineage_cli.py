@@ -105,7 +105,7 @@ def _save_safetensors(directory: Path, sd: dict, config: dict | None) -> Path:
 
 
 @pytest.fixture(scope="module")
-def files(stories260k, tmp_path_factory) -> dict[str, Path]:
+def files(stories260k, tmp_path_factory):
     import torch
     from safetensors.numpy import load_file
 
@@ -118,7 +118,8 @@ def files(stories260k, tmp_path_factory) -> dict[str, Path]:
     from test_normalize_formats import meta_state_dict
     from test_normalize_structural import SCRAMBLED, opaque
 
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread is fastest on shared cores
     d = tmp_path_factory.mktemp("lineage")
     f: dict[str, Path] = {"orig": stories260k}
     write_canonical(normalize(open_checkpoint(stories260k)), d / "canonical")
@@ -152,7 +153,8 @@ def files(stories260k, tmp_path_factory) -> dict[str, Path]:
     f["untrained"] = _save_safetensors(d / "untrained", train(toy, 2, 0, 0), toy.arch())
     f["notllm"] = _save_safetensors(d / "notllm", {"conv.weight": np.ones((8, 3, 3, 3)), "fc.bias": np.zeros(8)},
                                     None)
-    return f
+    yield f
+    torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------------------------------- compare
