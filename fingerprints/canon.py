@@ -40,11 +40,25 @@ def as_array(t: Any) -> np.ndarray:
     """Read a tensor-like object as a float32 numpy array (ndarray, object with .read(), or torch tensor)."""
     if isinstance(t, np.ndarray):
         return t if t.dtype == np.float32 else t.astype(np.float32)
+    bits_fn = getattr(t, "bf16_rows", None)
+    if callable(bits_fn) and len(shape_of(t)) >= 2:  # raw bfloat16 storage: widen here (faster than the reader)
+        return widen_bf16(np.asarray(bits_fn(0, shape_of(t)[0]), dtype=np.uint16)).reshape(shape_of(t))
     if hasattr(t, "read"):
         return np.asarray(t.read(), dtype=np.float32)
     if hasattr(t, "detach"):  # torch.Tensor, without importing torch here
         return t.detach().float().cpu().numpy()
     return np.asarray(t, dtype=np.float32)
+
+
+def widen_bf16(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 bits (uint16) → float32, exactly (bf16 is the high half of a float32); ml_dtypes' cast is about
+    twice as fast as numpy's shift."""
+    try:
+        import ml_dtypes
+
+        return bits.view(ml_dtypes.bfloat16).astype(np.float32)
+    except ImportError:
+        return np.left_shift(bits, 16, dtype=np.uint32).view(np.float32)
 
 
 def shape_of(t: Any) -> tuple[int, ...]:

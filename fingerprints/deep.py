@@ -16,16 +16,17 @@ Steps (fingerprinting.md, sections A and B):
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from fingerprints.align import align_residual
+from fingerprints.align import align_residual, rotate
 from fingerprints.calibration import load_calibration
 from fingerprints.canon import ModelView, as_array
 from fingerprints.compare import compare_fingerprints
-from fingerprints.fingerprint import Fingerprint, compute_fingerprint
+from fingerprints.fingerprint import WORKERS, Fingerprint, blas_threads, compute_fingerprint
 from fingerprints.stats import cka_u, fisher_ln_p, log10_p, p_value, spearman, spearman_ln_p
 
 MAX_NEURONS = 512  # suspect neurons tested per layer (z grows as √n; 512 gives z ≈ 22 for an exact match)
@@ -95,31 +96,38 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
     del ea, eb
     q = alignment.q
 
-    layers = []
     lmap = fp["layer_map_positions"]
     total = len(lmap)
-    for bpos, apos in enumerate(lmap):
+
+    def one_layer(bpos: int, apos: int) -> dict[str, Any]:
         la, lb = va.layers[apos], vb.layers[bpos]
         entry: dict[str, Any] = {"suspect": lb, "reference": la,
                                  "token_cka": round(float(fp["similarity"][apos, bpos]), 4)}
         ckas = []
         for role in ("q", "k"):
             if va.has(la, role) and vb.has(lb, role):
-                wa = va.folded(la, role) @ q
+                wa = rotate(va.folded(la, role), q)
                 wb = vb.folded(lb, role)
-                ckas.append(cka_u(wa.T.astype(np.float64) @ wa, wb.T.astype(np.float64) @ wb))
+                ckas.append(cka_u(wa.T @ wa, wb.T @ wb))  # float32 Grams; CKA itself runs in float64
         entry["weight_cka_qk"] = round(float(np.mean(ckas)), 4) if ckas else None
         if all(v.has(l, r) for v, l in ((va, la), (vb, lb)) for r in ("gate", "up")):
-            t = neuron_test(va.folded(la, "gate") @ q, va.folded(la, "up") @ q,
+            t = neuron_test(rotate(va.folded(la, "gate"), q), rotate(va.folded(la, "up"), q),
                             vb.folded(lb, "gate"), vb.folded(lb, "up"), inflation)
             entry.update({"neuron_rho": round(t["rho"], 4), "neurons_tested": t["n"],
                           "neuron_agreement": round(t["agreement"], 4), "ln_p": t["ln_p"],
                           "log10_p": round(log10_p(t["ln_p"]), 2)})
             if t["identity_fraction"] is not None:
                 entry["neurons_in_place"] = round(t["identity_fraction"], 4)
-        layers.append(entry)
-        if progress:
-            progress("compare layers", bpos + 1, total)
+        return entry
+
+    # Layers are independent: WORKERS at a time, one BLAS thread each (results do not depend on the count).
+    layers = []
+    with blas_threads(1 if WORKERS > 1 else None), ThreadPoolExecutor(WORKERS) as pool:
+        futures = [pool.submit(one_layer, bpos, apos) for bpos, apos in enumerate(lmap)]
+        for i, f in enumerate(futures):
+            layers.append(f.result())
+            if progress:
+                progress("compare layers", i + 1, total)
 
     # One term per distinct reference layer: duplicated suspect layers must not count twice.
     groups: dict[int, list[float]] = {}

@@ -33,7 +33,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from fingerprints.canon import EMBED, FINAL_NORM, LM_HEAD, ModelView, as_array, expand_kv, shape_of
+from fingerprints.canon import EMBED, FINAL_NORM, LM_HEAD, ModelView, as_array, expand_kv, shape_of, widen_bf16
 from fingerprints.hashing import StreamingHash
 
 FORMAT = "provenance-fingerprint"
@@ -186,16 +186,6 @@ def _row_step(t: Any) -> int:
     return max(1, CHUNK_BYTES // (4 * max(1, inner)))
 
 
-def _widen_bf16(bits: np.ndarray) -> np.ndarray:
-    """bfloat16 bits → float32 (exact: bf16 is the high half of a float32); ml_dtypes' cast is twice numpy's."""
-    try:
-        import ml_dtypes
-
-        return bits.view(ml_dtypes.bfloat16).astype(np.float32)
-    except ImportError:
-        return np.left_shift(bits, 16, dtype=np.uint32).view(np.float32)
-
-
 class _Blocks:
     """A tensor as consecutive float32 row blocks [rows, inner] (C order), read lazily when it can be.
 
@@ -225,7 +215,7 @@ class _Blocks:
                 yield r0, self._whole[r0:r1], None
             elif self.bits:
                 bits = np.ascontiguousarray(self.t.bf16_rows(r0, r1), dtype=np.uint16).reshape(r1 - r0, -1)
-                yield r0, _widen_bf16(bits), bits
+                yield r0, widen_bf16(bits), bits
             else:
                 blk = np.asarray(self.t.read_rows(r0, r1), dtype=np.float32)
                 yield r0, blk.reshape(r1 - r0, -1), None
