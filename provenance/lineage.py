@@ -311,6 +311,9 @@ CAVEAT_DISAGREE = ("The fingerprint comparison alone finds shared weight lineage
                    "rewritten in a way the deep test does not undo. Inspect both checkpoints before concluding.")
 
 
+QUANT_NOISE_CKA = 0.98
+
+
 def _relations(v: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dict | None) -> list[str]:
     from fingerprints.verdict import relations
 
@@ -320,6 +323,12 @@ def _relations(v: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dict | No
         # Same values under the same canonical names, but the files name them differently (e.g. Yi's ln1/ln2).
         rel.discard("identical")
         rel.add("renamed")
+    if "quantized" in rel and "fine-tuned" in rel:
+        # 4-bit block quantization alone lowers the token-space CKA to about 0.993 (Q4_0 of a toy model), the level
+        # of a light fine-tune (0.988): below QUANT_NOISE_CKA the values moved more than quantization explains.
+        cka = [e["token_cka"] for e in fp["layer_map"]]
+        if cka and min(cka) >= QUANT_NOISE_CKA:
+            rel.discard("fine-tuned")
     return sorted(rel)
 
 

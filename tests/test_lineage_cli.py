@@ -2,7 +2,7 @@
 
 The base is the real trained stories260K (llama2.c v0 file from ../shared/models). Derived files are written from it
 by the real libraries: transformers ``save_pretrained`` (float32 and bfloat16), Yi-style ``ln1``/``ln2`` names and
-fully scrambled names (safetensors), GGUF F32 and Q8_0 (gguf's GGUFWriter, Q/K rows in llama.cpp's order), Meta
+fully scrambled names (safetensors), GGUF F32, Q8_0 and Q4_0 (gguf's GGUFWriter, Q/K rows in llama.cpp's order), Meta
 ``consolidated.00.pth`` + ``params.json`` (torch.save), and a fine-tune-like copy (noise plus shuffled MLP neurons).
 Independent models of exactly the same architecture come from ``fingerprints.toymodels`` (other seed, briefly
 trained on a synthetic language; and a fresh initialisation).
@@ -138,7 +138,8 @@ def files(stories260k, tmp_path_factory):
                                          config=None)
     _write_gguf(d / "f32.gguf", model, cfg, gguf.GGMLQuantizationType.F32)
     _write_gguf(d / "q8_0.gguf", model, cfg, gguf.GGMLQuantizationType.Q8_0)
-    f["gguf-f32"], f["gguf-q8_0"] = d / "f32.gguf", d / "q8_0.gguf"
+    _write_gguf(d / "q4_0.gguf", model, cfg, gguf.GGMLQuantizationType.Q4_0)
+    f["gguf-f32"], f["gguf-q8_0"], f["gguf-q4_0"] = d / "f32.gguf", d / "q8_0.gguf", d / "q4_0.gguf"
     (d / "meta").mkdir()
     torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in meta_state_dict(model, cfg).items()},
                d / "meta" / "consolidated.00.pth")
@@ -166,6 +167,7 @@ DERIVED = {
     "scrambled": ("hf", {"renamed"}),
     "gguf-f32": ("hf", {"format-converted", "renamed"}),
     "gguf-q8_0": ("hf", {"format-converted", "quantized"}),
+    "gguf-q4_0": ("orig", {"format-converted", "quantized"}),
     "meta": ("orig", {"format-converted"}),
     "tuned": ("orig", {"fine-tuned"}),
 }
@@ -185,6 +187,8 @@ def test_derived_files_are_derived_in_deep_mode(files, capsys, show, name):
     if name in ("hf", "yi", "scrambled", "gguf-f32", "meta"):  # lossless conversions: every value survives
         assert r["hashes"]["all_identical"] and r["score"] > 0.99
         assert "fine-tuned" not in r["relation"] and "quantized" not in r["relation"]
+    if name.startswith("gguf-q"):  # quantization noise alone is not called a fine-tune
+        assert "fine-tuned" not in r["relation"]
     # every suspect layer is mapped back onto the same reference layer
     assert [(e["suspect"], e["reference"]) for e in r["layers"]] == [(i, i) for i in range(5)]
     if name == "yi":  # the canonical names agree, the files' names do not: a rename, not identity
