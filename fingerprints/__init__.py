@@ -4,11 +4,19 @@ Works on mappings from canonical Hugging Face LLaMA tensor names to arrays (or l
 architecture dict with HF config names. Knows nothing about file formats or licenses; never imports ``provenance``.
 """
 
-from fingerprints.compare import compare_fingerprints
 from fingerprints.fingerprint import FORMAT, VERSION, Fingerprint, compute_fingerprint, is_fingerprint_file
 
 __all__ = ["FORMAT", "VERSION", "Fingerprint", "compare_fingerprints", "compute_fingerprint", "deep_compare",
            "is_fingerprint_file"]
+
+
+def __getattr__(name: str):
+    # compare imports scipy.stats (about a second); computing a fingerprint does not need it.
+    if name == "compare_fingerprints":
+        from fingerprints.compare import compare_fingerprints
+
+        return compare_fingerprints
+    raise AttributeError(f"module 'fingerprints' has no attribute {name!r}")
 
 
 def deep_compare(*args, **kwargs):
