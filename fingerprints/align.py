@@ -10,6 +10,7 @@ alignment, and only the downstream neuron test (with a calibrated null) decides.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -39,30 +40,43 @@ def _residual(ea: np.ndarray, eb: np.ndarray, x: np.ndarray) -> float:
     return float(np.linalg.norm(s * x - eb) / nb) if nb > 0 else 1.0
 
 
-def apply_signed_permutation(w: np.ndarray, q: np.ndarray) -> np.ndarray | None:
-    """``w @ q`` for a signed (partial) permutation matrix ``q`` by column gather and sign, without the matmul;
-    None when ``q`` is not one (then multiply)."""
+def rotation(q: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A function computing ``w @ q``: by column gather and sign when ``q`` is a signed (partial) permutation — the
+    usual alignment — without the matmul; the identity returns ``w`` itself."""
     nz = q != 0
-    if nz.sum(axis=0).max(initial=0) > 1 or nz.sum(axis=1).max(initial=0) > 1 or not np.all(np.abs(q[nz]) == 1):
-        return None
+    signed_perm = (nz.sum(axis=0).max(initial=0) <= 1 and nz.sum(axis=1).max(initial=0) <= 1
+                   and bool(np.all(np.abs(q[nz]) == 1)))
+    if not signed_perm:
+        return lambda w: w @ q.astype(w.dtype, copy=False)
     rows, cols = np.nonzero(nz)
-    if len(cols) == q.shape[1] and np.array_equal(cols, np.arange(q.shape[1])):
-        if np.array_equal(rows, cols) and np.all(q[rows, cols] > 0):
-            return w
-        out = np.take(w, rows, axis=-1)  # three times faster than w[..., rows]
-        neg = q[rows, cols] < 0
-        if neg.any():
-            out[..., neg] *= -1
+    order = np.argsort(cols, kind="stable")  # output column j takes input column rows[j]
+    rows, cols = rows[order], cols[order]
+    signs = q[rows, cols]
+    full = len(cols) == q.shape[1] and np.array_equal(cols, np.arange(q.shape[1]))
+    if full and np.array_equal(rows, cols) and np.all(signs > 0):
+        return lambda w: w
+    if full:
+        flip = bool(np.any(signs < 0))
+
+        def gather(w: np.ndarray) -> np.ndarray:
+            out = np.take(w, rows, axis=-1)  # three times faster than w[..., rows]
+            if flip:
+                out *= signs.astype(out.dtype)
+            return out
+
+        return gather
+
+    def partial(w: np.ndarray) -> np.ndarray:
+        out = np.zeros(w.shape[:-1] + (q.shape[1],), dtype=np.result_type(w, q))
+        out[..., cols] = np.take(w, rows, axis=-1) * signs
         return out
-    out = np.zeros(w.shape[:-1] + (q.shape[1],), dtype=np.result_type(w, q))
-    out[..., cols] = np.take(w, rows, axis=-1) * q[rows, cols]
-    return out
+
+    return partial
 
 
 def rotate(w: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``w @ q``, cheaply when ``q`` is a signed permutation (the usual alignment)."""
-    out = apply_signed_permutation(w, q)
-    return w @ q.astype(w.dtype, copy=False) if out is None else out
+    """``w @ q``, cheaply when ``q`` is a signed permutation (see :func:`rotation`)."""
+    return rotation(q)(w)
 
 
 def align_residual(ea: np.ndarray, eb: np.ndarray) -> Alignment:

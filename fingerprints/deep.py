@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from fingerprints.align import align_residual, rotate
+from fingerprints.align import align_residual, rotation
 from fingerprints.calibration import load_calibration
 from fingerprints.canon import ModelView, as_array
 from fingerprints.compare import compare_fingerprints
@@ -95,6 +95,7 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
     alignment = align_residual(ea, eb)
     del ea, eb
     q = alignment.q
+    rotate = rotation(q)  # h_reference -> h_suspect basis; a gather for signed permutations
 
     lmap = fp["layer_map_positions"]
     total = len(lmap)
@@ -106,12 +107,12 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
         ckas = []
         for role in ("q", "k"):
             if va.has(la, role) and vb.has(lb, role):
-                wa = rotate(va.folded(la, role), q)
+                wa = rotate(va.folded(la, role))
                 wb = vb.folded(lb, role)
                 ckas.append(cka_u(wa.T @ wa, wb.T @ wb))  # float32 Grams; CKA itself runs in float64
         entry["weight_cka_qk"] = round(float(np.mean(ckas)), 4) if ckas else None
         if all(v.has(l, r) for v, l in ((va, la), (vb, lb)) for r in ("gate", "up")):
-            t = neuron_test(rotate(va.folded(la, "gate"), q), rotate(va.folded(la, "up"), q),
+            t = neuron_test(rotate(va.folded(la, "gate")), rotate(va.folded(la, "up")),
                             vb.folded(lb, "gate"), vb.folded(lb, "up"), inflation)
             entry.update({"neuron_rho": round(t["rho"], 4), "neurons_tested": t["n"],
                           "neuron_agreement": round(t["agreement"], 4), "ln_p": t["ln_p"],
