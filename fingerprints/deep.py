@@ -26,7 +26,7 @@ from fingerprints.align import align_residual, rotation
 from fingerprints.calibration import load_calibration
 from fingerprints.canon import ModelView, as_array
 from fingerprints.compare import compare_fingerprints
-from fingerprints.fingerprint import WORKERS, Fingerprint, blas_threads, compute_fingerprint
+from fingerprints.fingerprint import WORKERS, Fingerprint, blas_threads, compute_fingerprint, select_rows
 from fingerprints.stats import cka_u, fisher_ln_p, log10_p, p_value, spearman, spearman_ln_p
 
 MAX_NEURONS = 512  # suspect neurons tested per layer (z grows as √n; 512 gives z ≈ 22 for an exact match)
@@ -90,8 +90,8 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
     if len(ta) > MAX_ALIGN_TOKENS:  # a deterministic, evenly spread subset is plenty for d ≤ 8192
         keep = np.linspace(0, len(ta) - 1, MAX_ALIGN_TOKENS).round().astype(int)
         ta, tb = ta[keep], tb[keep]
-    ea = as_array(va.embedding())[ta]
-    eb = as_array(vb.embedding())[tb]
+    ea = select_rows(va.embedding(), ta)
+    eb = select_rows(vb.embedding(), tb)
     alignment = align_residual(ea, eb)
     del ea, eb
     q = alignment.q

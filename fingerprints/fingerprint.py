@@ -246,6 +246,20 @@ def _anchor_rows(t: Any, idx: np.ndarray) -> tuple[dict, np.ndarray]:
     return info, out
 
 
+def select_rows(t: Any, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` (any order, repeats allowed) of a 2-D tensor as float32, read block by block (the tensor is
+    never whole in memory; fresh multi-MB allocations are what makes a whole-tensor read slow)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    out = np.zeros((len(idx), shape_of(t)[1]), np.float32)
+    order = np.argsort(idx, kind="stable")
+    sidx = idx[order]
+    for r0, blk, _ in _Blocks(t):
+        lo, hi = np.searchsorted(sidx, [r0, r0 + blk.shape[0]])
+        if hi > lo:
+            out[order[lo:hi]] = blk[sidx[lo:hi] - r0]
+    return out
+
+
 def _input_projection(t: Any, x: np.ndarray, g: np.ndarray) -> tuple[dict, float, np.ndarray]:
     """P = (X·diag γ)·Wᵀ, [K, out], from row blocks of W [out, in] (X·(W diag γ)ᵀ without the folded weight)."""
     xg = x * g[None, :]
