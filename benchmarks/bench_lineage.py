@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import resource
 import shutil
 import struct
 import subprocess
@@ -113,39 +115,64 @@ def raw_read_seconds(directory: Path, repeat: int) -> float:
     return best
 
 
-def best_of(cmd: list[str], repeat: int) -> tuple[float, float, str]:
-    """Smallest wall time and smallest peak RSS over ``repeat`` runs of ``cmd`` (and the last stdout)."""
-    runs = [measure(cmd) for _ in range(repeat)]
-    return min(r[0] for r in runs), min(r[1] for r in runs), runs[-1][2]
+def timed(cmd: list[str]) -> tuple[float, float, float, str]:
+    """(wall s, peak RSS MB, CPU s = user + system, stdout) of one subprocess; ``measure`` of bench_loading plus
+    CPU time, which on a shared machine says more than wall time (it does not grow while other jobs hold a core)."""
+    timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    if timer is None:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall, rss, out = measure(cmd)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, rss, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    t0 = time.perf_counter()
+    proc = subprocess.run([timer, "-v", *cmd], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+
+    def field(label: str) -> float:
+        m = re.search(re.escape(label) + r": ([\d.]+)", proc.stderr)
+        return float(m.group(1)) if m else float("nan")
+
+    return (wall, field("Maximum resident set size (kbytes)") / 1024,
+            field("User time (seconds)") + field("System time (seconds)"), proc.stdout)
+
+
+def best_of(cmd: list[str], repeat: int) -> tuple[float, float, float, str]:
+    """Smallest wall time, peak RSS and CPU time over ``repeat`` runs of ``cmd`` (and the last stdout)."""
+    runs = [timed(cmd) for _ in range(repeat)]
+    return min(r[0] for r in runs), min(r[1] for r in runs), min(r[2] for r in runs), runs[-1][3]
 
 
 LIBRARY_TIMER = """
-import json, sys, time
+import json, resource, sys, time
 from provenance.lineage import compare_paths
 import fingerprints.compare, fingerprints.verdict  # imports are not what is timed
 deep = sys.argv[3] == "deep"
 if deep:
     import fingerprints.deep
-best, report = float("inf"), None
+best, cpu, report = float("inf"), float("inf"), None
 for _ in range(int(sys.argv[4])):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     report = compare_paths(sys.argv[1], sys.argv[2], deep=deep)
-    best = min(best, time.perf_counter() - t0)
-print(json.dumps({"seconds": best, "verdict": report["verdict"], "log10_p": report["log10_p_value"],
+    best, cpu = min(best, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
+print(json.dumps({"seconds": best, "cpu": cpu, "verdict": report["verdict"], "log10_p": report["log10_p_value"],
                   "mode": report["mode"]}))
 """
 
 
 def library_call(suspect: Path, reference: Path, deep: bool, repeat: int) -> dict:
-    _, _, out = measure([sys.executable, "-c", LIBRARY_TIMER, str(suspect), str(reference),
+    _, _, _, out = timed([sys.executable, "-c", LIBRARY_TIMER, str(suspect), str(reference),
                          "deep" if deep else "fingerprint", str(repeat)])
     return json.loads(out)
 
 
-def compare_process(suspect: Path, reference: Path, repeat: int, extra: list[str] | None = None) -> tuple[float, dict]:
-    wall, _, out = best_of([sys.executable, "-m", "provenance", "compare", str(suspect), str(reference),
+def compare_process(suspect: Path, reference: Path, repeat: int, extra: list[str] | None = None
+                    ) -> tuple[float, float, dict]:
+    wall, _, cpu, out = best_of([sys.executable, "-m", "provenance", "compare", str(suspect), str(reference),
                             "--format", "json", *(extra or [])], repeat)
-    return wall, json.loads(out)
+    return wall, cpu, json.loads(out)
 
 
 def main() -> int:
@@ -163,6 +190,7 @@ def main() -> int:
     def row(figure: str, value: str, target: str = "", ok: bool | None = None) -> None:
         rows.append((figure, value, target, ok))
 
+    load_start = os.getloadavg()
     try:
         print("writing checkpoints (random LLaMA-shaped bf16 weights)…", file=sys.stderr)
         a = root / f"{args.size}-a"
@@ -172,21 +200,20 @@ def main() -> int:
         params = sum(int(np.prod(s)) for _, s in llama_shapes(*SIZES[args.size]))
 
         raw = raw_read_seconds(a, args.repeat)
-        raw_b = raw_read_seconds(b, 1)  # warm the copy too
-        del raw_b
+        raw_read_seconds(b, 1)  # warm the copy too
         fp_a, fp_b = root / f"{args.size}-a.fp", root / f"{args.size}-b.fp"
-        fp_wall, fp_rss, _ = best_of([sys.executable, "-m", "provenance", "fingerprint", str(a), "-o", str(fp_a)],
-                                     args.repeat)
-        measure([sys.executable, "-m", "provenance", "fingerprint", str(b), "-o", str(fp_b)])
-        digest = fp_a.read_bytes()
-        measure([sys.executable, "-m", "provenance", "fingerprint", str(a), "-o", str(fp_a)])
-        deterministic = fp_a.read_bytes() == digest
+        fp_wall, fp_rss, fp_cpu, _ = best_of(
+            [sys.executable, "-m", "provenance", "fingerprint", str(a), "-o", str(fp_a)], args.repeat)
+        timed([sys.executable, "-m", "provenance", "fingerprint", str(b), "-o", str(fp_b)])
+        first = fp_a.read_bytes()
+        timed([sys.executable, "-m", "provenance", "fingerprint", str(a), "-o", str(fp_a)])
+        deterministic = fp_a.read_bytes() == first
         ratio = fp_wall / raw
         gbps = total / 1e9 / fp_wall
 
         row(f"model ({args.size})", f"{params / 1e9:.2f} B parameters, {total / 1e9:.2f} GB bf16")
         row("raw read (cat, warm)", f"{raw:.2f} s ({total / 1e9 / raw:.1f} GB/s)")
-        row("fingerprint (whole process)", f"{fp_wall:.2f} s", "", None)
+        row("fingerprint (whole process)", f"{fp_wall:.2f} s wall, {fp_cpu:.1f} s CPU")
         row("  throughput", f"{gbps:.2f} GB/s", f">= {TARGETS['fingerprint_gbps']} GB/s",
             gbps >= TARGETS["fingerprint_gbps"])
         row("  ratio to raw read", f"{ratio:.1f} x", f"<= {TARGETS['fingerprint_ratio']:.0f} x",
@@ -199,10 +226,10 @@ def main() -> int:
         lib = library_call(fp_b, fp_a, deep=False, repeat=args.repeat)
         row("fingerprint vs fingerprint (library)", f"{lib['seconds']:.3f} s",
             f"<= {TARGETS['fp_compare_library_s']} s", lib["seconds"] <= TARGETS["fp_compare_library_s"])
-        proc_wall, rep = compare_process(fp_b, fp_a, args.repeat)
-        row("fingerprint vs fingerprint (process)", f"{proc_wall:.2f} s",
+        proc_wall, proc_cpu, rep = compare_process(fp_b, fp_a, args.repeat)
+        row("fingerprint vs fingerprint (process)", f"{proc_wall:.2f} s wall, {proc_cpu:.1f} s CPU",
             f"<= {TARGETS['fp_compare_process_s']} s", proc_wall <= TARGETS["fp_compare_process_s"])
-        row("  verdict noisy copy vs original", f"{rep['verdict']} (log10 p {rep['log10_p_value']})", "derived",
+        row("  verdict, noisy copy vs original", f"{rep['verdict']} (log10 p {rep['log10_p_value']})", "derived",
             rep["verdict"] == "derived")
 
         if not args.skip_deep:
@@ -217,10 +244,10 @@ def main() -> int:
             for label, sus, want in (("derived pair (noisy copy)", d_b, "derived"),
                                      ("independent pair (other seed)", d_c, "independent")):
                 lib = library_call(sus, d_a, deep=True, repeat=args.repeat)
-                row(f"deep compare 168M, {label} (library)", f"{lib['seconds']:.2f} s",
+                row(f"deep compare 168M, {label}", f"{lib['seconds']:.2f} s wall, {lib['cpu']:.1f} s CPU",
                     f"<= {TARGETS['deep_library_s']} s", lib["seconds"] <= TARGETS["deep_library_s"])
-                wall, rep = compare_process(sus, d_a, args.repeat)
-                row("  as a whole process", f"{wall:.2f} s")
+                wall, cpu, rep = compare_process(sus, d_a, args.repeat)
+                row("  as a whole process", f"{wall:.2f} s wall, {cpu:.1f} s CPU")
                 row("  verdict", f"{rep['verdict']} (log10 p {rep['log10_p_value']})", want, rep["verdict"] == want)
     finally:
         if args.keep is None:
@@ -229,7 +256,10 @@ def main() -> int:
     width = max(len(r[0]) for r in rows)
     vw = max(len(r[1]) for r in rows)
     tw = max(len(r[2]) for r in rows)
-    print(f"lineage benchmark: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, best of {args.repeat}")
+    load = os.getloadavg()
+    print(f"lineage benchmark: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, best of {args.repeat}; "
+          f"load average at start {load_start[0]:.1f}, at end {load[0]:.1f} (other jobs on the machine slow wall "
+          f"times; CPU times are less affected)")
     print(f"{'figure':<{width}}  {'value':<{vw}}  {'target':<{tw}}  result")
     for figure, value, target, ok in rows:
         print(f"{figure:<{width}}  {value:<{vw}}  {target:<{tw}}  {'' if ok is None else 'PASS' if ok else 'FAIL'}")
