@@ -25,6 +25,7 @@ import glob
 import hashlib
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -175,7 +176,8 @@ def _pack(g: np.ndarray) -> np.ndarray:
     return g[np.triu_indices(g.shape[0])].astype(np.float16)
 
 
-CHUNK_BYTES = 4 << 20  # float32 bytes per block: the several passes over a block stay in cache, the matmuls stay efficient
+# float32 bytes per block: the several passes over a block stay in cache, and the matmuls stay efficient
+CHUNK_BYTES = 4 << 20
 
 
 def _row_step(t: Any) -> int:
@@ -261,7 +263,7 @@ def select_rows(t: Any, idx: np.ndarray) -> np.ndarray:
 
 
 def _input_projection(t: Any, x: np.ndarray, g: np.ndarray) -> tuple[dict, float, np.ndarray]:
-    """P = (X·diag γ)·Wᵀ, [K, out], from row blocks of W [out, in] (X·(W diag γ)ᵀ without the folded weight)."""
+    """P = (X·diag γ)·Wᵀ, [K, out], from row blocks of W [out, in] (no folded copy of W is made)."""
     xg = x * g[None, :]
     p = np.zeros((xg.shape[0], shape_of(t)[0]), np.float32)
 
@@ -287,19 +289,28 @@ def _output_projection(t: Any, z: np.ndarray) -> tuple[dict, float, np.ndarray]:
 def blas_threads(n: int | None):
     """Hold numpy's OpenBLAS to ``n`` threads inside the block (no-op when ``n`` is None or the library's thread
     control cannot be found). Used while several Python threads run BLAS calls at once, so they do not oversubscribe
-    the cores; results do not depend on the thread count."""
+    the cores; results do not depend on the thread count. Blocks may nest and overlap across threads: the first
+    to enter sets the count, the last to leave restores it."""
     lib = _openblas() if n else None
     if lib is None:
         yield
         return
-    before = int(lib[1]())
-    lib[0](int(n))
+    with _BLAS_LOCK:
+        if not _BLAS_STATE:
+            _BLAS_STATE.append(int(lib[1]()))
+            lib[0](int(n))
+        _BLAS_STATE.append(n)
     try:
         yield
     finally:
-        lib[0](before)
+        with _BLAS_LOCK:
+            _BLAS_STATE.pop()
+            if len(_BLAS_STATE) == 1:
+                lib[0](_BLAS_STATE.pop())
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE: list[int] = []  # [thread count before the first block, one entry per open block]
 _OPENBLAS: list = []
 
 
@@ -416,7 +427,7 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
             circuits(pos)
 
         def circuits(pos: int) -> None:
-            """qk = Σ_heads P_q,h P_k,hᵀ and ov = Σ_heads P_v,h P_o,hᵀ (GQA by repeat-interleave), once both are in."""
+            """qk = Σ_heads P_q,h P_k,hᵀ and ov = Σ_heads P_v,h P_o,hᵀ (GQA: repeat-interleave), once both are in."""
             for inv, a, b in (("qk", "q", "k"), ("ov", "v", "o")):
                 if (pos, a) not in proj or (pos, b) not in proj:
                     continue
