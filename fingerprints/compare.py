@@ -11,7 +11,7 @@ from scipy.stats import norm
 
 from fingerprints.calibration import load_calibration
 from fingerprints.fingerprint import Fingerprint
-from fingerprints.stats import cka_u_matrix, log10_p, p_value
+from fingerprints.stats import log10_p, p_value
 
 
 def hash_relation(ma: dict, mb: dict) -> dict:

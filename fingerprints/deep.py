@@ -24,7 +24,7 @@ from scipy.optimize import linear_sum_assignment
 
 from fingerprints.align import align_residual, rotation
 from fingerprints.calibration import load_calibration
-from fingerprints.canon import ModelView, as_array
+from fingerprints.canon import ModelView
 from fingerprints.compare import compare_fingerprints
 from fingerprints.fingerprint import WORKERS, Fingerprint, blas_threads, compute_fingerprint, select_rows
 from fingerprints.stats import cka_u, fisher_ln_p, log10_p, p_value, spearman, spearman_ln_p

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import licenses as kb
 from provenance.errors import InputError, UsageError
-from provenance.release import LegalText, ReleaseInfo, read_legal_texts, read_release, read_text, \
+from provenance.release import LegalText, ReleaseInfo, read_release, read_text, \
     set_front_matter_keys
 
 SCHEMA_VERSION = 1

@@ -9,7 +9,6 @@ per-layer CKA, neuron matching with a combined p-value); otherwise it compares f
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,20 +17,6 @@ from provenance.errors import InputError
 
 SCHEMA_VERSION = 1
 Progress = Callable[[str, int, int], None]
-
-# Meta / llama.c names → HF names, used only until provenance.normalize is available (no layout transforms: the
-# statistics are invariant to the rotary row order of q/k).
-_META_TO_HF = {
-    "tok_embeddings.weight": "model.embed_tokens.weight", "norm.weight": "model.norm.weight",
-    "output.weight": "lm_head.weight",
-}
-_META_LAYER = {
-    "attention_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
-    "attention.wq": "self_attn.q_proj", "attention.wk": "self_attn.k_proj", "attention.wv": "self_attn.v_proj",
-    "attention.wo": "self_attn.o_proj", "feed_forward.w1": "mlp.gate_proj", "feed_forward.w2": "mlp.down_proj",
-    "feed_forward.w3": "mlp.up_proj",
-}
-
 
 @dataclass
 class Side:
@@ -51,58 +36,15 @@ class Side:
     notes: list[str] = field(default_factory=list)  # what the comparison assumed about this side
 
 
-def _fallback_canonical(ckpt) -> tuple[dict[str, Any], dict[str, Any]]:
-    tensors: dict[str, Any] = {}
-    for name, t in ckpt.tensors.items():
-        new = _META_TO_HF.get(name)
-        if new is None and name.startswith("layers."):
-            _, idx, rest = name.split(".", 2)
-            for old, hf in _META_LAYER.items():
-                if rest == old + ".weight":
-                    new = f"model.layers.{idx}.{hf}.weight"
-        tensors[new or name] = t
-    if "lm_head.weight" not in tensors and "model.embed_tokens.weight" in tensors:
-        tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"]
-    arch = dict(ckpt.metadata.get("config") or {})
-    params = ckpt.metadata.get("params") or ckpt.metadata.get("llama2c") or {}
-    if params and not arch:
-        arch = {"hidden_size": params.get("dim"), "num_attention_heads": params.get("n_heads"),
-                "num_key_value_heads": params.get("n_kv_heads") or params.get("n_heads"),
-                "num_hidden_layers": params.get("n_layers"), "vocab_size": params.get("vocab_size")}
-    return tensors, {k: v for k, v in arch.items() if v is not None}
-
-
-@contextmanager
-def _without_graph_diff():
-    """Skip normalize's architecture-graph diff against the reference LLaMA while lineage normalizes: it imports
-    torch and traces a model (about 5 s of a 2-core machine) and lineage uses only the canonical tensors and
-    values. (A stub of the private step; normalize offering the switch itself would be cleaner.)"""
-    try:
-        from provenance.normalize import canonical as _nc
-    except ImportError:
-        _nc = None
-    original = getattr(_nc, "_graph_diff", None)
-    if original is None:
-        yield
-        return
-    _nc._graph_diff = lambda *a, **k: {"identical": True, "differences": [], "source": "not computed (lineage)"}
-    try:
-        yield
-    finally:
-        _nc._graph_diff = original
-
-
 def canonical_tensors(ckpt, reference=None, head_dim: int | None = None
                       ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Canonical HF-named tensors, HF-named architecture values, and the reasons (if any) why the mapping of
     tensors to roles is not certain. ``reference`` (a checkpoint) and ``head_dim`` are passed to normalization."""
-    try:
-        from provenance.normalize import normalize
-    except ImportError:
-        tensors, arch = _fallback_canonical(ckpt)
-        return tensors, arch, []
-    with _without_graph_diff():
-        cm = normalize(ckpt, reference=reference, head_dim=head_dim)
+    from provenance.normalize import normalize
+
+    # No architecture-graph diff: lineage uses only the canonical tensors and values, and the diff imports torch
+    # and traces a model (seconds on a small machine).
+    cm = normalize(ckpt, reference=reference, head_dim=head_dim, graph=False)
     unsure = [a for a in cm.ambiguities if "rotary" not in a] if cm.ambiguities else []
     if any(r.confidence != "high" for r in cm.renames):
         unsure.append("some tensor roles were assigned with low or medium confidence")

@@ -18,7 +18,7 @@ from provenance.checkpoint import Checkpoint, TensorRef
 from provenance.normalize import layouts
 from provenance.normalize.arch import INFERRED, METADATA, UNKNOWN, ArchSpec, metadata_values
 from provenance.normalize.family import (DISPLAY, LLAMA_LIKE, declared_family, graph_diff, traits_of)
-from provenance.normalize.schemes import (ADAPTER_SUFFIXES, BUFFERS, CANONICAL, FUSED, LOOKUPS, PREFIXES, SCHEMES,
+from provenance.normalize.schemes import (ADAPTER_SUFFIXES, BUFFERS, CANONICAL, FUSED, LOOKUPS, PREFIXES,
                                           Scheme, canonical_name)
 
 # Roles every LLaMA layer has, in HF module order (also the order canonical tensors are listed in).
@@ -389,12 +389,15 @@ def _qkv_layout(scheme: Scheme, cfg: dict[str, Any], nh: int | None, nkv: int | 
 
 
 def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Checkpoint | None = None,
-              rope_order: str | None = None) -> CanonicalModel:
+              rope_order: str | None = None, graph: bool = True) -> CanonicalModel:
     """Map a checkpoint onto the canonical LLaMA schema (lazily) and describe how.
 
     ``head_dim`` overrides what the files say (needed when they say nothing and Q/K must be un-permuted);
     ``reference`` (a checkpoint of the same architecture) resolves structural ambiguities by cosine similarity;
-    ``rope_order`` ("hf" or "meta") states the Q/K row order when the format does not say.
+    ``rope_order`` ("hf" or "meta") states the Q/K row order when the format does not say. ``graph=False`` skips
+    the architecture-graph diff against the reference LLaMA (it imports torch and traces a model): callers that
+    need only the canonical tensors and values use it, and ``graph_diff``/``llama_compatible`` then leave the
+    graph out.
     """
     from provenance.normalize import structural
 
@@ -409,7 +412,7 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
     scheme, assigns, leftover = match_names(ckpt, hints)
     ambiguities: list[str] = []
     unmatched: list[str] = []
-    ref_cm = normalize(reference) if reference is not None else None
+    ref_cm = normalize(reference, graph=False) if reference is not None else None
     if leftover:
         more, still, notes = structural.infer(ckpt, leftover, assigns, head_dim=head_dim, reference=ref_cm)
         assigns.extend(more)
@@ -552,7 +555,8 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
         if unmatched:
             incompatible.append(f"{len(unmatched)} tensor(s) unmatched")
     else:
-        gd = _graph_diff(tensors, traits, arch, roles)
+        gd = (_graph_diff(tensors, traits, arch, roles) if graph else
+              {"identical": None, "differences": [], "source": "not computed (graph=False)"})
         if family not in LLAMA_LIKE and not gd["differences"]:
             incompatible.append(f"family {family} is not LLaMA-compatible" if family != "unknown"
                                 else "family unknown")
