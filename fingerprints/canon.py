@@ -103,9 +103,11 @@ class ModelView:
         self.n_heads = int(self.arch.get("num_attention_heads") or 0)
         hd = self.arch.get("head_dim")
         q0 = self.shape(self.layers[0], "q") if self.layers and self.has(self.layers[0], "q") else None
+        # Without a head count or head size the heads cannot be told apart (32×64 and 16×128 look alike): the
+        # per-head invariants (qk, ov) are then left out rather than computed on a guess.
+        self.heads_known = bool(self.n_heads or hd)
         if not self.n_heads:
-            # Without a config the head count is a guess; only the qk/ov invariants depend on it.
-            self.n_heads = max(1, self.hidden_size // 64) if q0 is None else max(1, q0[0] // 64 or 1)
+            self.n_heads = max(1, self.hidden_size // 64) if q0 is None else max(1, q0[0] // int(hd or 64) or 1)
         self.head_dim = int(hd) if hd else (q0[0] // self.n_heads if q0 else self.hidden_size // self.n_heads)
         k0 = self.shape(self.layers[0], "k") if self.layers and self.has(self.layers[0], "k") else None
         self.n_kv_heads = int(self.arch.get("num_key_value_heads") or (k0[0] // self.head_dim if k0 else self.n_heads))

@@ -427,8 +427,13 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
             circuits(pos)
 
         def circuits(pos: int) -> None:
-            """qk = Σ_heads P_q,h P_k,hᵀ and ov = Σ_heads P_v,h P_o,hᵀ (GQA: repeat-interleave), once both are in."""
+            """qk = Σ_heads P_q,h P_k,hᵀ and ov = Σ_heads P_v,h P_o,hᵀ (GQA: repeat-interleave), once both are in.
+            Left out when the head layout is unknown."""
             for inv, a, b in (("qk", "q", "k"), ("ov", "v", "o")):
+                if not view.heads_known:
+                    proj.pop((pos, a), None)
+                    proj.pop((pos, b), None)
+                    continue
                 if (pos, a) not in proj or (pos, b) not in proj:
                     continue
                 pa, pb = proj.pop((pos, a)), proj.pop((pos, b))
@@ -460,6 +465,7 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         "layers": view.layers,
         "n_heads": H,
         "n_kv_heads": Hkv,
+        "heads_known": view.heads_known,
         "intermediate_size": view.shape(view.layers[0], "up")[0] if view.layers and view.has(view.layers[0], "up") else None,
         "anchors": ids,
         "anchor_strings": strings,

@@ -119,3 +119,16 @@ def test_model_view_folds_gains():
     g = sd["model.layers.0.input_layernorm.weight"]
     assert np.allclose(v.folded(0, "q"), sd["model.layers.0.self_attn.q_proj.weight"] * g[None, :])
     assert (v.n_heads, v.n_kv_heads, v.head_dim) == (8, 4, 8)
+
+
+def test_per_head_invariants_are_left_out_when_the_head_layout_is_unknown():
+    sd, arch = _sd()
+    inv = list(compute_fingerprint(sd, arch).meta["invariants"])
+    with_heads = np.asarray(compute_fingerprint(sd, arch).meta["present"])
+    no_config = compute_fingerprint(sd, None)
+    without = np.asarray(no_config.meta["present"])
+    circuits = [inv.index("qk"), inv.index("ov")]
+    assert with_heads[:, circuits].all() and not without[:, circuits].any()
+    assert no_config.meta["heads_known"] is False
+    # the other invariants still identify the copy
+    assert compare_fingerprints(no_config, compute_fingerprint(sd, arch))["score"] > 0.99
