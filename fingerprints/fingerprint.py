@@ -54,6 +54,14 @@ ARCH_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_atten
 Progress = Callable[[int, int], None]
 
 
+class NonFiniteTensor(ValueError):
+    """A weight holds NaN or infinity: a broken checkpoint, on which no statistic means anything."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"tensor {name} holds non-finite values (NaN or infinity)")
+
+
 @dataclass
 class Fingerprint:
     """A compact, comparable summary of one model's weights."""
@@ -232,7 +240,10 @@ def _scan(t: Any, each: Callable[[int, np.ndarray], None] | None = None) -> tupl
         h.update(blk, bits)
         if each is not None:
             each(r0, blk)
-    return dict(h.result(), shape=list(shape_of(t))), float(np.sqrt(h.sum_squares))
+    info = dict(h.result(), shape=list(shape_of(t)))
+    if not h.finite:
+        info["non_finite"] = True  # turned into NonFiniteTensor by the caller, which knows the name
+    return info, float(np.sqrt(h.sum_squares))
 
 
 def _anchor_rows(t: Any, idx: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -354,6 +365,8 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
 
     def record(name: str, info: dict) -> None:
         nonlocal done
+        if info.pop("non_finite", False):
+            raise NonFiniteTensor(name)
         hashes[name] = info
         done += _nbytes(tensors[name])
         if progress:

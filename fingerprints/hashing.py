@@ -101,6 +101,11 @@ class StreamingHash:
             return 0.0
         return float(np.concatenate(parts).astype(np.float64).sum())
 
+    @property
+    def finite(self) -> bool:
+        """False once any value was NaN or ±infinity (min/max propagate NaN)."""
+        return self.size == 0 or bool(np.isfinite(self._min) and np.isfinite(self._max))
+
     def result(self) -> dict:
         if self.size == 0:
             return {"content": hashlib.sha1(b"v1-empty").hexdigest(), "layout": "0"}

@@ -198,15 +198,26 @@ def guide(side: Side, other: Side) -> Side:
 
 
 def _fingerprint_of(side: Side, progress: Progress | None, label: str):
-    from fingerprints.fingerprint import compute_fingerprint
+    from fingerprints.fingerprint import NonFiniteTensor
 
     if side.fingerprint is None:
         cb = (lambda d, t: progress(label, d, t)) if progress else None
-        side.fingerprint = compute_fingerprint(side.tensors, side.arch, token_strings=side.tokens, progress=cb,
-                                               extra_meta={"storage_dtypes": side.storage_dtypes,
-                                                           "source_format": side.format,
-                                                           "source_names_digest": _names_digest(side.source_names)})
+        try:
+            side.fingerprint = _compute(side, cb)
+        except NonFiniteTensor as exc:
+            t = side.tensors.get(exc.name)
+            raise InputError(getattr(t, "file", None) or side.path,
+                             f"tensor {getattr(t, 'name', exc.name)} holds non-finite values (NaN or infinity); "
+                             "no lineage statistic is meaningful on it") from None
     return side.fingerprint
+
+
+def _compute(side: Side, cb):
+    from fingerprints.fingerprint import compute_fingerprint
+
+    return compute_fingerprint(side.tensors, side.arch, token_strings=side.tokens, progress=cb,
+                               extra_meta={"storage_dtypes": side.storage_dtypes, "source_format": side.format,
+                                           "source_names_digest": _names_digest(side.source_names)})
 
 
 def _both_fingerprints(ref: Side, sus: Side, progress: Progress | None):

@@ -154,6 +154,10 @@ def files(stories260k, tmp_path_factory):
     f["untrained"] = _save_safetensors(d / "untrained", train(toy, 2, 0, 0), toy.arch())
     f["notllm"] = _save_safetensors(d / "notllm", {"conv.weight": np.ones((8, 3, 3, 3)), "fc.bias": np.zeros(8)},
                                     None)
+    broken = dict(sd)
+    broken["model.layers.2.mlp.down_proj.weight"] = sd["model.layers.2.mlp.down_proj.weight"].copy()
+    broken["model.layers.2.mlp.down_proj.weight"][5, 7] = np.nan
+    f["nan"] = _save_safetensors(d / "nan", broken, config)
     yield f
     torch.set_num_threads(threads)
 
@@ -334,7 +338,8 @@ def _truncated_fingerprint(files, tmp_path, capsys) -> Path:
     return cut
 
 
-@pytest.mark.parametrize("case", ["missing", "truncated-fingerprint", "not-an-llm", "empty-file", "bad-registry"])
+@pytest.mark.parametrize("case", ["missing", "truncated-fingerprint", "not-an-llm", "empty-file", "bad-registry",
+                                  "nan-weights", "nan-fingerprint"])
 def test_bad_input_exits_2_with_one_line(files, capsys, tmp_path, case):
     if case == "missing":
         argv = ["compare", tmp_path / "nope", files["orig"]]
@@ -342,6 +347,10 @@ def test_bad_input_exits_2_with_one_line(files, capsys, tmp_path, case):
         argv = ["compare", files["orig"], _truncated_fingerprint(files, tmp_path, capsys)]
     elif case == "not-an-llm":
         argv = ["compare", files["notllm"], files["orig"]]
+    elif case == "nan-weights":
+        argv = ["compare", files["nan"], files["orig"]]
+    elif case == "nan-fingerprint":
+        argv = ["fingerprint", files["nan"], "-o", tmp_path / "x.fp"]
     elif case == "empty-file":
         (tmp_path / "empty.safetensors").write_bytes(b"")
         argv = ["fingerprint", tmp_path / "empty.safetensors", "-o", tmp_path / "x.fp"]
@@ -355,6 +364,8 @@ def test_bad_input_exits_2_with_one_line(files, capsys, tmp_path, case):
     assert err.startswith("provenance: error:") and err.count("\n") == 1 and "Traceback" not in err
     assert "rerun with --debug" not in err, err  # an explained input error, not an unexpected exception
     assert not (tmp_path / "x.fp").exists()
+    if case.startswith("nan"):
+        assert "model.layers.2.mlp.down_proj.weight" in err and "non-finite" in err and "model.safetensors" in err
 
 
 def test_help_texts_teach_with_an_example(capsys):
