@@ -11,7 +11,7 @@ __all__ = ["FORMAT", "VERSION", "Fingerprint", "compare_fingerprints", "compute_
 
 
 def __getattr__(name: str):
-    # compare imports scipy.stats (about a second); computing a fingerprint does not need it.
+    # Imported on first use: computing a fingerprint does not need the comparison code.
     if name == "compare_fingerprints":
         from fingerprints.compare import compare_fingerprints
 

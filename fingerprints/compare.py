@@ -7,11 +7,10 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from fingerprints.calibration import load_calibration
 from fingerprints.fingerprint import Fingerprint
-from fingerprints.stats import log10_p, p_value
+from fingerprints.stats import log10_p, norm_logsf, p_value
 
 
 def hash_relation(ma: dict, mb: dict) -> dict:
@@ -129,7 +128,7 @@ def fingerprint_test(score: float, calib: dict | None = None) -> float:
     c = calib or load_calibration()
     mean = max(c["fp_score_mean"], c["fp_score_max_null"] - 2 * c["fp_score_sd"])
     sd = max(c["fp_score_sd"], c["fp_score_sd_floor"])
-    return float(norm.logsf((score - mean) / sd))
+    return norm_logsf((score - mean) / sd)
 
 
 def compare_fingerprints(reference: Fingerprint, suspect: Fingerprint) -> dict[str, Any]:

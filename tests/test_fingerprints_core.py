@@ -132,3 +132,15 @@ def test_per_head_invariants_are_left_out_when_the_head_layout_is_unknown():
     assert no_config.meta["heads_known"] is False
     # the other invariants still identify the copy
     assert compare_fingerprints(no_config, compute_fingerprint(sd, arch))["score"] > 0.99
+
+
+def test_plain_math_normal_tail_and_ranks_match_scipy():
+    from scipy.stats import norm, rankdata as scipy_rankdata
+
+    from fingerprints.stats import norm_logsf, rankdata
+
+    for z in (-40.0, -3.0, -0.2, 0.0, 1.7, 6.0, 29.99, 30.0, 31.0, 45.0, 300.0):
+        assert norm_logsf(z) == pytest.approx(norm.logsf(z), rel=1e-12, abs=1e-15), z
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 20, size=200).astype(float)  # many ties
+    assert np.array_equal(rankdata(x), scipy_rankdata(x))
