@@ -15,6 +15,10 @@ from typing import Callable
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+# Mean |correlation| of matched hidden dimensions above which the permutation is taken whatever Procrustes fits:
+# under a real rotation every column is a mix of many, and matched correlations stay far below this.
+PERMUTATION_QUALITY = 0.9
+
 
 @dataclass
 class Alignment:
@@ -112,7 +116,9 @@ def align_residual(ea: np.ndarray, eb: np.ndarray) -> Alignment:
     u, _, vt = np.linalg.svd(m, full_matrices=False)  # in the working precision: float32 is half the time
     qo = (u @ vt).astype(np.float64)
     rp, ro = _residual(ea, eb, rotate(ea, qp)), _residual(ea, eb, ea @ qo.astype(dt))
-    if rp <= 1.05 * ro + 0.01:  # Procrustes always fits a little better (d² free parameters)
+    # Procrustes always fits a little better (d² free parameters fit noise too, e.g. 4-bit quantization noise);
+    # columns that already match one to one with high correlation mean the bases are a signed permutation.
+    if rp <= 1.05 * ro + 0.01 or perm_quality >= PERMUTATION_QUALITY:
         q, kind, res = qp, "signed-permutation", rp
         if da == db and np.array_equal(qp, np.eye(da)):
             kind = "identity"

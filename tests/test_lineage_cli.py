@@ -191,8 +191,9 @@ def test_derived_files_are_derived_in_deep_mode(files, capsys, show, name):
     if name in ("hf", "yi", "scrambled", "gguf-f32", "meta"):  # lossless conversions: every value survives
         assert r["hashes"]["all_identical"] and r["score"] > 0.99
         assert "fine-tuned" not in r["relation"] and "quantized" not in r["relation"]
-    if name.startswith("gguf-q"):  # quantization noise alone is not called a fine-tune
-        assert "fine-tuned" not in r["relation"]
+    if name.startswith("gguf-q"):  # quantization noise alone is neither a fine-tune nor a rotation
+        assert "fine-tuned" not in r["relation"] and "rotated" not in r["relation"]
+        assert r["alignment"]["kind"] in ("identity", "signed-permutation")
     # every suspect layer is mapped back onto the same reference layer
     assert [(e["suspect"], e["reference"]) for e in r["layers"]] == [(i, i) for i in range(5)]
     if name == "yi":  # the canonical names agree, the files' names do not: a rename, not identity
