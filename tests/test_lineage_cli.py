@@ -239,6 +239,27 @@ def test_text_and_markdown_reports(files, capsys):
     assert code == 0 and "Verdict: DERIVED" not in text and "shared weight lineage" in text  # "No shared … found"
 
 
+def test_html_report_is_self_contained_with_charts_of_the_evidence(files, capsys):
+    import re
+    from xml.etree import ElementTree
+
+    code, page, _ = run(["compare", files["gguf-q8_0"], files["orig"], "--format", "html"], capsys)
+    assert code == 0 and page.startswith("<!DOCTYPE html>")
+    assert "<script" not in page and "src=" not in page and "<link" not in page and "http" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert "DERIVED" in page and "shared weight lineage" in page
+    svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
+    assert len(svgs) == 3
+    for svg in svgs:
+        ElementTree.fromstring(svg)  # each chart is well-formed SVG
+    # the layer map shows one filled cell per suspect layer, on the diagonal for an unchanged stack
+    assert svgs[2].count('fill="#1565c0"') == 5
+    # per-layer bars: one CKA bar and one neuron-test bar per layer
+    assert svgs[1].count("<title>layer ") == 10
+    code, page2, _ = run(["compare", files["independent"], files["orig"], "--format", "html"], capsys)
+    assert code == 0 and "INDEPENDENT" in page2 and "DERIVED" not in page2
+
+
 def test_expect_turns_the_verdict_into_an_exit_code(files, capsys, tmp_path):
     fp = tmp_path / "orig.fp"
     assert run(["fingerprint", files["orig"], "-o", fp], capsys)[0] == 0

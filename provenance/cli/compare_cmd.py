@@ -28,11 +28,16 @@ class ReportFormat(str, enum.Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    html = "html"
 
 
 def render(report: dict, fmt: ReportFormat) -> str:
     from provenance.lineage import render_markdown, render_text
 
+    if fmt is ReportFormat.html:
+        from provenance.reports.lineage_html import render as render_html
+
+        return render_html(report)
     return {ReportFormat.text: render_text, ReportFormat.json: dumps,
             ReportFormat.markdown: render_markdown}[fmt](report)
 
@@ -62,7 +67,9 @@ def compare(
     suspect: Path = typer.Argument(..., help="The model under suspicion: a checkpoint (any readable format) or a "
                                              "fingerprint file from `provenance fingerprint`."),
     reference: Path = typer.Argument(..., help="The possible base model: a checkpoint or a fingerprint file."),
-    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", help="Report format."),
+    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f",
+                                     help="Report format: text, json, markdown, or html (one self-contained page "
+                                          "with charts of the evidence, for publishing)."),
     fingerprint_only: bool = typer.Option(False, "--fingerprint-only",
                                           help="Compare fingerprints even when both checkpoints are at hand "
                                                "(faster, weaker)."),
