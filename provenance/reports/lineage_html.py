@@ -7,6 +7,7 @@ neuron test's −log10 p), and the layer map (which reference layer each suspect
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Any
 
@@ -21,28 +22,32 @@ def _fmt(x: Any, spec: str) -> str:
 
 
 def verdict_scale(r: dict) -> str:
-    """A horizontal log10 p axis from 0 to the evidence (at least −10) with the two thresholds and the result."""
+    """A horizontal log10 p axis from 0 to the evidence (at least −10), with the two thresholds and the result.
+
+    The axis is logarithmic in |log10 p| (position ∝ log(1 + |log10 p|)), so the thresholds at −2 and −6 stay
+    readable beside the −100s that exact copies reach."""
     t = r.get("thresholds", {})
     derived_at, indep_above = t.get("derived_log10_p_at_most", -6.0), t.get("independent_log10_p_above", -2.0)
     lp = float(r["log10_p_value"])
-    low = min(-10.0, lp * 1.1)
-    width, left, right = 640, 20, 20
+    low = min(-10.0, lp)
+    width, left, right = 640, 20, 60
+    span = math.log1p(-low)
 
     def x(v: float) -> float:
-        return left + (width - left - right) * (v / low)
+        return left + (width - left - right) * math.log1p(max(0.0, -v)) / span
 
     parts = [f'<rect x="{x(0):.1f}" y="20" width="{x(indep_above) - x(0):.1f}" height="18" fill="#e8f5e9"/>',
              f'<rect x="{x(indep_above):.1f}" y="20" width="{x(derived_at) - x(indep_above):.1f}" height="18" '
              f'fill="#fff3e0"/>',
              f'<rect x="{x(derived_at):.1f}" y="20" width="{x(low) - x(derived_at):.1f}" height="18" fill="#ffebee"/>',
              f'<text x="{x(0):.1f}" y="14" font-size="11">independent</text>',
-             f'<text x="{x(indep_above) + 3:.1f}" y="14" font-size="11">inconclusive</text>',
              f'<text x="{x(derived_at) + 3:.1f}" y="14" font-size="11">derived</text>']
-    for v in (0.0, indep_above, derived_at, low):
+    for v in sorted({0.0, indep_above, derived_at, float(math.floor(low))}, reverse=True):
         parts.append(f'<text x="{x(v):.1f}" y="54" font-size="11" text-anchor="middle">{v:g}</text>')
     color = VERDICT_COLOR.get(r["verdict"], "#333")
+    anchor = "end" if x(lp) > width / 2 else "start"
     parts.append(f'<line x1="{x(lp):.1f}" y1="16" x2="{x(lp):.1f}" y2="42" stroke="{color}" stroke-width="3"/>')
-    parts.append(f'<text x="{min(x(lp), width - 150):.1f}" y="70" font-size="12" fill="{color}">'
+    parts.append(f'<text x="{x(lp):.1f}" y="70" font-size="12" fill="{color}" text-anchor="{anchor}">'
                  f'this pair: log10 p = {lp:g}</text>')
     return (f'<svg {SVG} width="{width}" height="76" aria-label="p-value on the verdict scale">'
             f'{"".join(parts)}</svg>')
@@ -127,8 +132,8 @@ def render(r: dict) -> str:
 <table>{fact_rows}</table>
 <h2>Evidence on the verdict scale</h2>
 {verdict_scale(r)}
-<p class="legend">log10 of the p-value: the probability of similarity this strong between independently trained
-models. Derived at or below {r.get('thresholds', {}).get('derived_log10_p_at_most', -6)}, independent above
+<p class="legend">log10 of the p-value (logarithmic axis): the probability of similarity this strong between
+independently trained models; inconclusive between the two thresholds. Derived at or below {r.get('thresholds', {}).get('derived_log10_p_at_most', -6)}, independent above
 {r.get('thresholds', {}).get('independent_log10_p_above', -2)}.</p>
 <h2>Per-layer evidence</h2>
 {layer_bars(layers)}
