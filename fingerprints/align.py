@@ -44,6 +44,15 @@ def _residual(ea: np.ndarray, eb: np.ndarray, x: np.ndarray) -> float:
     return float(np.linalg.norm(s * x - eb) / nb) if nb > 0 else 1.0
 
 
+def _residual_from(cross: float, xx: float, bb: float) -> float:
+    """``_residual`` from ⟨X, E_B⟩, ‖X‖² and ‖E_B‖² (the best scalar s = ⟨X, E_B⟩ / ‖X‖²)."""
+    if bb <= 0:
+        return 1.0
+    if xx <= 0:
+        return 1.0
+    return float(np.sqrt(max(0.0, bb - cross * cross / xx) / bb))
+
+
 def rotation(q: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """A function computing ``w @ q``: by column gather and sign when ``q`` is a signed (partial) permutation — the
     usual alignment — without the matmul; the identity returns ``w`` itself."""
@@ -115,7 +124,16 @@ def align_residual(ea: np.ndarray, eb: np.ndarray) -> Alignment:
     perm_quality = float(np.abs(c[rows, cols]).mean())
     u, _, vt = np.linalg.svd(m, full_matrices=False)  # in the working precision: float32 is half the time
     qo = (u @ vt).astype(np.float64)
-    rp, ro = _residual(ea, eb, rotate(ea, qp)), _residual(ea, eb, ea @ qo.astype(dt))
+    # Both residuals from M = E_Aᵀ E_B and column norms, without another n×d product:
+    # ‖s·E_A Q − E_B‖² = s²‖E_A Q‖² − 2s⟨E_A Q, E_B⟩ + ‖E_B‖², with ⟨E_A Q, E_B⟩ = Σ Q∘M.
+    m64 = m.astype(np.float64)
+    col_sq_a = _centred_norms(ea, np.zeros(da)) ** 2
+    nb2 = float((_centred_norms(eb, np.zeros(db)) ** 2).sum())
+    rp = _residual_from(float((qp * m64).sum()), float(col_sq_a[rows].sum()), nb2)
+    if da == db:  # Q orthogonal: ‖E_A Q‖ = ‖E_A‖
+        ro = _residual_from(float((qo * m64).sum()), float(col_sq_a.sum()), nb2)
+    else:
+        ro = _residual(ea, eb, ea @ qo.astype(dt))
     # Procrustes always fits a little better (d² free parameters fit noise too, e.g. 4-bit quantization noise);
     # columns that already match one to one with high correlation mean the bases are a signed permutation.
     if rp <= 1.05 * ro + 0.01 or perm_quality >= PERMUTATION_QUALITY:
