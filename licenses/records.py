@@ -73,6 +73,10 @@ class License:
     mark_modifications: bool  # modified files must carry a prominent notice
     family: str
     sources: tuple[tuple[str, str], ...] = field(default=())  # (fact, source); fact "*" covers the record
+    # The copy duty is met by the license's URI instead of its text (Creative Commons 4.0 legal code, 3(a)(1)(C)):
+    # a model card that names the license (Hugging Face renders the id as a link) or links it satisfies it.
+    link_suffices: bool = False
+    url: str | None = None  # the canonical URI of the license text, where one exists
 
     def source_of(self, fact: str) -> str:
         by_fact = dict(self.sources)
@@ -516,7 +520,7 @@ LICENSES: tuple[License, ...] = (
             title=r"Creative Commons Attribution 4\.0 International Public License|Attribution 4\.0 International",
             exclude=(r"Attribution-NonCommercial", r"Attribution-ShareAlike", r"Attribution-NoDerivatives"),
             sample="Attribution 4.0 International\nCreative Commons Attribution 4.0 International Public License\n"),
-        copy_required=True,  # the text or its URI
+        copy_required=True,  # the text or its URI (link_suffices)
         notice=None,  # creator credit, copyright, license and disclaimer notices and the URI; no fixed string
         notice_file=None,
         display=(),
@@ -531,6 +535,8 @@ LICENSES: tuple[License, ...] = (
         mark_modifications=True,
         family="creative-commons",
         sources=(("*", "CC BY 4.0 legal code, section 3(a)"), ("spdx", "SPDX")),
+        link_suffices=True,
+        url="https://creativecommons.org/licenses/by/4.0/legalcode",
     ),
     License(
         id="cc-by-nc-4.0",
@@ -559,6 +565,8 @@ LICENSES: tuple[License, ...] = (
         mark_modifications=True,
         family="creative-commons",
         sources=(("*", "CC BY-NC 4.0 legal code, sections 1(i), 3(a)"), ("spdx", "SPDX")),
+        link_suffices=True,
+        url="https://creativecommons.org/licenses/by-nc/4.0/legalcode",
     ),
 )
 

@@ -583,6 +583,13 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
         if d.license in shipped_ids:
             continue
         lic = kb.BY_ID[d.license]
+        if lic.link_suffices and _card_links_license(release, lic, declared_ids):
+            continue
+        if lic.link_suffices:
+            add("license-text-missing", f"The {lic.name} text or its URI must accompany the release (required by "
+                f"{_via(d.via)}); no shipped file is that text and the card neither names nor links it.", "README.md",
+                f"Link {lic.url} in the model card (or set license_link), or ship the text.", license=lic.id)
+            continue
         add("license-text-missing", f"The {lic.name} text must accompany the release "
             f"(required by {_via(d.via)}), and no shipped file is that text.", "LICENSE",
             f"Copy the {lic.name} text from the base model into the release (--write does when a base directory "
@@ -675,6 +682,16 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
         (ignored if f.id in config.ignore else findings).append(f)
     plans.sort(key=lambda p: (p.path, p.action, p.reason))
     return AuditReport(release, lineage, declared, inherited, duties, findings, plans, config, ignored)
+
+
+def _card_links_license(release: ReleaseInfo, lic: kb.License, declared_ids: list[str]) -> bool:
+    """For licenses whose URI may stand in for the text: does the card name or link it? A card ``license:`` id is
+    rendered by the Hub as a link to the license; ``license_link`` or the URI in the card body count too."""
+    if lic.id in declared_ids and release.card_path is not None:
+        return True
+    if release.license_link:
+        return True
+    return bool(lic.url and lic.url.split("/legalcode")[0] in (release.body or ""))
 
 
 def _via(via: tuple[str, ...]) -> str:

@@ -305,3 +305,21 @@ def test_adapter_release_is_not_weight_compared(tmp_path, tiny_models):
     assert base.comparison["skipped"].endswith("adapter (adapter_config.json)")
     assert base.disclosed and "adapter_config.json base_model_name_or_path" in base.established_by
     assert "undisclosed-base" not in ids(report) and "lineage-unconfirmed" not in ids(report)
+
+
+def test_creative_commons_text_or_its_link_satisfies_the_copy_duty(tmp_path):
+    declared = {"README.md": card("# m\n", license="cc-by-4.0", model_name="m")}
+    assert "license-text-missing" not in ids(run(tmp_path / "a", declared))  # the card's id renders as a link
+    inherited = {"README.md": card("# m\n", license="mit", model_name="m", base_model="someone/cc-model"),
+                 "LICENSE": kb.BY_ID["mit"].signature.sample}
+    report = run(tmp_path / "b", inherited, base_licenses=["cc-by-4.0"])
+    missing = [f for f in report.findings if f.id == "license-text-missing"]
+    assert len(missing) == 1 and missing[0].license == "cc-by-4.0" and "URI" in missing[0].message
+    assert "creativecommons.org/licenses/by/4.0" in missing[0].fix
+    linked = dict(inherited, **{"README.md": card(
+        "# m\n\nBase model under https://creativecommons.org/licenses/by/4.0/ (CC BY 4.0).\n", license="mit",
+        model_name="m", base_model="someone/cc-model")})
+    assert "license-text-missing" not in ids(run(tmp_path / "c", linked, base_licenses=["cc-by-4.0"]))
+    # a license whose text itself must travel is not satisfied by a link
+    llama = dict(llama2_release(), LICENSE=None)
+    assert "license-text-missing" in ids(run(tmp_path / "d", llama))
