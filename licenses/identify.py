@@ -18,7 +18,8 @@ def _key(value: str) -> str:
 def _alias_table() -> dict[str, License]:
     table: dict[str, License] = {}
     for lic in LICENSES:
-        for name in (lic.id, lic.hf_license_name or "", lic.spdx, *lic.aliases):
+        # the record's own name too ("Llama 2 Community License"): GGUF general.license often holds it
+        for name in (lic.id, lic.hf_license_name or "", lic.spdx, *lic.aliases, lic.name):
             if name:
                 table.setdefault(_key(name), lic)
         if lic.hf_license != "other":

@@ -149,3 +149,10 @@ def test_licenses_room_imports_neither_provenance_nor_numeric_libraries():
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+@pytest.mark.parametrize("lic", kb.LICENSES, ids=lambda lic: lic.id)
+def test_a_record_is_found_by_its_own_name(lic):
+    # GGUF general.license and hand-written cards often carry the license's name rather than an id
+    assert kb.lookup(lic.name) is lic
+    assert kb.lookup(lic.name.upper()) is lic
