@@ -54,7 +54,8 @@ def shared_token_rows(va: ModelView, vb: ModelView, strings_a: list[str] | None,
 
 
 def neuron_test(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, inflation: float) -> dict:
-    """Matchings from gate rows and from up rows (already in one residual basis) and their agreement."""
+    """Matchings of MLP neurons from two independent views of each neuron (already in one residual basis) and their
+    agreement: gate rows and up rows for a gated MLP; up rows and down columns for a plain one."""
     fb, fa = gb.shape[0], ga.shape[0]
     n = min(MAX_NEURONS, fb, fa)
     sub = np.unique(np.linspace(0, fb - 1, n).round().astype(int))
@@ -111,9 +112,18 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
                 wb = vb.folded(lb, role)
                 ckas.append(cka_u(wa.T @ wa, wb.T @ wb))  # float32 Grams; CKA itself runs in float64
         entry["weight_cka_qk"] = round(float(np.mean(ckas)), 4) if ckas else None
-        if all(v.has(l, r) for v, l in ((va, la), (vb, lb)) for r in ("gate", "up")):
+        def both(roles: tuple[str, ...]) -> bool:
+            return all(v.has(l, r) for v, l in ((va, la), (vb, lb)) for r in roles)
+
+        t = None
+        if both(("gate", "up")):
             t = neuron_test(rotate(va.folded(la, "gate")), rotate(va.folded(la, "up")),
                             vb.folded(lb, "gate"), vb.folded(lb, "up"), inflation)
+        elif both(("up", "down")):  # plain MLP (GPT-NeoX, GPT-2, Falcon): a neuron's input row and output column
+            t = neuron_test(rotate(va.folded(la, "up")), rotate(va.folded(la, "down").T),
+                            vb.folded(lb, "up"), vb.folded(lb, "down").T, inflation)
+            entry["neuron_views"] = "up rows, down columns"
+        if t is not None:
             entry.update({"neuron_rho": round(t["rho"], 4), "neurons_tested": t["n"],
                           "neuron_agreement": round(t["agreement"], 4), "ln_p": t["ln_p"],
                           "log10_p": round(log10_p(t["ln_p"]), 2)})
@@ -137,6 +147,10 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
             groups.setdefault(e["reference"], []).append(e["ln_p"])
     terms = [min(0.0, min(v) + math.log(len(v))) for v in groups.values()]
     ln_p = fisher_ln_p(terms) if terms else 0.0
+    # No layer has an MLP to match neurons in: the deep test has nothing to say, so the fingerprint test decides.
+    evidence = "neuron-matching" if terms else "fingerprint (no MLP neuron test was possible)"
+    if not terms:
+        ln_p = float(fp["ln_p"])
     tested = [e for e in layers if "neuron_agreement" in e]
     score = float(np.mean([e["neuron_agreement"] for e in tested])) if tested else 0.0
     return {
@@ -150,4 +164,5 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
         "reference_fingerprint": fa,
         "suspect_fingerprint": fb,
         "neuron_inflation": inflation,
+        "evidence": evidence,
     }

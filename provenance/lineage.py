@@ -341,8 +341,12 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
         "caveats": caveats(mode, fp, deep, v) + list(notes or []),
         "summary": "",
     }
+    report["evidence"] = deep.get("evidence", "neuron-matching") if deep is not None else "fingerprint"
     if deep is not None and v != "derived" and float(fp["log10_p"]) <= DERIVED_LOG10_P:
         report["caveats"].append(CAVEAT_DISAGREE.format(fp=float(fp["log10_p"])))
+    if deep is not None and report["evidence"] != "neuron-matching":
+        report["caveats"].append("No layer has an MLP whose neurons could be matched, so the p-value is the "
+                                 "fingerprint test's (weaker than the neuron test).")
     report = round_floats(report)
     # Rounding to 6 decimals would turn every small p-value into 0: keep significant digits instead.
     report["p_value"] = float(f"{float(src['p_value']):.4g}")

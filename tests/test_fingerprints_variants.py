@@ -114,3 +114,27 @@ def test_fingerprints_of_identical_weights_prove_identity_by_hash(models, base_f
     other = compute_fingerprint(_rename_keys(models["base"]), ARCH)
     res = compare_fingerprints(base_fp, other)
     assert res["hashes"]["all_identical"] and res["hashes"]["identical_tensors"] == len(models["base"])
+
+
+def _plain_mlp(sd):
+    """The same weights seen as an ungated MLP (GPT-NeoX/GPT-2 style): gate projections removed."""
+    return {k: v for k, v in sd.items() if "gate_proj" not in k}
+
+
+def test_plain_mlp_models_are_tested_on_up_rows_and_down_columns(models):
+    base = _plain_mlp(models["base"])
+    suspect = _plain_mlp(V.add_noise(V.permute_neurons(models["base"], seed=11), relative=0.2))
+    res = deep_compare(base, ARCH, suspect, ARCH)
+    assert res["evidence"] == "neuron-matching" and res["log10_p"] <= -6
+    assert all(e.get("neuron_views") == "up rows, down columns" for e in res["layers"])
+    for other in ("ind_seed", "ind_data"):
+        ind = deep_compare(base, ARCH, _plain_mlp(models[other]), ARCH)
+        assert verdict(ind["log10_p"]) != "derived", (other, ind["log10_p"])
+
+
+def test_without_any_mlp_the_fingerprint_test_decides(models):
+    no_mlp = {k: v for k, v in models["base"].items() if ".mlp." not in k}
+    res = deep_compare(no_mlp, ARCH, dict(no_mlp), ARCH)
+    assert res["evidence"].startswith("fingerprint") and res["log10_p"] == res["fingerprint"]["log10_p"] <= -6
+    ind = deep_compare(no_mlp, ARCH, {k: v for k, v in models["ind_seed"].items() if ".mlp." not in k}, ARCH)
+    assert verdict(ind["log10_p"]) != "derived"
