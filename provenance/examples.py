@@ -185,13 +185,14 @@ def write_meta_dir(directory: Path, sd: dict[str, np.ndarray], cfg: TinyLlamaCon
 
 
 def write_gguf(path: Path, sd: dict[str, np.ndarray], cfg: TinyLlamaConfig, name: str = "tiny",
-               qtype: str = "Q8_0") -> Path:
-    """A llama.cpp GGUF file written with gguf-py's GGUFWriter. Matrices are stored as ``qtype`` (F32, F16 or
-    Q8_0) when their rows split into whole quantization blocks and as F32 otherwise (llama.cpp's converter falls
-    back the same way); norm gains stay F32."""
+               qtype: str = "Q8_0", fallback: str = "F32") -> Path:
+    """A llama.cpp GGUF file written with gguf-py's GGUFWriter. Matrices are stored as ``qtype`` (F32, F16, or a
+    type gguf-py can quantize such as Q8_0 or Q4_0) when their rows split into whole quantization blocks and as
+    ``fallback`` (F32 or F16) otherwise, as llama.cpp's converter falls back; norm gains stay F32."""
     import gguf
 
     kind = getattr(gguf.GGMLQuantizationType, qtype)
+    fallback_dtype = {"F32": np.float32, "F16": np.float16}[fallback]
     block = gguf.GGML_QUANT_SIZES[kind][0]
     path.parent.mkdir(parents=True, exist_ok=True)
     w = gguf.GGUFWriter(str(path), "llama")
@@ -215,6 +216,8 @@ def write_gguf(path: Path, sd: dict[str, np.ndarray], cfg: TinyLlamaConfig, name
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim == 2 and kind != gguf.GGMLQuantizationType.F32 and x.shape[-1] % block == 0:
             w.add_tensor(gname, gguf.quants.quantize(x, kind), raw_dtype=kind)
+        elif x.ndim == 2 and kind != gguf.GGMLQuantizationType.F32:
+            w.add_tensor(gname, x.astype(fallback_dtype))
         else:
             w.add_tensor(gname, x)
     w.write_header_to_file()

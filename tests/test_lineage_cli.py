@@ -57,40 +57,15 @@ def compare_json(capsys, suspect, reference, *extra) -> dict:
 
 # ------------------------------------------------------------------------------------------------ writing files
 def _write_gguf(path: Path, model, cfg, qtype) -> None:
-    """GGUF as llama.cpp lays it out: its tensor names, Q/K rows in Meta's interleaved order, 2-D weights in
-    ``qtype`` where the row length allows (rows that are not whole Q8_0 blocks stay F16, as llama.cpp does)."""
-    import gguf
-    from test_normalize_formats import to_meta_order
+    """GGUF as llama.cpp lays it out (its tensor names, Q/K rows in Meta's interleaved order), 2-D weights in
+    ``qtype`` where the row length allows and F16 otherwise, as llama.cpp does."""
+    from provenance.examples import TinyLlamaConfig, write_gguf
 
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, cfg.num_hidden_layers)
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_context_length(cfg.max_position_embeddings)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
-    w.add_rope_freq_base(10000.0)
-    block = gguf.GGML_QUANT_SIZES[qtype][0]
-    for name, t in model.state_dict().items():
-        x = t.detach().float().numpy()
-        if name.endswith("q_proj.weight"):
-            x = to_meta_order(x, cfg.num_attention_heads)
-        elif name.endswith("k_proj.weight"):
-            x = to_meta_order(x, cfg.num_key_value_heads)
-        gname = names.get_name(name, try_suffixes=(".weight",))
-        if x.ndim == 2 and qtype != gguf.GGMLQuantizationType.F32:
-            if x.shape[1] % block == 0:
-                w.add_tensor(gname, gguf.quants.quantize(x, qtype), raw_dtype=qtype)
-            else:
-                w.add_tensor(gname, x.astype(np.float16))
-        else:
-            w.add_tensor(gname, np.ascontiguousarray(x))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    tiny = TinyLlamaConfig(**{k: getattr(cfg, k) for k in (
+        "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+        "num_key_value_heads", "max_position_embeddings", "rms_norm_eps")}, rope_theta=10000.0)
+    sd = {k: t.detach().float().numpy() for k, t in model.state_dict().items()}
+    write_gguf(path, sd, tiny, name="stories260K", qtype=qtype.name, fallback="F16")
 
 
 def _save_safetensors(directory: Path, sd: dict, config: dict | None) -> Path:
