@@ -139,6 +139,14 @@ def token_strings(ckpt) -> list[str] | None:
                 return out
         except (OSError, ValueError):
             return None
+    sp = base / "tokenizer.model"  # SentencePiece (Meta originals and many Llama-family repos)
+    if sp.is_file():
+        from provenance.formats.sentencepiece_model import sentencepiece_pieces
+
+        try:
+            return sentencepiece_pieces(sp)
+        except (OSError, ValueError):
+            return None
     return None
 
 
