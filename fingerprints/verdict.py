@@ -12,6 +12,11 @@ from typing import Any
 DERIVED_LOG10_P = -6.0
 INDEPENDENT_LOG10_P = -2.0
 QUANTIZED_PREFIXES = ("Q", "IQ", "I8", "I4", "F8", "TQ", "MXFP")
+FINE_TUNE_CKA = 0.995  # some layer's token-space CKA below this: the values moved (a fine-tune, or noise)
+QUANT_NOISE_CKA = 0.98  # the same for a quantized suspect, whose rounding alone reaches about 0.993
+# Labels that already say how the values changed; without one of them a derived, non-identical pair is near-identical.
+VALUE_CHANGES = {"fine-tuned", "quantized", "dtype-changed", "pruned", "vocab-changed", "depth-changed",
+                 "layers-reordered", "permuted", "rotated", "gains-folded", "layout-changed"}
 
 
 def verdict(log10_p: float) -> str:
@@ -75,10 +80,16 @@ def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dic
             rel.add("permuted")
     if not h["all_identical"]:
         cka = [e["token_cka"] for e in fp["layer_map"]]
-        if cka and min(cka) < 0.995:
+        # 4-bit block quantization alone lowers the token-space CKA to about 0.993 (Q4_0 of a toy model), the level
+        # of a light fine-tune (0.988): for a quantized suspect only a CKA below QUANT_NOISE_CKA says the values
+        # moved more than quantization explains.
+        floor = QUANT_NOISE_CKA if "quantized" in rel else FINE_TUNE_CKA
+        if cka and min(cka) < floor:
             rel.add("fine-tuned")
     if ref_meta.get("all_gains_one") is False and sus_meta.get("all_gains_one") and "rotated" not in rel:
         rel.add("gains-folded")
+    if not h["all_identical"] and not rel & VALUE_CHANGES:
+        rel.add("near-identical")  # the values differ, but by less than any label above describes
     return sorted(rel)
 
 

@@ -291,30 +291,9 @@ CAVEAT_DISAGREE = ("The fingerprint comparison alone finds shared weight lineage
                    "rewritten in a way the deep test does not undo. Inspect both checkpoints before concluding.")
 
 
-QUANT_NOISE_CKA = 0.98
-
-
-def _relations(v: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dict | None) -> list[str]:
-    from fingerprints.verdict import relations
-
-    rel = set(relations(v, fp, ref_meta, sus_meta, deep))
-    na, nb = ref_meta.get("source_names_digest"), sus_meta.get("source_names_digest")
-    if "identical" in rel and na and nb and na != nb:
-        # Same values under the same canonical names, but the files name them differently (e.g. Yi's ln1/ln2).
-        rel.discard("identical")
-        rel.add("renamed")
-    if "quantized" in rel and "fine-tuned" in rel:
-        # 4-bit block quantization alone lowers the token-space CKA to about 0.993 (Q4_0 of a toy model), the level
-        # of a light fine-tune (0.988): below QUANT_NOISE_CKA the values moved more than quantization explains.
-        cka = [e["token_cka"] for e in fp["layer_map"]]
-        if cka and min(cka) >= QUANT_NOISE_CKA:
-            rel.discard("fine-tuned")
-    return sorted(rel)
-
-
 def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, reference: Any,
                  deep: dict | None, notes: list[str] | None = None) -> dict:
-    from fingerprints.verdict import DERIVED_LOG10_P, INDEPENDENT_LOG10_P, caveats, round_floats, verdict
+    from fingerprints.verdict import DERIVED_LOG10_P, INDEPENDENT_LOG10_P, caveats, relations, round_floats, verdict
 
     mode = "deep" if deep is not None else "fingerprint"
     src = deep if deep is not None else fp
@@ -336,7 +315,7 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
         "p_value": src["p_value"],
         "log10_p_value": round(log10p, 3),
         "score": round(float(src["score"]), 6),
-        "relation": _relations(v, fp, ref_meta, sus_meta, deep),
+        "relation": relations(v, fp, ref_meta, sus_meta, deep),
         "layers": layers,
         "layer_map": [[e["suspect"], e["reference"]] for e in fp["layer_map"]],
         "alignment": alignment,

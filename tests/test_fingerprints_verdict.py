@@ -29,3 +29,21 @@ def test_format_conversion_and_renaming_are_both_named():
 def test_no_relation_without_a_derived_verdict():
     assert relations(verdict(-1.0), _fp(), _meta("aaa"), _meta("bbb"), None) == []
     assert verdict(-6.0) == "derived" and verdict(-3.0) == "inconclusive" and verdict(-1.9) == "independent"
+
+
+def _changed(cka):
+    fp = _fp(all_identical=False, names_too=False)
+    fp["layer_map"] = [{"reference": i, "token_cka": c} for i, c in enumerate(cka)]
+    return fp
+
+
+def test_slightly_different_values_are_near_identical_and_larger_changes_fine_tuned():
+    assert relations("derived", _changed([0.999, 0.998]), _meta("a"), _meta("a"), None) == ["near-identical"]
+    assert relations("derived", _changed([0.999, 0.97]), _meta("a"), _meta("a"), None) == ["fine-tuned"]
+
+
+def test_quantization_noise_alone_is_not_a_fine_tune():
+    quant = dict(_meta("a", "gguf"), storage_dtypes={"Q4_0": 8, "F32": 1})
+    assert relations("derived", _changed([0.993, 0.99]), _meta("a"), quant, None) == ["format-converted",
+                                                                                         "quantized"]
+    assert "fine-tuned" in relations("derived", _changed([0.993, 0.9]), _meta("a"), quant, None)
