@@ -246,31 +246,35 @@ def _scan(t: Any, each: Callable[[int, np.ndarray], None] | None = None) -> tupl
     return info, float(np.sqrt(h.sum_squares))
 
 
+class _RowPicker:
+    """Collects rows ``idx`` (any order, repeats allowed) of a 2-D tensor from its row blocks as they go by."""
+
+    def __init__(self, t: Any, idx: np.ndarray):
+        idx = np.asarray(idx, dtype=np.int64)
+        self.out = np.zeros((len(idx), shape_of(t)[1]), np.float32)
+        self.order = np.argsort(idx, kind="stable")
+        self.sidx = idx[self.order]
+
+    def __call__(self, r0: int, blk: np.ndarray) -> None:
+        lo, hi = np.searchsorted(self.sidx, [r0, r0 + blk.shape[0]])
+        if hi > lo:
+            self.out[self.order[lo:hi]] = blk[self.sidx[lo:hi] - r0]
+
+
 def _anchor_rows(t: Any, idx: np.ndarray) -> tuple[dict, np.ndarray]:
     """Hash a [vocab, hidden] tensor and keep its rows ``idx`` (the anchors), block by block."""
-    out = np.zeros((len(idx), shape_of(t)[1]), np.float32)
-
-    def each(r0: int, blk: np.ndarray) -> None:
-        sel = np.nonzero((idx >= r0) & (idx < r0 + blk.shape[0]))[0]
-        if sel.size:
-            out[sel] = blk[idx[sel] - r0]
-
-    info, _ = _scan(t, each)
-    return info, out
+    pick = _RowPicker(t, idx)
+    info, _ = _scan(t, pick)
+    return info, pick.out
 
 
 def select_rows(t: Any, idx: np.ndarray) -> np.ndarray:
-    """Rows ``idx`` (any order, repeats allowed) of a 2-D tensor as float32, read block by block (the tensor is
-    never whole in memory; fresh multi-MB allocations are what makes a whole-tensor read slow)."""
-    idx = np.asarray(idx, dtype=np.int64)
-    out = np.zeros((len(idx), shape_of(t)[1]), np.float32)
-    order = np.argsort(idx, kind="stable")
-    sidx = idx[order]
+    """Rows ``idx`` of a 2-D tensor as float32, read block by block (the tensor is never whole in memory; fresh
+    multi-MB allocations are what makes a whole-tensor read slow)."""
+    pick = _RowPicker(t, idx)
     for r0, blk, _ in _Blocks(t):
-        lo, hi = np.searchsorted(sidx, [r0, r0 + blk.shape[0]])
-        if hi > lo:
-            out[order[lo:hi]] = blk[sidx[lo:hi] - r0]
-    return out
+        pick(r0, blk)
+    return pick.out
 
 
 def _input_projection(t: Any, x: np.ndarray, g: np.ndarray) -> tuple[dict, float, np.ndarray]:

@@ -159,3 +159,60 @@ def open_path(path: Path) -> Checkpoint:
             tensors[name] = ref
     return Checkpoint(path=path, format="safetensors", files=files, tensors=tensors,
                       warnings=[f"{len(files)} safetensors files without an index; read them as one checkpoint"])
+
+
+def with_raw_bf16(ckpt, tensors: dict[str, Any]) -> dict[str, Any]:
+    """Canonical tensors that are BF16 safetensors entries read as stored (renamed at most: same reader as a source
+    tensor) also offer ``bf16_rows(r0, r1)``, their raw bits by a positioned read. The fingerprint then hashes the
+    bits as stored and widens them itself, instead of reading float32 and finding the bits again (a third faster)."""
+    if ckpt.format != "safetensors":
+        return tensors
+    sources = {id(t.reader): t for t in ckpt.tensors.values() if t.dtype == "BF16" and len(t.shape) >= 2}
+    headers: dict[Any, Any] = {}
+    out = {}
+    for name, t in tensors.items():
+        src = sources.get(id(getattr(t, "reader", None)))
+        if src is None or tuple(t.shape) != tuple(src.shape):
+            out[name] = t
+            continue
+        if src.file not in headers:
+            headers[src.file] = read_header(src.file)
+        entries, _, start = headers[src.file]
+        entry = entries.get(src.name)
+        if not entry or entry.get("dtype") != "BF16":
+            out[name] = t
+            continue
+        out[name] = RawBF16(t, src.file, start + int(entry["data_offsets"][0]))
+    return out
+
+
+class RawBF16:
+    """A TensorRef (delegated to) that can also return its raw bfloat16 bits."""
+
+    def __init__(self, ref, file: Path, offset: int):
+        self.ref, self.file, self.offset = ref, file, offset
+        self.row_elems = 1
+        for d in ref.shape[1:]:
+            self.row_elems *= d
+
+    def __getattr__(self, attr: str):
+        return getattr(self.ref, attr)
+
+    def read(self):
+        return self.ref.read()
+
+    def read_rows(self, start: int, stop: int):
+        return self.ref.read_rows(start, stop)
+
+    def bf16_rows(self, start: int, stop: int):
+        start, stop = max(0, start), min(self.ref.shape[0], stop)
+        out = np.empty(max(0, stop - start) * self.row_elems, dtype="<u2")  # a fresh buffer reads fastest here
+        with open(self.file, "rb", buffering=0) as fh:
+            fh.seek(self.offset + 2 * start * self.row_elems)
+            view, got = memoryview(out).cast("B"), 0
+            while got < out.nbytes:
+                n = fh.readinto(view[got:])
+                if not n:
+                    raise InputError(self.file, f"truncated: tensor {self.ref.name!r} ends past the end of the file")
+                got += n
+        return out
