@@ -13,9 +13,19 @@ from fingerprints.fingerprint import Fingerprint
 from fingerprints.stats import log10_p, norm_logsf, p_value
 
 
+def hash_kind(meta: dict) -> str:
+    """The content-hash function of a fingerprint (files before version 3 do not say: they used SHA-1)."""
+    return str(meta.get("content_hash", "sha1"))
+
+
 def hash_relation(ma: dict, mb: dict) -> dict:
-    """What the per-tensor content hashes say, independent of names."""
+    """What the per-tensor content hashes say, independent of names. Hashes made by different hash functions
+    (fingerprints of different tool versions) are not compared: ``comparable`` is then False and nothing counts
+    as identical."""
     ha, hb = ma["tensor_hashes"], mb["tensor_hashes"]
+    comparable = hash_kind(ma) == hash_kind(mb)
+    if not comparable:
+        ha = {n: {"content": "a:" + v["content"], "layout": "a:" + v["layout"]} for n, v in ha.items()}
     ca = Counter(v["content"] for v in ha.values())
     cb = Counter(v["content"] for v in hb.values())
     shared = sum((ca & cb).values())
@@ -36,6 +46,9 @@ def hash_relation(ma: dict, mb: dict) -> dict:
         "all_identical": bool(same_content),
         "identical_names_too": bool(same_content and same_names),
         "renamed_examples": [{"reference": a, "suspect": b} for a, b in renamed[:5]],
+        "comparable": comparable,
+        "hash_reference": hash_kind(ma),
+        "hash_suspect": hash_kind(mb),
     }
 
 

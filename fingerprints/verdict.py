@@ -101,6 +101,9 @@ CAVEAT_FP = ("Fingerprint-only mode compares stored token-space invariants; it i
              "and its p-value rests on a null distribution calibrated on small models.")
 CAVEAT_INDEX = ("Vocabularies were matched by token index (no tokenizer found on one side); a reordered or rebuilt "
                 "vocabulary would weaken the evidence.")
+CAVEAT_HASHES = ("The two fingerprints hash tensors with different functions ({a} for the reference, {b} for the "
+                 "suspect: they were written by different versions of the tool), so exact copies could not be "
+                 "recognised by hash; fingerprint the older side again for that evidence.")
 CAVEAT_ALIGN = ("No residual-basis alignment was found; if the suspect's embedding was rebuilt from scratch the "
                 "deep test loses power.")
 
@@ -114,6 +117,9 @@ def caveats(mode: str, fp: dict, deep: dict | None, verdict_: str) -> list[str]:
         out.append(CAVEAT_INDEX)
     if deep is not None and deep["alignment"]["kind"] == "none-found" and verdict_ != "derived":
         out.append(CAVEAT_ALIGN)
+    h = fp.get("hashes", {})
+    if not h.get("comparable", True):
+        out.append(CAVEAT_HASHES.format(a=h.get("hash_reference"), b=h.get("hash_suspect")))
     return out
 
 

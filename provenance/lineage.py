@@ -146,13 +146,13 @@ def guide(side: Side, other: Side) -> Side:
                 ckpt=side.ckpt, unsure=unsure, notes=side.notes + [note])
 
 
-def _fingerprint_of(side: Side, progress: Progress | None, label: str):
+def _fingerprint_of(side: Side, progress: Progress | None, label: str, anchors: int | None = None):
     from fingerprints.fingerprint import NonFiniteTensor
 
     if side.fingerprint is None:
         cb = (lambda d, t: progress(label, d, t)) if progress else None
         try:
-            side.fingerprint = _compute(side, cb)
+            side.fingerprint = _compute(side, cb, anchors)
         except NonFiniteTensor as exc:
             t = side.tensors.get(exc.name)
             raise InputError(getattr(t, "file", None) or side.path,
@@ -161,10 +161,11 @@ def _fingerprint_of(side: Side, progress: Progress | None, label: str):
     return side.fingerprint
 
 
-def _compute(side: Side, cb):
-    from fingerprints.fingerprint import compute_fingerprint
+def _compute(side: Side, cb, anchors: int | None = None):
+    from fingerprints.fingerprint import ANCHORS, compute_fingerprint
 
     return compute_fingerprint(side.tensors, side.arch, token_strings=side.tokens, progress=cb,
+                               anchors=anchors or ANCHORS,
                                extra_meta={"storage_dtypes": side.storage_dtypes, "source_format": side.format,
                                            "source_names_digest": _names_digest(side.source_names)})
 
@@ -192,12 +193,13 @@ def _names_digest(names: list[str]) -> str:
     return hashlib.sha1("\n".join(scheme).encode()).hexdigest()[:16]
 
 
-def fingerprint_path(path: str | Path, progress: Progress | None = None):
-    """Compute the fingerprint of a checkpoint (``fingerprints.Fingerprint``; ``.save(file)`` writes it)."""
+def fingerprint_path(path: str | Path, progress: Progress | None = None, anchors: int | None = None):
+    """Compute the fingerprint of a checkpoint (``fingerprints.Fingerprint``; ``.save(file)`` writes it) with
+    ``anchors`` anchor tokens (default ``fingerprints.fingerprint.ANCHORS``)."""
     side = load_side(path)
     if side.kind == "fingerprint":
         return side.fingerprint
-    return _fingerprint_of(side, progress, "fingerprint")
+    return _fingerprint_of(side, progress, "fingerprint", anchors)
 
 
 def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,

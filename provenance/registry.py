@@ -66,14 +66,16 @@ class Registry:
             raise InputError(self.db_path, f"not a readable registry database ({exc})") from exc
         return con
 
-    def add(self, name: str, path: str | Path, progress: Callable[[str, int, int], None] | None = None) -> dict:
-        """Fingerprint ``path`` (a checkpoint or fingerprint file) and store it under ``name`` (replacing it)."""
+    def add(self, name: str, path: str | Path, progress: Callable[[str, int, int], None] | None = None,
+            anchors: int | None = None) -> dict:
+        """Fingerprint ``path`` (a checkpoint or fingerprint file) and store it under ``name`` (replacing it);
+        ``anchors`` as for :func:`provenance.lineage.fingerprint_path`."""
         from provenance.lineage import load_side, _fingerprint_of
 
         if not name or "/" in name and Path(name).exists():
             raise UsageError(f"registry name {name!r} looks like a path; give a short name first, then the path")
         side = load_side(path)
-        fp = _fingerprint_of(side, progress, f"fingerprint {name}")
+        fp = _fingerprint_of(side, progress, f"fingerprint {name}", anchors)
         blob = fp.to_bytes()
         ckpt_path = str(Path(path).resolve()) if side.kind == "checkpoint" else None
         with self._db(create=True) as con:
@@ -118,7 +120,7 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
              progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Rank registered models as candidate bases of ``path``: fingerprint screening of every entry, then a deep
     comparison of the ``top`` best when both checkpoints are available."""
-    from fingerprints.compare import compare_fingerprints
+    from fingerprints.compare import compare_fingerprints, hash_kind
     from fingerprints.deep import deep_compare
     from provenance.lineage import SCHEMA_VERSION, _fingerprint_of, build_report, guide, load_side
 
@@ -142,7 +144,11 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
             # The file may have changed since it was registered: compare what is there now.
             fa_now = _fingerprint_of(ref, progress, f"fingerprint {name}")
             notes = list(s2.notes)
-            if fa_now.meta["tensor_hashes"] != fa.meta["tensor_hashes"]:
+            if hash_kind(fa_now.meta) != hash_kind(fa.meta):
+                notes.append(f"the entry {name!r} was made by an older version of the tool; the deep comparison "
+                             f"used the current contents of {ref_path} (run `provenance registry add` again to "
+                             "refresh the entry)")
+            elif fa_now.meta["tensor_hashes"] != fa.meta["tensor_hashes"]:
                 notes.append(f"{ref_path} changed since it was registered as {name!r}; the deep comparison used "
                              "its current contents (run `provenance registry add` again to refresh the entry)")
             res = deep_compare(ref.tensors, ref.arch, s2.tensors, s2.arch, ref_tokens=ref.tokens,

@@ -13,7 +13,7 @@ from scipy.stats import chi2
 from fingerprints import Fingerprint, compare_fingerprints, compute_fingerprint, is_fingerprint_file
 from fingerprints.align import align_residual
 from fingerprints.canon import ModelView, expand_kv
-from fingerprints.hashing import tensor_hash
+from fingerprints.hashing import _bf16_extremes, tensor_hash
 from fingerprints.stats import cka_u, fisher_ln_p, spearman_ln_p
 from provenance.examples import TinyLlamaConfig, llama_state_dict
 
@@ -54,6 +54,62 @@ def test_content_hash_ignores_name_shape_and_bf16_storage_but_not_values():
     assert tensor_hash(np.ascontiguousarray(x.T))["content"] != h["content"]
 
 
+@pytest.mark.parametrize("kind", ["any", "positive", "negative", "zeros-and-ones", "non-finite"])
+def test_bf16_min_max_from_bits_agree_with_the_widened_floats(kind):
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n = int(rng.integers(1, 40))
+        if kind == "any":
+            bits = rng.integers(0, 0x7F80, n) | (rng.integers(0, 2, n) << 15)
+        elif kind == "positive":
+            bits = rng.integers(0, 0x7F80, n)
+        elif kind == "negative":
+            bits = rng.integers(0x8000, 0xFF80, n)
+        elif kind == "zeros-and-ones":
+            bits = rng.choice([0x0000, 0x8000, 0x3F80, 0xBF80, 0x0001, 0x8001], n)
+        else:
+            bits = rng.integers(0, 0x10000, n)
+            bits[int(rng.integers(0, n))] = rng.choice([0x7F80, 0xFF80, 0x7FC0, 0xFFC1])  # ±inf, NaNs
+        bits = np.asarray(bits, dtype=np.uint16)
+        vals = bits.view(ml_dtypes.bfloat16).astype(np.float32)
+        lo, hi = _bf16_extremes(bits)
+        if not np.isfinite(vals).all():
+            assert math.isnan(lo) and math.isnan(hi)
+        else:
+            assert (lo, hi) == (float(vals.min()), float(vals.max())), bits
+    # the layout signature is the same whether the values arrive as bf16 bits or as float32
+    x = rng.standard_normal((6, 5)).astype(ml_dtypes.bfloat16)
+    assert tensor_hash(x.astype(np.float32), bf16_bits=x.view(np.uint16)) == tensor_hash(x.astype(np.float32))
+
+
+def test_fingerprints_with_different_anchor_counts_agree_on_the_anchors_they_share():
+    from fingerprints.compare import similarity_matrix
+
+    sd, arch = _sd()
+    big, small = compute_fingerprint(sd, arch, anchors=128), compute_fingerprint(sd, arch)
+    assert small.anchors == big.anchors[:32]  # min-hash order: the default anchors are a prefix of any larger set
+    sim, info = similarity_matrix(big, small)
+    assert info["shared_anchors"] == 32 and np.allclose(np.diag(sim), 1.0, atol=1e-4)
+    with pytest.raises(ValueError, match="at least 32"):
+        compute_fingerprint(sd, arch, anchors=16)
+
+
+def test_hashes_of_different_functions_are_not_compared():
+    from fingerprints.verdict import caveats
+
+    sd, arch = _sd()
+    new, old = compute_fingerprint(sd, arch), compute_fingerprint(sd, arch)
+    assert new.meta["content_hash"] == "blake3-160"
+    del old.meta["content_hash"]  # as in files of versions 1 and 2, whose hashes were SHA-1
+    res = compare_fingerprints(old, new)
+    h = res["hashes"]
+    assert not h["comparable"] and h["identical_tensors"] == 0 and not h["all_identical"]
+    assert (h["hash_reference"], h["hash_suspect"]) == ("sha1", "blake3-160")
+    assert res["score"] > 0.999 and res["log10_p"] < -6  # the Grams still show the copy
+    assert any("different functions" in c for c in caveats("fingerprint", res, None, "derived"))
+    assert compare_fingerprints(new, new)["hashes"]["comparable"]
+
+
 def test_alignment_recovers_signed_permutation_and_rotation():
     rng = np.random.default_rng(2)
     e = rng.standard_normal((500, 32))
@@ -80,9 +136,10 @@ def test_fingerprint_round_trip_is_deterministic_and_small(tmp_path):
     assert is_fingerprint_file(p1) and not is_fingerprint_file(tmp_path)
     back = Fingerprint.load(p1)
     assert back.meta == fp.meta and np.array_equal(back.grams, fp.grams)
-    # 7B extrapolation: 32 layers × 9 invariants × 8256 × 2 bytes ≈ 4.8 MB (+ hashes), under 8 MB
+    # 7B extrapolation: 32 layers × 9 invariants × 528 × 2 bytes ≈ 0.3 MB (+ hashes); even 128 anchors stay under 8 MB
     per_layer = fp.grams[0].nbytes
-    assert 32 * per_layer + 300 * 120 < 8_000_000
+    assert fp.grams.shape[2] == 32 * 33 // 2 and 32 * per_layer + 300 * 120 < 1_000_000
+    assert 32 * compute_fingerprint(sd, arch, anchors=128).grams[0].nbytes + 300 * 120 < 8_000_000
 
 
 def test_fingerprint_reads_each_tensor_once():

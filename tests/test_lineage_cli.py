@@ -277,6 +277,25 @@ def test_fingerprint_files_are_deterministic_and_compare_alone(files, capsys, tm
         assert r["mode"] == "fingerprint" and r["verdict"] != "derived" and r["relation"] == []
 
 
+def test_anchor_count_option(files, capsys, tmp_path):
+    from fingerprints import Fingerprint
+    from fingerprints.fingerprint import ANCHORS, MIN_ANCHORS
+    from provenance.cli.fingerprint_cmd import ANCHORS_OPTION, DEFAULT_ANCHORS
+
+    assert DEFAULT_ANCHORS == ANCHORS and ANCHORS_OPTION.min == MIN_ANCHORS
+    wide, default = tmp_path / "wide.fp", tmp_path / "default.fp"
+    assert run(["fingerprint", files["orig"], "-o", wide, "--anchors", "64"], capsys)[0] == 0
+    assert run(["fingerprint", files["orig"], "-o", default], capsys)[0] == 0
+    fw, fd = Fingerprint.load(wide), Fingerprint.load(default)
+    assert len(fw.anchors) == 64 and len(fd.anchors) == ANCHORS and wide.stat().st_size > default.stat().st_size
+    r = compare_json(capsys, wide, default)
+    assert r["verdict"] == "derived" and r["anchors"]["shared_anchors"] == ANCHORS and r["hashes"]["all_identical"]
+    r = compare_json(capsys, files["gguf-q8_0"], wide, "--fingerprint-only")
+    assert r["verdict"] == "derived" and r["score"] > 0.9
+    code, out, err = run(["fingerprint", files["orig"], "-o", tmp_path / "x.fp", "--anchors", "16"], capsys)
+    assert code == 2 and out == "" and not (tmp_path / "x.fp").exists()
+
+
 # ------------------------------------------------------------------------------------------ registry, identify
 def test_registry_and_identify(files, capsys, tmp_path):
     reg = tmp_path / "registry"
@@ -319,6 +338,26 @@ def test_registry_and_identify(files, capsys, tmp_path):
     assert [r["name"] for r in json.loads(out)["models"]] == ["stories260k", "toy-independent"]
     code, out, err = run(["registry", "remove", "toy-untrained", "--registry", reg], capsys)
     assert code == 2 and out == "" and err.count("\n") == 1 and "no model named" in err
+
+
+def test_identify_refreshes_an_entry_written_by_an_older_version(files, capsys, tmp_path):
+    import sqlite3
+
+    from fingerprints import Fingerprint
+
+    reg = tmp_path / "registry"
+    assert run(["registry", "add", "stories260k", files["orig"], "--registry", reg], capsys)[0] == 0
+    db = reg / "registry.sqlite"
+    with sqlite3.connect(db) as con:
+        fp = Fingerprint.from_bytes(con.execute("SELECT fingerprint FROM models").fetchone()[0])
+        del fp.meta["content_hash"]  # as a version-2 entry (SHA-1 hashes) would read
+        fp.meta["version"] = 2
+        con.execute("UPDATE models SET fingerprint = ?", (fp.to_bytes(),))
+    code, out, err = run(["identify", files["meta"], "--registry", reg, "--format", "json"], capsys)
+    assert code == 0, err
+    first = json.loads(out)["candidates"][0]
+    assert first["verdict"] == "derived" and first["mode"] == "deep"
+    assert any("older version" in n for n in first["notes"]) and not any("changed since" in n for n in first["notes"])
 
 
 def test_identify_with_an_empty_registry_is_an_input_error(files, capsys, tmp_path):

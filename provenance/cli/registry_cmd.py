@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from provenance.cli.fingerprint_cmd import ANCHORS_OPTION
 from provenance.cli.output import TextOrJson, dumps, stderr_console, write_stdout
 
 registry_app = typer.Typer(help="Manage the local registry of base-model fingerprints that `identify` screens.\n\n"
@@ -25,6 +26,7 @@ def add(
     name: str = typer.Argument(..., help="A short name for the model, e.g. llama-2-7b."),
     path: Path = typer.Argument(..., help="The model's checkpoint (or a fingerprint file)."),
     registry: Optional[Path] = REGISTRY_OPTION,
+    anchors: int = ANCHORS_OPTION,
 ) -> None:
     """Fingerprint a model and store it under NAME (replaces an entry of the same name).
 
@@ -37,7 +39,7 @@ def add(
 
     reg = Registry(registry)
     with progress_bars() as progress:
-        row = reg.add(name, path, progress=progress)
+        row = reg.add(name, path, progress=progress, anchors=anchors)
     stderr_console().print(f"added {row['name']} ({row['layers']} layers, {row['fingerprint_bytes']:,} bytes) "
                            f"to {reg.db_path}")
 
