@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import ml_dtypes
 import numpy as np
@@ -158,13 +157,11 @@ def test_fingerprint_reads_each_tensor_once():
     assert set(reads) == set(sd) and set(reads.values()) == {1}
 
 
-def test_fingerprint_compare_is_fast_and_separates_copies_from_independent():
+def test_fingerprint_compare_separates_copies_from_independent():
     sd, arch = _sd(0)
     other, _ = _sd(1)
     fa, fb, fc = compute_fingerprint(sd, arch), compute_fingerprint(dict(sd), arch), compute_fingerprint(other, arch)
-    t = time.perf_counter()
-    same = compare_fingerprints(fa, fb)
-    assert time.perf_counter() - t < 0.2
+    same = compare_fingerprints(fa, fb)  # its speed is measured in benchmarks/bench_lineage.py
     assert same["hashes"]["all_identical"] and same["log10_p"] < -6
     ind = compare_fingerprints(fa, fc)
     assert ind["log10_p"] > -2 and ind["hashes"]["identical_tensors"] == 0
