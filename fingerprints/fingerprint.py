@@ -115,13 +115,19 @@ class Fingerprint:
     def from_bytes(cls, data: bytes) -> "Fingerprint":
         from safetensors.numpy import load
 
-        meta = json.loads(_header_metadata(data)[FORMAT])
-        if meta.get("format") != FORMAT:
-            raise ValueError("not a provenance fingerprint")
+        meta = cls.meta_from_bytes(data)
         if int(meta.get("version", 0)) > VERSION:
             raise ValueError(f"fingerprint version {meta.get('version')} is newer than this tool ({VERSION})")
         arrays = load(data)
         return cls(meta=meta, grams=arrays["grams"], gain_profiles=arrays["gain_profiles"], norms=arrays["norms"])
+
+    @staticmethod
+    def meta_from_bytes(data: bytes) -> dict:
+        """The JSON description of a fingerprint file, from its header only (no arrays are decoded)."""
+        meta = json.loads(_header_metadata(data)[FORMAT])
+        if meta.get("format") != FORMAT:
+            raise ValueError("not a provenance fingerprint")
+        return meta
 
     @classmethod
     def load(cls, path: str | Path) -> "Fingerprint":

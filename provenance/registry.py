@@ -91,10 +91,12 @@ class Registry:
             return cur.rowcount > 0
 
     def list(self) -> list[dict]:
+        """One dict per entry, sorted by name; ``fingerprint_version``, ``anchors`` and ``content_hash`` come from
+        the stored fingerprint's header (None when it cannot be read)."""
         with self._db() as con:
             rows = con.execute("SELECT name, path, layers, hidden_size, vocab_size, fingerprint_digest, "
-                               "length(fingerprint) FROM models ORDER BY name").fetchall()
-        return [self._row_dict(r) for r in rows]
+                               "length(fingerprint), fingerprint FROM models ORDER BY name").fetchall()
+        return [dict(self._row_dict(r[:7]), **_fingerprint_facts(bytes(r[7]))) for r in rows]
 
     def fingerprints(self) -> list[tuple[str, str | None, Any]]:
         from fingerprints.fingerprint import Fingerprint
@@ -163,3 +165,16 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
     return {"schema_version": SCHEMA_VERSION, "suspect": str(path), "registry": str(registry.directory),
             "candidates": candidates[:max(top, 1)] if top else candidates,
             "screened": len(entries)}
+
+
+def _fingerprint_facts(blob: bytes) -> dict:
+    """Format version, anchor count and hash function of a stored fingerprint, from its header only."""
+    from fingerprints.compare import hash_kind
+    from fingerprints.fingerprint import Fingerprint
+
+    try:
+        meta = Fingerprint.meta_from_bytes(blob)
+        return {"fingerprint_version": int(meta.get("version", 1)), "anchors": len(meta.get("anchors") or []),
+                "content_hash": hash_kind(meta)}
+    except (ValueError, KeyError, TypeError):
+        return {"fingerprint_version": None, "anchors": None, "content_hash": None}

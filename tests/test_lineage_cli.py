@@ -312,8 +312,9 @@ def test_registry_and_identify(files, capsys, tmp_path):
     assert [r["name"] for r in rows] == ["stories260k", "toy-independent", "toy-untrained"]
     assert rows[0]["path"] == str(files["orig"].resolve()) and rows[1]["path"] is None
     assert rows[0]["layers"] == 5 and rows[0]["hidden_size"] == 64 and rows[0]["vocab_size"] == 512
+    assert (rows[0]["fingerprint_version"], rows[0]["anchors"], rows[0]["content_hash"]) == (3, 32, "blake3-160")
     code, out, _ = run(["registry", "list", "--registry", reg], capsys)
-    assert code == 0 and len(out.splitlines()) == 3 and "(fingerprint only)" in out
+    assert code == 0 and len(out.splitlines()) == 3 and "(fingerprint only)" in out and "version" not in out
 
     code, out, err = run(["identify", files["gguf-q8_0"], "--registry", reg, "--format", "json"], capsys)
     assert code == 0, err
@@ -353,6 +354,11 @@ def test_identify_refreshes_an_entry_written_by_an_older_version(files, capsys, 
         del fp.meta["content_hash"]  # as a version-2 entry (SHA-1 hashes) would read
         fp.meta["version"] = 2
         con.execute("UPDATE models SET fingerprint = ?", (fp.to_bytes(),))
+    code, out, _ = run(["registry", "list", "--registry", reg, "--format", "json"], capsys)
+    row = json.loads(out)["models"][0]
+    assert (row["fingerprint_version"], row["content_hash"], row["anchors"]) == (2, "sha1", 32)
+    code, out, _ = run(["registry", "list", "--registry", reg], capsys)
+    assert "fingerprint version 2: add it again" in out
     code, out, err = run(["identify", files["meta"], "--registry", reg, "--format", "json"], capsys)
     assert code == 0, err
     first = json.loads(out)["candidates"][0]

@@ -63,8 +63,15 @@ def list_(
     if not rows:
         write_stdout(f"the registry {reg.directory} is empty\n")
         return
+    from fingerprints.fingerprint import VERSION
+
+    def old(r: dict) -> str:
+        v = r.get("fingerprint_version")
+        return (f"\t(fingerprint version {v}: add it again for hash evidence)" if v is not None and v < VERSION
+                else "")
+
     write_stdout("".join(f"{r['name']}\t{r['layers']} layers, hidden {r['hidden_size']}, vocab {r['vocab_size']}\t"
-                         f"{r['path'] or '(fingerprint only)'}\n" for r in rows))
+                         f"{r['path'] or '(fingerprint only)'}{old(r)}\n" for r in rows))
 
 
 @registry_app.command("remove")
