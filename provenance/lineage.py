@@ -89,7 +89,7 @@ def token_strings(ckpt) -> list[str] | None:
     return None
 
 
-def load_side(path: str | Path, need_tensors: bool = True) -> Side:
+def load_side(path: str | Path) -> Side:
     from fingerprints.fingerprint import Fingerprint, is_fingerprint_file
 
     p = Path(path)
