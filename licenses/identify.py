@@ -64,6 +64,35 @@ def _flat(text: str) -> str:
     return re.sub(r"\s+", " ", text[:HEAD_CHARS])
 
 
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+
+
+def plain(text: str) -> str:
+    """Text reduced for matching phrases: curly quotes made straight, Markdown emphasis and escapes dropped
+    (Meta's 3.x texts are Markdown: ``**Llama 3.1** **Acceptable Use Policy**``, ``llama3\\_3``), words
+    hyphenated across a line break joined, whitespace collapsed."""
+    text = text.translate(_QUOTES).replace("\\", "")
+    text = re.sub(r"(?<=\w)-[ \t]*\r?\n\s*(?=\w)", "-", text)  # a hyphenated word wrapped at the line end
+    text = re.sub(r"(\*\*|__|(?<![\w*])\*(?!\s))", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def contains_use_policy(text: str, lic: License) -> bool:
+    """Does ``text`` (a LICENSE or USE_POLICY file) contain ``lic``'s use policy itself, not just a mention of it?
+
+    Meta's Llama 3 LICENSE files append the whole Acceptable Use Policy; such a file satisfies the duty to make the
+    policy available. Every marker of the record must match (title line and opening sentence)."""
+    if not lic.use_policy_markers:
+        return False
+    flat = plain(text)
+    return all(re.search(m, flat, re.I) for m in lic.use_policy_markers)
+
+
+def find_use_policy(text: str) -> License | None:
+    """The record whose use policy ``text`` contains, else None (the first record in table order wins)."""
+    return next((lic for lic in LICENSES if contains_use_policy(text, lic)), None)
+
+
 @dataclass(frozen=True)
 class TextMatch:
     license: License

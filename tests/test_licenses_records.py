@@ -28,6 +28,8 @@ EXPECTED_NOTICES = {
     "gemma": "Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms",
     "tongyi-qianwen": "Tongyi Qianwen is licensed under the Tongyi Qianwen LICENSE AGREEMENT, Copyright (c) "
                       "Alibaba Cloud. All Rights Reserved.",
+    "tongyi-qianwen-research": "Tongyi Qianwen is licensed under the Tongyi Qianwen RESEARCH LICENSE AGREEMENT, "
+                               "Copyright (c) Alibaba Cloud. All Rights Reserved.",
     "qwen": "Qwen is licensed under the Qwen LICENSE AGREEMENT, Copyright (c) Alibaba Cloud. All Rights Reserved.",
     "qwen-research": "Qwen is licensed under the Qwen RESEARCH LICENSE AGREEMENT, Copyright (c) Alibaba Cloud. "
                      "All Rights Reserved.",
@@ -35,12 +37,15 @@ EXPECTED_NOTICES = {
     "mnpl": "Licensed by Mistral AI under the Mistral AI Non-Production License",
     # No fixed notice string: keep notices / attribute the source.
     "yi-license": None, "deepseek": None, "falcon-llm-license": None, "openrail-m": None, "apache-2.0": None,
-    "mit": None, "cc-by-4.0": None, "cc-by-nc-4.0": None,
+    "mit": None, "cc-by-4.0": None, "cc-by-nc-4.0": None, "cc-by-nc-sa-4.0": None, "falcon-180b-tii-license": None,
+    "bigscience-openrail-m": None, "bigscience-bloom-rail-1.0": None,
 }
 
 REQUIRED_COVERAGE = {"llama1", "llama2", "llama3", "llama3.1", "llama3.2", "llama3.3", "llama4", "gemma",
                      "tongyi-qianwen", "qwen", "qwen-research", "mrl", "mnpl", "yi-license", "deepseek",
-                     "falcon-llm-license", "openrail-m", "apache-2.0", "mit", "cc-by-4.0", "cc-by-nc-4.0"}
+                     "falcon-llm-license", "openrail-m", "apache-2.0", "mit", "cc-by-4.0", "cc-by-nc-4.0",
+                     "tongyi-qianwen-research", "falcon-180b-tii-license", "bigscience-openrail-m",
+                     "bigscience-bloom-rail-1.0", "cc-by-nc-sa-4.0"}
 
 IDS = [lic.id for lic in kb.LICENSES]
 
@@ -106,7 +111,8 @@ def test_card_ids_and_aliases_resolve_to_the_record(lic_id):
 @pytest.mark.parametrize("lic_id", IDS)
 def test_record_is_complete_with_sources(lic_id):
     lic = kb.BY_ID[lic_id]
-    assert re.fullmatch(r"(Apache-2\.0|MIT|CC-BY-4\.0|CC-BY-NC-4\.0|LicenseRef-[A-Za-z0-9.-]+)", lic.spdx)
+    assert re.fullmatch(r"(Apache-2\.0|MIT|CC-BY-4\.0|CC-BY-NC-4\.0|CC-BY-NC-SA-4\.0|LicenseRef-[A-Za-z0-9.-]+)",
+                        lic.spdx)
     assert lic.source_of("notice") and lic.source_of("spdx") and lic.source_of("relicense")
     assert lic.commercial and lic.outputs_for_training and lic.name
     assert isinstance(lic.relicense, kb.Relicense)
@@ -135,13 +141,13 @@ def test_naming_and_display_rules_follow_the_reference():
 
 
 def test_known_hub_models_map_to_records():
-    for pattern, lic_id, source in kb.known_models.KNOWN_MODELS:
-        assert lic_id in kb.BY_ID and source, pattern
+    for row in kb.known_models.KNOWN_MODELS:
+        assert all(lic_id in kb.BY_ID for lic_id in row.licenses) and row.source, row.pattern
     assert kb.license_for_repo("meta-llama/Llama-2-7b-hf") == ("llama2", "S1")
     assert kb.license_for_repo("meta-llama/Meta-Llama-3.1-8B")[0] == "llama3.1"
     assert kb.license_for_repo("Qwen/Qwen2.5-3B-Instruct")[0] == "qwen-research"
     assert kb.license_for_repo("Qwen/Qwen2.5-7B")[0] == "apache-2.0"
-    assert kb.license_for_repo("01-ai/Yi-34B") is None
+    assert kb.license_for_repo("01-ai/Yi-34B", "2024-01-15")[0] == "yi-license"
 
 
 def test_licenses_room_imports_neither_provenance_nor_numeric_libraries():
