@@ -18,7 +18,10 @@ Sources (the keys used in ``sources`` below; full list in ../shared/reference/li
   S15 the FALCON 180B TII LICENSE VERSION 1.0 (September 2023) as shipped with Falcon-180B (quoted in the
       tiiuae/falcon-180B discussions and in redistributions of the model)
   S16 the BigScience Open RAIL-M License (dated August 18, 2022) and BigScience RAIL License v1.0 (May 19, 2022)
-  S17 the Creative Commons BY-NC-SA 4.0 legal code
+  S17 the Creative Commons BY-NC-SA 4.0 legal code (checked against ScanCode's copy, key cc-by-nc-sa-4.0)
+  S18 the MRL-0.1 text (Mistral AI Research License), sections 2.2-3.2, 4.2 and 9, as published with Mistral
+      Large 2411 (card gate text and a verbatim copy in a public repository)
+  S19 MNPL-0.1 §3.2 as quoted at the Codestral release (2024-05-29); the rest of the MNPL text was not available
   LT  ../shared/license-texts/ (real texts, see its SOURCES.md): every quote from a text there is checked by a test
   HF  huggingface/hub-docs ``repositories-licenses.md`` (the card ``license:`` ids)
   SPDX spdx/license-list-XML; OSI/CC  the Apache-2.0, MIT and Creative Commons legal codes
@@ -398,10 +401,11 @@ LICENSES: tuple[License, ...] = (
         ),
         revisions=(
             "February 21, 2024: first Gemma Terms of Use (Gemma 1); text not available here",
-            "April 1, 2024: revision (ScanCode key gemma-tou-2024-04-01); text not available here",
-            "March 24, 2025: current revision (Gemma 3 era; ScanCode key gemma-tou-2025-03-24), the text the "
-            "clauses above are quoted from; the three texts are identified as the same record by their "
-            "'Last modified' line",
+            "April 1, 2024: §3.1 conditions (1)-(4), the Notice string and §3.2 read as in the 2025 text (compared "
+            "with ScanCode's copy, key gemma-tou-2024-04-01); \"Gemma\" is the models \"identified at "
+            "ai.google.dev/gemma\"",
+            "March 24, 2025: \"Gemma\" becomes the models \"identified in the Appendix\" (§1.1(c)); the duties "
+            "above are unchanged; the clauses are quoted from this revision",
         ),
     ),
     _qwen_family(
@@ -470,14 +474,25 @@ LICENSES: tuple[License, ...] = (
         commercial="non-commercial",
         non_commercial=True,
         outputs_for_training="research purposes only",
-        relicense=Relicense.NO,
+        relicense=Relicense.WITH_RESTRICTIONS,  # §2.3: other terms for your derivatives, MRL limits still apply
         mark_modifications=True,
         family="mistral",
-        sources=(("*", "S9"),),
+        sources=(("*", "S18"),),
         version="MRL-0.1 (license_link https://mistral.ai/licenses/MRL-0.1.md in Mistral's cards)",
         clauses=(
-            ("copy_required", Clause("§2.2", "Distribution of Mistral Model and Derivatives made by or for Mistral AI",
-                                     "S9 (card gate text)")),
+            ("copy_required", Clause("§2.2", "You must make available a copy of this Agreement to third-party "
+                                     "recipients")),
+            ("notice", Clause("§2.2", 'the following attribution notice within a "Notice" text file')),
+            ("mark_modifications", Clause("§2.3", "prominent notices stating that You modified the concerned Mistral "
+                                          "Model")),
+            ("relicense", Clause("§2.3", "You may Distribute any Derivatives made by or for You under additional or "
+                                 "different terms and conditions")),
+            ("commercial", Clause("§3.2", "You shall only use the Mistral Models, Derivatives (whether or not created "
+                                  "by Mistral AI) and Outputs for Research Purposes")),
+            ("pass_through", Clause("§9 Research Purposes", "any Distribution by a commercial entity of the Mistral "
+                                    "Model, Derivative or Output whether in return for payment or free of charge")),
+            ("outputs_for_training", Clause("§4.2", "Any Outputs shall be subject to the restrictions set out in "
+                                            "Section 3")),
         ),
     ),
     License(
@@ -505,6 +520,13 @@ LICENSES: tuple[License, ...] = (
         mark_modifications=True,
         family="mistral",
         sources=(("*", "S10"),),
+        clauses=(
+            ("commercial", Clause("§3.2", "You shall only use the Mistral Models and Derivatives (whether or not "
+                                  "created by Mistral AI) for testing, research, Personal, or evaluation purposes in "
+                                  "Non-Production Environments", "S19")),
+            ("pass_through", Clause("§3.2", "You shall not supply the Mistral Models or Derivatives in the course of "
+                                    "a commercial activity", "S19")),
+        ),
         version="MNPL-0.1 (license_link https://mistral.ai/licenses/MNPL-0.1.md in the Codestral cards)",
     ),
     License(
