@@ -208,8 +208,8 @@ _LLAMA_NO_IMPROVE = Clause("§1.b.v", "You will not use the Llama Materials or a
                            "Materials to improve any other large language model")
 
 
-def _qwen_family(*, id: str, name: str, title: str, version_line: str, notice: str, text_name: str,
-                 research: bool, display: tuple[str, ...], aliases: tuple[str, ...], spdx: str,
+def _qwen_family(*, id: str, name: str, title: str, version_line: str, notice: str, research: bool,
+                 display: tuple[str, ...], aliases: tuple[str, ...], spdx: str,
                  sources: tuple[tuple[str, str], ...], exclude: tuple[str, ...] = (),
                  outputs: str, outputs_clause: Clause, rules_section: str) -> License:
     """Alibaba Cloud's Tongyi Qianwen / Qwen agreements share one skeleton [S13, S14, S4]: §3.a copy, §3.b mark
@@ -267,9 +267,9 @@ def _qwen_family(*, id: str, name: str, title: str, version_line: str, notice: s
     )
 
 
-_QWEN_BUILT_WITH = Clause("§{}.b", "If you use the Materials or any outputs or results therefrom to create, train, "
-                          "fine-tune, or improve an AI model that is distributed or made available, you shall "
-                          'prominently display "Built with Qwen" or "Improved using Qwen"')
+_QWEN_BUILT_WITH = ("If you use the Materials or any outputs or results therefrom to create, train, fine-tune, or "
+                    "improve an AI model that is distributed or made available, you shall prominently display "
+                    "\"Built with Qwen\" or \"Improved using Qwen\"")
 _TONGYI_NO_IMPROVE = "You can not use the Materials or any output therefrom to improve any other large language model"
 _RAIL_CLAUSES: tuple[tuple[str, Clause], ...] = (
     ("copy_required", Clause("§4.b", "You must give any Third Party recipients of the Model or Derivatives of the "
@@ -413,7 +413,7 @@ LICENSES: tuple[License, ...] = (
         version_line="Tongyi Qianwen Release Date: August 3, 2023",
         notice="Tongyi Qianwen is licensed under the Tongyi Qianwen LICENSE AGREEMENT, Copyright (c) Alibaba Cloud. "
                "All Rights Reserved.",
-        text_name="Tongyi Qianwen LICENSE AGREEMENT", research=False, display=(),
+        research=False, display=(),
         aliases=("tongyi-qianwen-license", "tongyi-qianwen-license-agreement", "qianwen"),
         spdx="LicenseRef-scancode-tongyi-qianwen-2023", sources=(("*", "S13"), ("spdx", "S4")),
         exclude=(r"Tongyi Qianwen RESEARCH LICENSE AGREEMENT",),
@@ -425,7 +425,7 @@ LICENSES: tuple[License, ...] = (
         version_line="Tongyi Qianwen Release Date: November 30, 2023",
         notice="Tongyi Qianwen is licensed under the Tongyi Qianwen RESEARCH LICENSE AGREEMENT, Copyright (c) "
                "Alibaba Cloud. All Rights Reserved.",
-        text_name="Tongyi Qianwen RESEARCH LICENSE AGREEMENT", research=True, display=(),
+        research=True, display=(),
         aliases=("tongyi-qianwen-research-license", "tongyi-qianwen-research-license-agreement"),
         spdx="LicenseRef-tongyi-qianwen-research-2023", sources=(("*", "S13"), ("spdx", "S13")),
         outputs="outputs may not be used to improve other large language models (except Tongyi Qianwen "
@@ -435,24 +435,24 @@ LICENSES: tuple[License, ...] = (
         id="qwen", name="Qwen License Agreement", title="Qwen LICENSE AGREEMENT",
         version_line="Qwen LICENSE AGREEMENT Release Date: September 19, 2024",
         notice="Qwen is licensed under the Qwen LICENSE AGREEMENT, Copyright (c) Alibaba Cloud. All Rights Reserved.",
-        text_name="Qwen LICENSE AGREEMENT", research=False, display=("Built with Qwen", "Improved using Qwen"),
+        research=False, display=("Built with Qwen", "Improved using Qwen"),
         aliases=("qwen-license", "qwen-license-agreement"), spdx="LicenseRef-scancode-qwen-2024",
         sources=(("*", "S4"),), exclude=(r"Qwen RESEARCH LICENSE AGREEMENT",),
         outputs="allowed; a distributed model trained on Qwen or its outputs must display \"Built with Qwen\" or "
                 "\"Improved using Qwen\"",
-        outputs_clause=Clause("§5.b", _QWEN_BUILT_WITH.quote), rules_section="5"),
+        outputs_clause=Clause("§5.b", _QWEN_BUILT_WITH), rules_section="5"),
     _qwen_family(
         id="qwen-research", name="Qwen Research License Agreement", title="Qwen RESEARCH LICENSE AGREEMENT",
         version_line="Qwen RESEARCH LICENSE AGREEMENT Release Date: September 19, 2024",
         notice="Qwen is licensed under the Qwen RESEARCH LICENSE AGREEMENT, Copyright (c) Alibaba Cloud. "
                "All Rights Reserved.",
-        text_name="Qwen RESEARCH LICENSE AGREEMENT", research=True, display=("Built with Qwen", "Improved using Qwen"),
+        research=True, display=("Built with Qwen", "Improved using Qwen"),
         aliases=("qwen-research-license", "qwen-research-license-agreement"),
         spdx="LicenseRef-qwen-research-2024",  # no ScanCode key listed in licenses.md
         sources=(("*", "S14"),),
         outputs="non-commercial only; a distributed model trained on it or its outputs must display \"Built with "
                 "Qwen\" or \"Improved using Qwen\"",
-        outputs_clause=Clause("§4.b", _QWEN_BUILT_WITH.quote), rules_section="4"),
+        outputs_clause=Clause("§4.b", _QWEN_BUILT_WITH), rules_section="4"),
     License(
         id="mrl",
         name="Mistral AI Research License",
@@ -693,7 +693,9 @@ LICENSES: tuple[License, ...] = (
                                     "Acceptable Use Policy at all times")),
             ("commercial", Clause("Introductory note", "Use of Falcon180B for hosted services may require a separate "
                                   "license")),
-            ("relicense", Clause("§5.3", "The Acceptable Use Policy may be updated from time to time")),
+            # Other terms seem possible (Apache-based), but the AUP binds every Derivative Work: §5.1.
+            ("relicense", Clause("§5.1", "your use of the Work or any Derivative Work must comply with the "
+                                 "Acceptable Use Policy at all times")),
         ),
     ),
     License(
