@@ -86,10 +86,13 @@ class Finding:
     fix: str = ""
     license: str | None = None
     base: str | None = None
+    line: int | None = None  # 1-based, in ``file`` (findings about card content: the key, heading or line)
+    column: int | None = None  # 1-based
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "severity": self.severity, "message": self.message, "file": self.file,
-                "fix": self.fix, "license": self.license, "base": self.base}
+                "line": self.line, "column": self.column, "fix": self.fix, "license": self.license,
+                "base": self.base}
 
 
 @dataclass
@@ -445,11 +448,40 @@ def _declared(release: ReleaseInfo) -> list[dict[str, Any]]:
 
 
 def _readme_has(release: ReleaseInfo, line: str) -> bool:
-    text = " ".join(release.card_text.split()).lower()
-    if "{name}" in line:
-        pattern = re.escape(" ".join(line.split()).lower()).replace(re.escape("{name}"), ".+?")
-        return re.search(pattern, text) is not None
-    return " ".join(line.split()).lower() in text
+    """Whether the card body *displays* the line (see :func:`provenance.cards.find_display`): text in the front
+    matter, a quoted license, a blockquote, code or an HTML comment does not count."""
+    from provenance.cards import find_display
+
+    return find_display(release.card, line) is not None
+
+
+# Which front-matter key a card finding is about (its line is reported); others point at the first heading.
+_FINDING_KEYS = {"license-missing": "license", "license-unknown": "license", "license-conflict": "license",
+                 "undisclosed-base": "base_model", "base-license-unknown": "base_model",
+                 "name-prefix": "model_name"}
+
+
+def _card_location(release: ReleaseInfo, finding_id: str) -> tuple[int, int] | None:
+    """(line, column) in the card for a finding about its content: the front-matter key it concerns, else the
+    first heading (where a model name or an attribution section is read), else the first body line."""
+    from provenance.cards import first_heading
+
+    card = release.card
+    if card is None:
+        return None
+    key = _FINDING_KEYS.get(finding_id)
+    if key and key in card.key_lines:
+        return card.key_lines[key], 1
+    if finding_id == "name-prefix" and release.model_name_source != "README heading":
+        for k in ("model_name", "model-index"):
+            if k in card.key_lines:
+                return card.key_lines[k], 1
+    if card.front_matter_span and finding_id in _FINDING_KEYS:
+        return card.body_line - 1, 1  # the closing fence: where a missing key would go
+    h = first_heading(card)
+    if h is not None:
+        return h.line, 1
+    return card.body_line, 1
 
 
 def _starts_with(name: str, prefix: str) -> bool:
@@ -508,8 +540,11 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
     plans: list[PlannedWrite] = []
 
     def add(fid: str, message: str, file: str | None = None, fix: str = "", license: str | None = None,
-            base: str | None = None) -> None:
-        raw.append(Finding(fid, config.severity_of(fid), message, file, fix, license, base))
+            base: str | None = None, at: tuple[int, int] | None = None) -> None:
+        if at is None and file is not None and file == card_file and release.card is not None:
+            at = _card_location(release, fid)
+        line, column = at if at else (None, None)
+        raw.append(Finding(fid, config.severity_of(fid), message, file, fix, license, base, line, column))
 
     card_file = release.rel(release.card_path) if release.card_path else "README.md"
     if release.card_path is None:
@@ -600,7 +635,7 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
         if sources:
             src = sources[0].path
             plans.append(PlannedWrite(target, "create", f"the {lic.name} text", str(src),
-                                      f"copy of {src}", _copy_builder(src)))
+                                      f"copy of {src}", _copy_builder(src, sources[0].root)))
         else:
             add("license-text-unavailable", f"No local copy of the {lic.name} text was found in any --base "
                 "directory.", target, "Pass --base DIR for a base that ships it, or copy it by hand.",
@@ -610,11 +645,15 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
 
     # NOTICE.
     notice_license = {d.text: d.license for d in duties if d.kind == "notice"}
+    outside_notices: list[LegalText] = []  # base NOTICE files that resolve outside their folder: never copied
     for b in lineage:  # Apache-2.0 section 4(d): pass on the base's NOTICE contents
         if "apache-2.0" in b.licenses:
             for t in b.legal:
                 if t.kind == "notice" and t.text.strip():
-                    notice_license.setdefault(t.text.strip(), "apache-2.0")
+                    if t.outside:
+                        outside_notices.append(t)
+                    else:
+                        notice_license.setdefault(t.text.strip(), "apache-2.0")
     notices = list(notice_license)
     notice_files = release.legal_of("notice")
     if notices:
@@ -626,7 +665,7 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
                 "Create NOTICE with the exact strings (--write does).")
             content = kb.render_notice(notices)
             plans.append(PlannedWrite("NOTICE", "create", "required notice strings", None, content,
-                                      lambda current, c=content: c))
+                                      lambda current, c=content: _refuse_outside(outside_notices) or c))
         elif missing:
             nf = notice_files[0]
             for n in missing:
@@ -635,7 +674,7 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
                     license=notice_license[n])
             plans.append(PlannedWrite(release.rel(nf.path), "update", "append missing notice strings", None,
                                       "\n".join(missing), lambda current, ns=tuple(notices):
-                                      kb.render_notice(list(ns), current)))
+                                      _refuse_outside(outside_notices) or kb.render_notice(list(ns), current)))
 
     # Use policies.
     policy_files = release.legal_of("use_policy")
@@ -653,7 +692,7 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
             continue
         if sources:
             plans.append(PlannedWrite(target, "create", f"the {lic.name} use policy", str(sources[0].path),
-                                      f"copy of {sources[0].path}", _copy_builder(sources[0].path)))
+                                      f"copy of {sources[0].path}", _copy_builder(sources[0].path, sources[0].root)))
         else:
             plans.append(PlannedWrite(target, "unavailable", f"no local copy of the use policy; fetch it from "
                                       f"{lic.use_policy_url}"))
@@ -707,8 +746,22 @@ def _should_disclose(b: BaseInfo) -> bool:
     return b.path is not None and (b.comparison or {}).get("verdict") != "independent"
 
 
-def _copy_builder(src: Path) -> Callable[[str | None], str]:
-    return lambda current: read_text(src)
+def _refuse_outside(texts: list[LegalText]) -> None:
+    """A base's NOTICE must be passed on, but it resolves outside the base folder: refuse to copy it."""
+    from provenance import safeio
+    from provenance.release import MAX_TEXT_BYTES
+
+    for t in texts:
+        safeio.read_confined(t.root or t.path.parent, t.path, MAX_TEXT_BYTES)  # raises InputError
+
+
+def _copy_builder(src: Path, root: Path | None) -> Callable[[str | None], str]:
+    """Copy a base's legal text; refused (InputError) when it resolves outside the base folder."""
+    from provenance import safeio
+    from provenance.release import MAX_TEXT_BYTES
+
+    folder = root if root is not None else src.parent
+    return lambda current: safeio.read_confined(folder, src, MAX_TEXT_BYTES).decode("utf-8", "replace")
 
 
 def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dict[str, Any]],
@@ -761,10 +814,21 @@ def _card_or_new(current: str | None, release: ReleaseInfo) -> str:
 
 
 def apply_writes(report: AuditReport, force: bool = False) -> list[dict[str, str]]:
-    """Carry out the planned writes. Returns one record per plan: written, or skipped with the reason."""
+    """Carry out the planned writes. Returns one record per plan: written, or skipped with the reason.
+
+    Two phases, so a refusal leaves the release untouched: first every target is checked (no symlink, inside the
+    release — :mod:`provenance.safeio`), every new text is built (copies from a base are refused when they resolve
+    outside the base folder) and every card is parsed back; then each changed file is written once, through a temp
+    file and an atomic rename. Existing content is replaced only with ``force`` (or by an ``update`` that keeps it).
+    """
+    from provenance import safeio
+    from provenance.release import MAX_TEXT_BYTES, check_card_text
+
     done: list[dict[str, str]] = []
     root = report.release.path
-    touched: set[str] = set()
+    original: dict[str, str | None] = {}
+    current: dict[str, str | None] = {}
+    reasons: dict[str, list[str]] = {}
     for plan in report.files_to_write:
         if plan.action == "unavailable" or plan.build is None:
             done.append({"path": plan.path, "status": "skipped", "reason": plan.reason})
@@ -772,18 +836,25 @@ def apply_writes(report: AuditReport, force: bool = False) -> list[dict[str, str
         if plan.needs_force and not force:
             done.append({"path": plan.path, "status": "skipped", "reason": "changes existing content; use --force"})
             continue
-        target = root / plan.path
-        current = read_text(target) if target.is_file() else None
-        if plan.action == "create" and current is not None and not force and plan.path not in touched:
+        if plan.path not in current:
+            raw = safeio.read_existing(root, plan.path, MAX_TEXT_BYTES)
+            original[plan.path] = current[plan.path] = None if raw is None else raw.decode("utf-8", "replace")
+        if plan.action == "create" and original[plan.path] is not None and not force \
+                and plan.path not in reasons:
             done.append({"path": plan.path, "status": "skipped", "reason": "exists; use --force"})
             continue
-        new = plan.build(current)
-        if new == current:
+        new = plan.build(current[plan.path])
+        if new == current[plan.path]:
             continue
-        try:
-            target.write_text(new, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(target, f"cannot write: {exc.strerror or exc}") from exc
-        touched.add(plan.path)
-        done.append({"path": plan.path, "status": "written", "reason": plan.reason})
+        current[plan.path] = new
+        reasons.setdefault(plan.path, []).append(plan.reason)
+    card = report.release.rel(report.release.card_path) if report.release.card_path else "README.md"
+    for path, text in current.items():
+        if text is not None and text != original[path] and path == card:
+            check_card_text(text, root / path)  # never write a card the tool cannot read back
+    for path, text in current.items():
+        if text is None or text == original[path]:
+            continue
+        safeio.write_bytes(root, path, text.encode("utf-8"), overwrite=original[path] is not None)
+        done.extend({"path": path, "status": "written", "reason": r} for r in reasons[path])
     return done
