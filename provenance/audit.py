@@ -295,6 +295,39 @@ def _looks_like_repo_id(value: str | None) -> bool:
     return bool(value) and bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", value or ""))
 
 
+# First path parts of local training folders that look like ``owner/name`` but are not Hub owners.
+_LOCAL_OWNERS = frozenset({"models", "model", "checkpoints", "checkpoint", "ckpt", "ckpts", "outputs", "output",
+                           "out", "runs", "results", "saves", "save", "weights", "data", "tmp", "temp", "home",
+                           "mnt", "workspace", "content", "kaggle", "root", "users", "scratch", "work",
+                           "experiments", "exp", "pretrained", "downloads", "cache", "hub"})
+
+
+def hub_id(value: str | None, *folders: Path) -> str | None:
+    """``value`` when it is a Hugging Face repo id (``owner/name``), else None.
+
+    An id the known-model table recognises is one; otherwise it must have the id shape (one slash, Hub characters,
+    no ``--``/``..``, at most 96 characters per part), must not start with a typical local folder
+    (``outputs/checkpoint-500``), and must not exist as a path beside the folders given (a relative local path)."""
+    if not value or not _looks_like_repo_id(value.strip()):
+        return None
+    v = value.strip()
+    if kb.license_for_repo(v):
+        return v
+    owner, name = v.split("/")
+    if owner.lower() in _LOCAL_OWNERS or re.fullmatch(r"checkpoint[-_]?\d+", name, re.I):
+        return None
+    if any(len(part) > 96 or "--" in part or ".." in part or part[0] in "-." or part[-1] in "-."
+           for part in (owner, name)):
+        return None
+    if any((f / v).exists() for f in folders):
+        return None
+    return v
+
+
+def _is_local_path(value: str) -> bool:
+    return value.startswith(("/", "\\", ".", "~")) or "\\" in value or bool(re.match(r"[A-Za-z]:[\\/]", value))
+
+
 def _license_from_legal(legal: list[LegalText]) -> str | None:
     ids = sorted({t.license_id for t in legal if t.kind == "license" and t.license_id})
     return ids[0] if len(ids) == 1 else None
@@ -306,7 +339,7 @@ def _read_base_dir(path: Path) -> BaseInfo:
     info = read_release(path)
     b = BaseInfo(name=info.model_name, path=info.path, established_by=["--base"], legal=info.legal)
     b.aliases = {info.model_name, info.path.name}
-    if _looks_like_repo_id(info.name_or_path):
+    if hub_id(info.name_or_path, info.path, info.path.parent):
         b.hub_id = info.name_or_path
         b.aliases.add(info.name_or_path)
     if info.gguf and info.gguf.name:
@@ -359,10 +392,10 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
         return b
 
     for name in release.base_models:
-        claim(name, "card base_model", name if _looks_like_repo_id(name) else None, disclosed=True)
+        claim(name, "card base_model", hub_id(name, release.path, release.path.parent), disclosed=True)
     if release.adapter_base:
         ab = release.adapter_base
-        claim(ab, "adapter_config.json base_model_name_or_path", ab if _looks_like_repo_id(ab) else None)
+        claim(ab, "adapter_config.json base_model_name_or_path", hub_id(ab, release.path, release.path.parent))
     if release.gguf:
         for entry in release.gguf.base_models:
             name = entry.get("repo_id") or entry.get("name") or "?"
@@ -492,7 +525,18 @@ def _starts_with(name: str, prefix: str) -> bool:
 
 
 def _base_credit_name(b: BaseInfo) -> str:
+    """The base's node name in the lineage graph and in reports: its Hub id, else the name it was found by."""
     return b.hub_id or b.name
+
+
+def _public_name(b: BaseInfo) -> str:
+    """How a written card names a base: its Hub id, else its name unless that is a local path."""
+    if b.hub_id:
+        return b.hub_id
+    if _is_local_path(b.name) or ("/" in b.name and not _looks_like_repo_id(b.name)):
+        return "a base model" + (f" under the {kb.BY_ID[b.licenses[0]].name}" if b.licenses
+                                 and b.licenses[0] in kb.BY_ID else "")
+    return b.name
 
 
 def _local_texts(bases: list[BaseInfo], kind: str, license_id: str | None = None) -> list[LegalText]:
@@ -588,7 +632,9 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
             shown = {"weights": "The weights show", "metadata": "The release's metadata names"}.get(
                 b.evidence, "You named (--base)")
             add("undisclosed-base", f"{shown} base {b.name!r} ({how}), which the card's base_model does not name.",
-                card_file, f"Add `base_model: {_base_credit_name(b)}` to the card front matter (--write does).",
+                card_file, f"Add `base_model: {b.hub_id}` to the card front matter (--write does)." if b.hub_id
+                else "Add the base's Hub id (owner/name) as base_model; none is known here (a local path or "
+                     "a card heading is not one), so --write leaves it out.",
                 base=b.name)
     if release.name_or_path and _looks_like_repo_id(release.name_or_path) and not any(
             _names_match(release.name_or_path, a) for b in lineage for a in b.aliases | {b.name}) \
@@ -772,8 +818,15 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
     card_rel = release.rel(release.card_path) if release.card_path else "README.md"
     ids = {f.id for f in findings}
 
-    # base_model: every base established by weights or metadata that the card does not name.
-    to_add = [_base_credit_name(b) for b in lineage if _should_disclose(b)]
+    # base_model: every base established by weights or metadata that the card does not name, by its Hub id only
+    # (never a heading, a local path or a folder name); a base without a known id is left out and said so.
+    to_add = [b.hub_id for b in lineage if _should_disclose(b) and b.hub_id]
+    for b in lineage:
+        if _should_disclose(b) and not b.hub_id:
+            plans.append(PlannedWrite(card_rel, "unavailable", f"card metadata: base_model left out for base "
+                                      f"{_public_name(b)!r}: no Hub id (owner/name) is known for it (card "
+                                      "base_model, adapter_config.json, GGUF general.base_model.*, the known-model "
+                                      "table); add it by hand"))
     if to_add:
         names = release.base_models + [n for n in to_add if n not in release.base_models]
         value: Any = names[0] if len(names) == 1 else names
@@ -800,7 +853,7 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
                                   lambda cur, k=keys: set_front_matter_keys(_card_or_new(cur, release), k)))
 
     if display_lines:
-        credits = [kb.BaseCredit(_base_credit_name(b), b.licenses[0] if b.licenses else None) for b in lineage]
+        credits = [kb.BaseCredit(_public_name(b), b.licenses[0] if b.licenses else None) for b in lineage]
         section = kb.render_attribution_section(release.model_name, credits, display_lines, notices)
         plans.append(PlannedWrite(card_rel, "update" if release.card_path else "create", "README attribution "
                                   "section", None, section,
