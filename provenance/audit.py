@@ -58,8 +58,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "A license requires a notice string in a file named NOTICE, and there is no NOTICE file."),
     Rule("notice-incorrect", "error", "NOTICE lacks a required string",
          "The NOTICE file does not contain the exact notice string a license requires."),
-    Rule("use-policy-missing", "error", "Use policy missing",
-         "The license binds users to a use policy that ships beside it (e.g. USE_POLICY.md), and it is missing."),
+    Rule("use-policy-missing", "warning", "Use policy not shipped",
+         "The license incorporates a use policy by reference (Meta: §1.b.iv); neither a policy file (e.g. "
+         "USE_POLICY.md) nor a license file containing the policy is shipped."),
     Rule("attribution-missing", "error", "Required attribution line missing",
          "The license requires a display line such as \"Built with Llama\" in the model card."),
     Rule("name-prefix", "warning", "Model name breaks a naming rule",
@@ -712,24 +713,48 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
             content = kb.render_notice(notices)
             plans.append(PlannedWrite("NOTICE", "create", "required notice strings", None, content,
                                       lambda current, c=content: _refuse_outside(outside_notices) or c))
-        elif missing:
+        else:
             nf = notice_files[0]
+            nf_rel = release.rel(nf.path)
+            known = [r.notice for r in kb.LICENSES if r.notice]
+            stale = kb.render.stale_notices(nf.text, notices, known)
             for n in missing:
-                add("notice-incorrect", f"{release.rel(nf.path)} does not contain the required notice \"{n}\".",
-                    release.rel(nf.path), "Add the exact string on its own line (--write appends it).",
+                add("notice-incorrect", f"{nf_rel} does not contain the required notice \"{n}\".",
+                    nf_rel, "Add the exact string on its own line (--write appends it).",
                     license=notice_license[n])
-            plans.append(PlannedWrite(release.rel(nf.path), "update", "append missing notice strings", None,
-                                      "\n".join(missing), lambda current, ns=tuple(notices):
-                                      _refuse_outside(outside_notices) or kb.render_notice(list(ns), current)))
+            for line_no, text in stale:
+                add("notice-incorrect", f"{nf_rel} line {line_no} is the notice of another license or version "
+                    f"(\"{text}\"), not one the lineage requires.", nf_rel,
+                    "Replace it with the required notice (--write --force does).", at=(line_no, 1))
+            if stale:
+                plans.append(PlannedWrite(nf_rel, "overwrite", "replace stale notice lines with the required "
+                                          "strings", None, "\n".join(notices), lambda current, ns=tuple(notices),
+                                          k=tuple(known): _refuse_outside(outside_notices) or
+                                          kb.render.replace_stale_notices(current, list(ns), list(k))))
+            elif missing:
+                plans.append(PlannedWrite(nf_rel, "update", "append missing notice strings", None,
+                                          "\n".join(missing), lambda current, ns=tuple(notices):
+                                          _refuse_outside(outside_notices) or kb.render_notice(list(ns), current)))
 
-    # Use policies.
+    # Use policies. Meta's licenses incorporate the Acceptable Use Policy by reference (Llama 2/3/3.x §1.b.iv:
+    # "adhere to the Acceptable Use Policy for the Llama Materials (available at …), which is hereby incorporated
+    # by reference into this Agreement"); shipping USE_POLICY.md is Meta's practice, not a stated duty. So: a
+    # warning, met by a policy file or by the policy text inside a shipped license file (Meta's own Llama 3
+    # LICENSE files append the whole policy).
     policy_files = release.legal_of("use_policy")
     for d in duties:
         if d.kind != "use-policy" or policy_files:
             continue
         lic = kb.BY_ID[d.license]
+        if any(_embeds_policy(t.text, lic) for t in release.legal_of("license")):
+            continue
+        clause = getattr(lic, "use_policy_clause", None) or (
+            "§1.b.iv, which incorporates the policy by reference" if lic.family == "llama" else
+            "its use-policy clause")
         add("use-policy-missing", f"The {lic.name} binds users to its Acceptable Use Policy "
-            f"({lic.use_policy_url}); no {lic.use_policy_file} is shipped.", lic.use_policy_file,
+            f"({lic.use_policy_url}) — {clause}; neither {lic.use_policy_file} nor a shipped license file "
+            "containing the policy is in the release (shipping it is the licensor's practice, not a stated duty).",
+            lic.use_policy_file,
             f"Ship {lic.use_policy_file} from the base model (--write copies it when a base directory has it).",
             license=lic.id)
         sources = _local_texts(lineage, "use_policy", lic.id)
@@ -760,7 +785,10 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
                 f"Rename the model to begin with \"{d.text}\" (e.g. \"{d.text} {release.model_name}\").",
                 license=d.license)
 
-    plans.extend(_plan_card(release, lineage, declared, inherited_map, display_lines, notices, raw))
+    wanted = set(declared_ids) | set(inherited_map)
+    license_files = [release.rel(t.path) for t in license_texts if t.license_id in wanted] + \
+        [p.path for p in plans if p.action == "create" and p.reason.endswith(" text")]
+    plans.extend(_plan_card(release, lineage, declared, inherited_map, display_lines, notices, raw, license_files))
 
     findings, ignored = [], []
     for f in sorted(raw, key=lambda f: (-SEVERITIES.index(f.severity), f.id, f.file or "", f.message)):
@@ -792,6 +820,19 @@ def _should_disclose(b: BaseInfo) -> bool:
     return b.path is not None and (b.comparison or {}).get("verdict") != "independent"
 
 
+def _embeds_policy(text: str, lic: kb.License) -> bool:
+    """Whether a license text also carries the use policy itself: the record's ``use_policy_markers`` (all must
+    appear, whitespace-insensitively) or, by default, a line titled "… Acceptable Use Policy" and a "Prohibited
+    Uses" line, the way Meta's Llama 3 LICENSE files append the policy."""
+    markers = tuple(getattr(lic, "use_policy_markers", None) or ())
+    flat = " ".join(text.split()).lower()
+    if markers:
+        return all(" ".join(m.split()).lower() in flat for m in markers)
+    lines = [" ".join(ln.strip(" \t#*").split()).lower() for ln in text.splitlines()]
+    titled = any(ln.endswith("acceptable use policy") and len(ln) <= 80 for ln in lines)
+    return titled and any(ln.startswith("prohibited uses") and len(ln) <= 40 for ln in lines)
+
+
 def _refuse_outside(texts: list[LegalText]) -> None:
     """A base's NOTICE must be passed on, but it resolves outside the base folder: refuse to copy it."""
     from provenance import safeio
@@ -812,7 +853,7 @@ def _copy_builder(src: Path, root: Path | None) -> Callable[[str | None], str]:
 
 def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dict[str, Any]],
                inherited: dict[str, tuple[str, ...]], display_lines: list[str], notices: list[str],
-               findings: list[Finding]) -> list[PlannedWrite]:
+               findings: list[Finding], license_files: list[str] | None = None) -> list[PlannedWrite]:
     """README.md changes: card metadata (base_model, license) and the attribution section."""
     plans: list[PlannedWrite] = []
     card_rel = release.rel(release.card_path) if release.card_path else "README.md"
@@ -854,7 +895,8 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
 
     if display_lines:
         credits = [kb.BaseCredit(_public_name(b), b.licenses[0] if b.licenses else None) for b in lineage]
-        section = kb.render_attribution_section(release.model_name, credits, display_lines, notices)
+        section = kb.render_attribution_section(release.model_name, credits, display_lines, notices,
+                                                license_files)
         plans.append(PlannedWrite(card_rel, "update" if release.card_path else "create", "README attribution "
                                   "section", None, section,
                                   lambda cur, s=section: kb.replace_or_append_section(_card_or_new(cur, release),
