@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,6 +326,14 @@ def hub_id(value: str | None, *folders: Path) -> str | None:
     return v
 
 
+def _hf_cache_repo_id(path: Path) -> str | None:
+    """``org/name`` for a Hugging Face cache snapshot folder (``…/models--org--name/snapshots/<rev>``)."""
+    real = Path(os.path.realpath(path))
+    repo = real.parent.parent.name if real.parent.name == "snapshots" else ""
+    parts = repo.split("--")
+    return f"{parts[1]}/{parts[2]}" if len(parts) == 3 and parts[0] == "models" and all(parts[1:]) else None
+
+
 def _is_local_path(value: str) -> bool:
     return value.startswith(("/", "\\", ".", "~")) or "\\" in value or bool(re.match(r"[A-Za-z]:[\\/]", value))
 
@@ -340,9 +349,11 @@ def _read_base_dir(path: Path) -> BaseInfo:
     info = read_release(path)
     b = BaseInfo(name=info.model_name, path=info.path, established_by=["--base"], legal=info.legal)
     b.aliases = {info.model_name, info.path.name}
-    if hub_id(info.name_or_path, info.path, info.path.parent):
-        b.hub_id = info.name_or_path
-        b.aliases.add(info.name_or_path)
+    for candidate in (info.name_or_path, _hf_cache_repo_id(info.path), info.front_matter.get("model_name")):
+        if isinstance(candidate, str) and hub_id(candidate, info.path, info.path.parent):
+            b.hub_id = candidate
+            b.aliases.add(candidate)
+            break
     if info.gguf and info.gguf.name:
         b.aliases.add(info.gguf.name)
     if info.license_record:

@@ -14,7 +14,7 @@ from typing import Any
 
 from licenses import License, identify_text, lookup_card
 from provenance import safeio
-from provenance.cards import Card, check_card_text, first_heading, heading_text, read_card, \
+from provenance.cards import Card, check_card_text, find_card, first_heading, heading_text, read_card, \
     set_front_matter_keys  # noqa: F401 - re-exported
 from provenance.companions import find_legal_files, read_json
 from provenance.errors import InputError
@@ -208,6 +208,9 @@ def read_release(path: str | Path) -> ReleaseInfo:
     directory = p if p.is_dir() else p.parent
     metadata = {key: read_json(directory / name) for key, name in (("config", "config.json"),
                 ("adapter_config", "adapter_config.json")) if (directory / name).is_file()}
+    card_file = find_card(directory)
+    if card_file is not None and not safeio.resolves_inside(directory, card_file):
+        raise InputError(card_file, "resolves outside the release folder (a symlink); refusing to read it")
     card = read_card(directory)
     if p.is_file():
         weights = [p] if p.suffix.lower() in WEIGHT_SUFFIXES else []

@@ -103,3 +103,17 @@ def test_gguf_organization_and_name_are_not_an_id(tmp_path):
     (rel / "README.md").write_text("---\nlicense: apache-2.0\n---\n# Tiny\n")
     _, _, card = write_and_read(rel)
     assert "base_model" not in card.front_matter
+
+
+def test_hub_id_from_a_hugging_face_cache_snapshot_or_the_base_card(tmp_path):
+    for name, card_extra in (("hub/models--meta-llama--Meta-Llama-3-8B/snapshots/abc", ""),
+                             ("plain-folder", "model_name: meta-llama/Meta-Llama-3-8B\n")):
+        base = tmp_path / name
+        base.mkdir(parents=True)
+        (base / "README.md").write_text(f"---\nlicense: llama3\n{card_extra}---\n# Meta Llama 3\n")
+        rel = tmp_path / f"rel-{base.name}"
+        rel.mkdir()
+        (rel / "README.md").write_text("---\nlicense: llama3\n---\n# Llama 3 tiny\n")
+        report = audit_release(rel, [base], [], AuditConfig(compare="off"))
+        apply_writes(report, force=True)
+        assert parse_card((rel / "README.md").read_text()).front_matter["base_model"] == "meta-llama/Meta-Llama-3-8B"
