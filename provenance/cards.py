@@ -422,7 +422,8 @@ def find_display(card: Card | None, phrase: str, name: str | None = None) -> Dis
         return None
     words = " ".join(phrase.split())
     pattern = re.escape(words).replace(re.escape("{name}"), r"\S(?:[^\n]{0,200}?\S)?").replace(r"\ ", r"\s+")
-    rx = re.compile(rf"(?<![\w{_QUOTES}\-./]){pattern}(?![\w{_QUOTES}]|[-_./@](?=\w))", re.I)
+    # After the phrase: a version number may follow ("Built with Qwen2.5", "Llama-3"), a letter may not.
+    rx = re.compile(rf"(?<![\w{_QUOTES}\-./]){pattern}(?![^\W\d]|[{_QUOTES}]|[-./@](?=[^\W\d]))", re.I)
     for d in display_lines(card):
         if rx.search(_visible(d.text)):
             return d

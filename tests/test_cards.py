@@ -207,6 +207,14 @@ def test_real_displays(body):
     assert d is not None and d.line == LLAMA3_CARD.count("\n") + 2
 
 
+@pytest.mark.parametrize("line,phrase", [("Built with Qwen2.5", "Built with Qwen"),
+                                         ("Built with Llama 3.1", "Built with Llama"),
+                                         ("Built with Llama-3", "Built with Llama"),
+                                         ("Improved using Qwen", "Improved using Qwen")])
+def test_a_version_after_the_name_still_displays_it(line, phrase):
+    assert find_display(parse_card("# M\n\n" + line + "\n"), phrase) is not None
+
+
 def test_audit_on_meta_llama3_card_style_reports_missing_attribution(tmp_path):
     proc = run("audit", release(tmp_path, LLAMA3_CARD), "--format", "json")
     report = strict_json(proc.stdout)

@@ -202,3 +202,20 @@ def test_normalize_library_call_does_not_overwrite_without_force(hf_model, tmp_p
         write_canonical(normalize(open_checkpoint(hf_model)), out)
     assert (out / "config.json").read_text() == "mine\n"
     assert not (out / "model.safetensors").exists()
+
+
+def test_filesystem_without_hard_links_still_creates_without_overwriting(tmp_path, monkeypatch):
+    """Some filesystems (vfat, some FUSE mounts) refuse link(2): the name is then claimed with O_EXCL."""
+    from provenance import safeio
+    from provenance.errors import InputError
+
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(safeio.os, "link", no_links)
+    safeio.write_bytes(tmp_path, "NOTICE", b"new\n", overwrite=False)
+    assert (tmp_path / "NOTICE").read_bytes() == b"new\n"
+    with pytest.raises(InputError, match="exists"):
+        safeio.write_bytes(tmp_path, "NOTICE", b"other\n", overwrite=False)
+    assert (tmp_path / "NOTICE").read_bytes() == b"new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["NOTICE"]  # no temp file left behind
