@@ -747,6 +747,14 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
                                           "\n".join(missing), lambda current, ns=tuple(notices):
                                           _refuse_outside(outside_notices) or kb.render_notice(list(ns), current)))
 
+    if outside_notices and not any(p.path == "NOTICE" or p.reason.endswith("notice strings") for p in plans):
+        # A base's NOTICE to pass on (Apache-2.0 section 4(d)) is a symlink out of its folder: --write refuses.
+        nf_rel = release.rel(notice_files[0].path) if notice_files else "NOTICE"
+        plans.append(PlannedWrite(nf_rel, "update" if notice_files else "create", "pass on a base's NOTICE "
+                                  "(Apache-2.0 section 4(d))", str(outside_notices[0].path),
+                                  "refused: the base's NOTICE resolves outside its folder",
+                                  lambda current: _refuse_outside(outside_notices) or (current or "")))
+
     # Use policies. Meta's licenses incorporate the Acceptable Use Policy by reference (Llama 2/3/3.x §1.b.iv:
     # "adhere to the Acceptable Use Policy for the Llama Materials (available at …), which is hereby incorporated
     # by reference into this Agreement"); shipping USE_POLICY.md is Meta's practice, not a stated duty. So: a

@@ -219,3 +219,19 @@ def test_filesystem_without_hard_links_still_creates_without_overwriting(tmp_pat
         safeio.write_bytes(tmp_path, "NOTICE", b"other\n", overwrite=False)
     assert (tmp_path / "NOTICE").read_bytes() == b"new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["NOTICE"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_apache_base_notice_symlinked_to_a_secret_is_never_passed_on(tmp_path, force):
+    base, rel, outside = tmp_path / "base", tmp_path / "rel", tmp_path / "outside"
+    for d in (base, rel, outside):
+        d.mkdir()
+    (outside / "secret.txt").write_text("SECRET-CONTENT\n")
+    (base / "README.md").write_text("---\nlicense: apache-2.0\n---\n# Base\n")
+    (base / "NOTICE").symlink_to(outside / "secret.txt")
+    (rel / "README.md").write_text("---\nlicense: apache-2.0\nbase_model: org/base\n---\n# Derived\n")
+    proc = audit_write(base, rel, force)
+    one_line_refusal(proc, "NOTICE")
+    assert "outside" in proc.stderr
+    assert sorted(p.name for p in rel.iterdir()) == ["README.md"]
+    assert "SECRET-CONTENT" not in (rel / "README.md").read_text()
