@@ -29,8 +29,8 @@ import yaml
 from provenance.errors import InputError
 
 MAX_CARD_BYTES = 4 * 1024 * 1024  # README.md; checked with stat before reading
-MAX_FRONT_MATTER_BYTES = 512 * 1024  # Meta's gated cards quote a whole license: ~30 KB
-MAX_FRONT_MATTER_LINES = 20_000
+MAX_FRONT_MATTER_BYTES = 256 * 1024  # Meta's gated cards quote a whole license: ~30 KB
+MAX_FRONT_MATTER_LINES = 10_000
 MAX_DEPTH = 64
 MAX_NODES = 200_000  # counted with every alias expanded
 CARD_NAMES = ("README.md", "readme.md", "README.MD", "Readme.md")

@@ -72,12 +72,12 @@ def test_deep_nesting_is_refused(tmp_path):
 
 
 def test_first_heading_is_linear_on_a_long_heading_line():
-    line = "# " + "# " * 1500 + "x" + " " * 1500 + "#\n"
-    card = parse_card(line + "body\n")
-    assert heading_text(first_heading(card)).startswith("#")
-    # The pathological line for the old regex `^#\s+(.+?)\s*#*\s*$` — now one pass per line.
-    card = parse_card("#" + " " * 3000 + "a" + " #" * 1500 + "\n")
-    assert heading_text(first_heading(card)) == "a" + " #" * 1499 or heading_text(first_heading(card)) == "a"
+    # The old regex `^#\s+(.+?)\s*#*\s*$` split this run of spaces every way (87 s in benchmarks/bench_cards.py).
+    card = parse_card("# a" + " " * 3000 + "x\nbody\n")
+    assert heading_text(first_heading(card)) == "a" + " " * 3000 + "x"
+    card = parse_card("# Title" + " #" * 1500 + "\n")
+    assert heading_text(first_heading(card)) == "Title" + " #" * 1499
+    assert heading_text(first_heading(parse_card("## Closing hashes ##\n"))) == "Closing hashes"
 
 
 ODD_VALUES = """---
