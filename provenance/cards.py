@@ -425,6 +425,9 @@ def find_display(card: Card | None, phrase: str, name: str | None = None) -> Dis
     # After the phrase: a version number may follow ("Built with Qwen2.5", "Llama-3"), a letter may not.
     rx = re.compile(rf"(?<![\w{_QUOTES}\-./]){pattern}(?![^\W\d]|[{_QUOTES}]|[-./@](?=[^\W\d]))", re.I)
     for d in display_lines(card):
-        if rx.search(_visible(d.text)):
+        visible = _visible(d.text)
+        # A line that is nothing but the quoted phrase displays it; quotes inside a sentence mention it.
+        bare = re.sub(r"^(?:[-+*]\s+|\d+[.)]\s+)?", "", visible).strip(" " + _QUOTES + ".!:")
+        if rx.search(visible) or (bare != visible and rx.fullmatch(bare)):
             return d
     return None

@@ -200,6 +200,8 @@ def test_text_that_is_not_a_display(body):
     '<p align="center">Built with Meta Llama 3</p>\n',
     "[![Built with Meta Llama 3](https://example.org/badge.svg)](https://llama.meta.com)\n",
     "![badge](https://img.shields.io/badge/Built_with-Meta_Llama_3-blue)\n",
+    "“Built with Meta Llama 3”\n",
+    '- "Built with Meta Llama 3"\n',
 ])
 def test_real_displays(body):
     card = parse_card(LLAMA3_CARD + "\n" + body)
