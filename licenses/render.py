@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from licenses.records import BY_ID
@@ -28,6 +29,36 @@ def render_notice(notices: list[str], existing: str | None = None) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _shape(s: str) -> str:
+    """A notice with its version numbers, "Meta" before "Llama", case and the copyright sign folded away: two
+    notices with the same shape are versions of one another."""
+    s = _norm(s).lower().replace("©", "(c)")
+    s = re.sub(r"\bmeta\s+(?=llama)", "", s)
+    return re.sub(r"\d+(?:\.\d+)*", "#", s)
+
+
+def stale_notices(existing: str | None, required: list[str], known: list[str]) -> list[tuple[int, str]]:
+    """(1-based line, text) of NOTICE lines that are the notice of another license (any of ``known`` that is not
+    required) or another version of a required notice ("Llama 3" where "Llama 3.1" is owed)."""
+    req = {_norm(n) for n in required}
+    shapes = {_shape(n) for n in required}
+    others = {_norm(k) for k in known} - req
+    out = []
+    for i, line in enumerate((existing or "").splitlines(), 1):
+        t = _norm(line)
+        if t and t not in req and (t in others or _shape(t) in shapes):
+            out.append((i, line.strip()))
+    return out
+
+
+def replace_stale_notices(existing: str | None, required: list[str], known: list[str]) -> str:
+    """NOTICE content with stale notice lines removed and every missing required string appended."""
+    drop = {i for i, _ in stale_notices(existing, required, known)}
+    kept = [ln for i, ln in enumerate((existing or "").splitlines(), 1) if i not in drop]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
+    return render_notice(required, text + "\n" if text else None)
+
+
 @dataclass(frozen=True)
 class BaseCredit:
     name: str
@@ -40,8 +71,9 @@ def display_line(line: str, model_name: str) -> str:
 
 
 def render_attribution_section(model_name: str, bases: list[BaseCredit], display_lines: list[str],
-                               notices: list[str]) -> str:
-    """A Markdown section, fenced by marker comments so a later run recognises it as ours."""
+                               notices: list[str], license_files: list[str] | None = None) -> str:
+    """A Markdown section, fenced by marker comments so a later run recognises it as ours. ``license_files``: the
+    release's license texts as they are (or will be) named, e.g. ``LICENSE-llama3`` when LICENSE was taken."""
     lines = [ATTRIBUTION_START, "## Attribution and license", ""]
     for line in display_lines:
         lines.append(f"**{display_line(line, model_name)}**")
@@ -57,7 +89,9 @@ def render_attribution_section(model_name: str, bases: list[BaseCredit], display
     for n in notices:
         lines.append(f"> {n}")
         lines.append("")
-    lines.append("See LICENSE and NOTICE in this repository for the terms that apply.")
+    files = list(dict.fromkeys(license_files or ["LICENSE"])) + (["NOTICE"] if notices else [])
+    shown = ", ".join(files[:-1]) + " and " + files[-1] if len(files) > 1 else files[0]
+    lines.append(f"See {shown} in this repository for the terms that apply.")
     lines.append(ATTRIBUTION_END)
     return "\n".join(lines) + "\n"
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,8 +59,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "A license requires a notice string in a file named NOTICE, and there is no NOTICE file."),
     Rule("notice-incorrect", "error", "NOTICE lacks a required string",
          "The NOTICE file does not contain the exact notice string a license requires."),
-    Rule("use-policy-missing", "error", "Use policy missing",
-         "The license binds users to a use policy that ships beside it (e.g. USE_POLICY.md), and it is missing."),
+    Rule("use-policy-missing", "warning", "Use policy not shipped",
+         "The license incorporates a use policy by reference (Meta: §1.b.iv); neither a policy file (e.g. "
+         "USE_POLICY.md) nor a license file containing the policy is shipped."),
     Rule("attribution-missing", "error", "Required attribution line missing",
          "The license requires a display line such as \"Built with Llama\" in the model card."),
     Rule("name-prefix", "warning", "Model name breaks a naming rule",
@@ -86,10 +88,13 @@ class Finding:
     fix: str = ""
     license: str | None = None
     base: str | None = None
+    line: int | None = None  # 1-based, in ``file`` (findings about card content: the key, heading or line)
+    column: int | None = None  # 1-based
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "severity": self.severity, "message": self.message, "file": self.file,
-                "fix": self.fix, "license": self.license, "base": self.base}
+                "line": self.line, "column": self.column, "fix": self.fix, "license": self.license,
+                "base": self.base}
 
 
 @dataclass
@@ -292,6 +297,47 @@ def _looks_like_repo_id(value: str | None) -> bool:
     return bool(value) and bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", value or ""))
 
 
+# First path parts of local training folders that look like ``owner/name`` but are not Hub owners.
+_LOCAL_OWNERS = frozenset({"models", "model", "checkpoints", "checkpoint", "ckpt", "ckpts", "outputs", "output",
+                           "out", "runs", "results", "saves", "save", "weights", "data", "tmp", "temp", "home",
+                           "mnt", "workspace", "content", "kaggle", "root", "users", "scratch", "work",
+                           "experiments", "exp", "pretrained", "downloads", "cache", "hub"})
+
+
+def hub_id(value: str | None, *folders: Path) -> str | None:
+    """``value`` when it is a Hugging Face repo id (``owner/name``), else None.
+
+    An id the known-model table recognises is one; otherwise it must have the id shape (one slash, Hub characters,
+    no ``--``/``..``, at most 96 characters per part), must not start with a typical local folder
+    (``outputs/checkpoint-500``), and must not exist as a path beside the folders given (a relative local path)."""
+    if not value or not _looks_like_repo_id(value.strip()):
+        return None
+    v = value.strip()
+    if kb.license_for_repo(v):
+        return v
+    owner, name = v.split("/")
+    if owner.lower() in _LOCAL_OWNERS or re.fullmatch(r"checkpoint[-_]?\d+", name, re.I):
+        return None
+    if any(len(part) > 96 or "--" in part or ".." in part or part[0] in "-." or part[-1] in "-."
+           for part in (owner, name)):
+        return None
+    if any((f / v).exists() for f in folders):
+        return None
+    return v
+
+
+def _hf_cache_repo_id(path: Path) -> str | None:
+    """``org/name`` for a Hugging Face cache snapshot folder (``…/models--org--name/snapshots/<rev>``)."""
+    real = Path(os.path.realpath(path))
+    repo = real.parent.parent.name if real.parent.name == "snapshots" else ""
+    parts = repo.split("--")
+    return f"{parts[1]}/{parts[2]}" if len(parts) == 3 and parts[0] == "models" and all(parts[1:]) else None
+
+
+def _is_local_path(value: str) -> bool:
+    return value.startswith(("/", "\\", ".", "~")) or "\\" in value or bool(re.match(r"[A-Za-z]:[\\/]", value))
+
+
 def _license_from_legal(legal: list[LegalText]) -> str | None:
     ids = sorted({t.license_id for t in legal if t.kind == "license" and t.license_id})
     return ids[0] if len(ids) == 1 else None
@@ -303,9 +349,11 @@ def _read_base_dir(path: Path) -> BaseInfo:
     info = read_release(path)
     b = BaseInfo(name=info.model_name, path=info.path, established_by=["--base"], legal=info.legal)
     b.aliases = {info.model_name, info.path.name}
-    if _looks_like_repo_id(info.name_or_path):
-        b.hub_id = info.name_or_path
-        b.aliases.add(info.name_or_path)
+    for candidate in (info.name_or_path, _hf_cache_repo_id(info.path), info.front_matter.get("model_name")):
+        if isinstance(candidate, str) and hub_id(candidate, info.path, info.path.parent):
+            b.hub_id = candidate
+            b.aliases.add(candidate)
+            break
     if info.gguf and info.gguf.name:
         b.aliases.add(info.gguf.name)
     if info.license_record:
@@ -356,10 +404,10 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
         return b
 
     for name in release.base_models:
-        claim(name, "card base_model", name if _looks_like_repo_id(name) else None, disclosed=True)
+        claim(name, "card base_model", hub_id(name, release.path, release.path.parent), disclosed=True)
     if release.adapter_base:
         ab = release.adapter_base
-        claim(ab, "adapter_config.json base_model_name_or_path", ab if _looks_like_repo_id(ab) else None)
+        claim(ab, "adapter_config.json base_model_name_or_path", hub_id(ab, release.path, release.path.parent))
     if release.gguf:
         for entry in release.gguf.base_models:
             name = entry.get("repo_id") or entry.get("name") or "?"
@@ -445,11 +493,40 @@ def _declared(release: ReleaseInfo) -> list[dict[str, Any]]:
 
 
 def _readme_has(release: ReleaseInfo, line: str) -> bool:
-    text = " ".join(release.card_text.split()).lower()
-    if "{name}" in line:
-        pattern = re.escape(" ".join(line.split()).lower()).replace(re.escape("{name}"), ".+?")
-        return re.search(pattern, text) is not None
-    return " ".join(line.split()).lower() in text
+    """Whether the card body *displays* the line (see :func:`provenance.cards.find_display`): text in the front
+    matter, a quoted license, a blockquote, code or an HTML comment does not count."""
+    from provenance.cards import find_display
+
+    return find_display(release.card, line) is not None
+
+
+# Which front-matter key a card finding is about (its line is reported); others point at the first heading.
+_FINDING_KEYS = {"license-missing": "license", "license-unknown": "license", "license-conflict": "license",
+                 "undisclosed-base": "base_model", "base-license-unknown": "base_model",
+                 "name-prefix": "model_name"}
+
+
+def _card_location(release: ReleaseInfo, finding_id: str) -> tuple[int, int] | None:
+    """(line, column) in the card for a finding about its content: the front-matter key it concerns, else the
+    first heading (where a model name or an attribution section is read), else the first body line."""
+    from provenance.cards import first_heading
+
+    card = release.card
+    if card is None:
+        return None
+    key = _FINDING_KEYS.get(finding_id)
+    if key and key in card.key_lines:
+        return card.key_lines[key], 1
+    if finding_id == "name-prefix" and release.model_name_source != "README heading":
+        for k in ("model_name", "model-index"):
+            if k in card.key_lines:
+                return card.key_lines[k], 1
+    if card.front_matter_span and finding_id in _FINDING_KEYS:
+        return card.body_line - 1, 1  # the closing fence: where a missing key would go
+    h = first_heading(card)
+    if h is not None:
+        return h.line, 1
+    return card.body_line, 1
 
 
 def _starts_with(name: str, prefix: str) -> bool:
@@ -460,7 +537,18 @@ def _starts_with(name: str, prefix: str) -> bool:
 
 
 def _base_credit_name(b: BaseInfo) -> str:
+    """The base's node name in the lineage graph and in reports: its Hub id, else the name it was found by."""
     return b.hub_id or b.name
+
+
+def _public_name(b: BaseInfo) -> str:
+    """How a written card names a base: its Hub id, else its name unless that is a local path."""
+    if b.hub_id:
+        return b.hub_id
+    if _is_local_path(b.name) or ("/" in b.name and not _looks_like_repo_id(b.name)):
+        return "a base model" + (f" under the {kb.BY_ID[b.licenses[0]].name}" if b.licenses
+                                 and b.licenses[0] in kb.BY_ID else "")
+    return b.name
 
 
 def _local_texts(bases: list[BaseInfo], kind: str, license_id: str | None = None) -> list[LegalText]:
@@ -508,8 +596,11 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
     plans: list[PlannedWrite] = []
 
     def add(fid: str, message: str, file: str | None = None, fix: str = "", license: str | None = None,
-            base: str | None = None) -> None:
-        raw.append(Finding(fid, config.severity_of(fid), message, file, fix, license, base))
+            base: str | None = None, at: tuple[int, int] | None = None) -> None:
+        if at is None and file is not None and file == card_file and release.card is not None:
+            at = _card_location(release, fid)
+        line, column = at if at else (None, None)
+        raw.append(Finding(fid, config.severity_of(fid), message, file, fix, license, base, line, column))
 
     card_file = release.rel(release.card_path) if release.card_path else "README.md"
     if release.card_path is None:
@@ -553,7 +644,9 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
             shown = {"weights": "The weights show", "metadata": "The release's metadata names"}.get(
                 b.evidence, "You named (--base)")
             add("undisclosed-base", f"{shown} base {b.name!r} ({how}), which the card's base_model does not name.",
-                card_file, f"Add `base_model: {_base_credit_name(b)}` to the card front matter (--write does).",
+                card_file, f"Add `base_model: {b.hub_id}` to the card front matter (--write does)." if b.hub_id
+                else "Add the base's Hub id (owner/name) as base_model; none is known here (a local path or "
+                     "a card heading is not one), so --write leaves it out.",
                 base=b.name)
     if release.name_or_path and _looks_like_repo_id(release.name_or_path) and not any(
             _names_match(release.name_or_path, a) for b in lineage for a in b.aliases | {b.name}) \
@@ -600,7 +693,7 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
         if sources:
             src = sources[0].path
             plans.append(PlannedWrite(target, "create", f"the {lic.name} text", str(src),
-                                      f"copy of {src}", _copy_builder(src)))
+                                      f"copy of {src}", _copy_builder(src, sources[0].root)))
         else:
             add("license-text-unavailable", f"No local copy of the {lic.name} text was found in any --base "
                 "directory.", target, "Pass --base DIR for a base that ships it, or copy it by hand.",
@@ -610,11 +703,15 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
 
     # NOTICE.
     notice_license = {d.text: d.license for d in duties if d.kind == "notice"}
+    outside_notices: list[LegalText] = []  # base NOTICE files that resolve outside their folder: never copied
     for b in lineage:  # Apache-2.0 section 4(d): pass on the base's NOTICE contents
         if "apache-2.0" in b.licenses:
             for t in b.legal:
                 if t.kind == "notice" and t.text.strip():
-                    notice_license.setdefault(t.text.strip(), "apache-2.0")
+                    if t.outside:
+                        outside_notices.append(t)
+                    else:
+                        notice_license.setdefault(t.text.strip(), "apache-2.0")
     notices = list(notice_license)
     notice_files = release.legal_of("notice")
     if notices:
@@ -626,25 +723,57 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
                 "Create NOTICE with the exact strings (--write does).")
             content = kb.render_notice(notices)
             plans.append(PlannedWrite("NOTICE", "create", "required notice strings", None, content,
-                                      lambda current, c=content: c))
-        elif missing:
+                                      lambda current, c=content: _refuse_outside(outside_notices) or c))
+        else:
             nf = notice_files[0]
+            nf_rel = release.rel(nf.path)
+            known = [r.notice for r in kb.LICENSES if r.notice]
+            stale = kb.render.stale_notices(nf.text, notices, known)
             for n in missing:
-                add("notice-incorrect", f"{release.rel(nf.path)} does not contain the required notice \"{n}\".",
-                    release.rel(nf.path), "Add the exact string on its own line (--write appends it).",
+                add("notice-incorrect", f"{nf_rel} does not contain the required notice \"{n}\".",
+                    nf_rel, "Add the exact string on its own line (--write appends it).",
                     license=notice_license[n])
-            plans.append(PlannedWrite(release.rel(nf.path), "update", "append missing notice strings", None,
-                                      "\n".join(missing), lambda current, ns=tuple(notices):
-                                      kb.render_notice(list(ns), current)))
+            for line_no, text in stale:
+                add("notice-incorrect", f"{nf_rel} line {line_no} is the notice of another license or version "
+                    f"(\"{text}\"), not one the lineage requires.", nf_rel,
+                    "Replace it with the required notice (--write --force does).", at=(line_no, 1))
+            if stale:
+                plans.append(PlannedWrite(nf_rel, "overwrite", "replace stale notice lines with the required "
+                                          "strings", None, "\n".join(notices), lambda current, ns=tuple(notices),
+                                          k=tuple(known): _refuse_outside(outside_notices) or
+                                          kb.render.replace_stale_notices(current, list(ns), list(k))))
+            elif missing:
+                plans.append(PlannedWrite(nf_rel, "update", "append missing notice strings", None,
+                                          "\n".join(missing), lambda current, ns=tuple(notices):
+                                          _refuse_outside(outside_notices) or kb.render_notice(list(ns), current)))
 
-    # Use policies.
+    if outside_notices and not any(p.path == "NOTICE" or p.reason.endswith("notice strings") for p in plans):
+        # A base's NOTICE to pass on (Apache-2.0 section 4(d)) is a symlink out of its folder: --write refuses.
+        nf_rel = release.rel(notice_files[0].path) if notice_files else "NOTICE"
+        plans.append(PlannedWrite(nf_rel, "update" if notice_files else "create", "pass on a base's NOTICE "
+                                  "(Apache-2.0 section 4(d))", str(outside_notices[0].path),
+                                  "refused: the base's NOTICE resolves outside its folder",
+                                  lambda current: _refuse_outside(outside_notices) or (current or "")))
+
+    # Use policies. Meta's licenses incorporate the Acceptable Use Policy by reference (Llama 2/3/3.x §1.b.iv:
+    # "adhere to the Acceptable Use Policy for the Llama Materials (available at …), which is hereby incorporated
+    # by reference into this Agreement"); shipping USE_POLICY.md is Meta's practice, not a stated duty. So: a
+    # warning, met by a policy file or by the policy text inside a shipped license file (Meta's own Llama 3
+    # LICENSE files append the whole policy).
     policy_files = release.legal_of("use_policy")
     for d in duties:
         if d.kind != "use-policy" or policy_files:
             continue
         lic = kb.BY_ID[d.license]
+        if any(_embeds_policy(t.text, lic) for t in release.legal_of("license")):
+            continue
+        clause = getattr(lic, "use_policy_clause", None) or (
+            "§1.b.iv, which incorporates the policy by reference" if lic.family == "llama" else
+            "its use-policy clause")
         add("use-policy-missing", f"The {lic.name} binds users to its Acceptable Use Policy "
-            f"({lic.use_policy_url}); no {lic.use_policy_file} is shipped.", lic.use_policy_file,
+            f"({lic.use_policy_url}) — {clause}; neither {lic.use_policy_file} nor a shipped license file "
+            "containing the policy is in the release (shipping it is the licensor's practice, not a stated duty).",
+            lic.use_policy_file,
             f"Ship {lic.use_policy_file} from the base model (--write copies it when a base directory has it).",
             license=lic.id)
         sources = _local_texts(lineage, "use_policy", lic.id)
@@ -653,7 +782,7 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
             continue
         if sources:
             plans.append(PlannedWrite(target, "create", f"the {lic.name} use policy", str(sources[0].path),
-                                      f"copy of {sources[0].path}", _copy_builder(sources[0].path)))
+                                      f"copy of {sources[0].path}", _copy_builder(sources[0].path, sources[0].root)))
         else:
             plans.append(PlannedWrite(target, "unavailable", f"no local copy of the use policy; fetch it from "
                                       f"{lic.use_policy_url}"))
@@ -675,7 +804,10 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
                 f"Rename the model to begin with \"{d.text}\" (e.g. \"{d.text} {release.model_name}\").",
                 license=d.license)
 
-    plans.extend(_plan_card(release, lineage, declared, inherited_map, display_lines, notices, raw))
+    wanted = set(declared_ids) | set(inherited_map)
+    license_files = [release.rel(t.path) for t in license_texts if t.license_id in wanted] + \
+        [p.path for p in plans if p.action == "create" and p.reason.endswith(" text")]
+    plans.extend(_plan_card(release, lineage, declared, inherited_map, display_lines, notices, raw, license_files))
 
     findings, ignored = [], []
     for f in sorted(raw, key=lambda f: (-SEVERITIES.index(f.severity), f.id, f.file or "", f.message)):
@@ -707,20 +839,54 @@ def _should_disclose(b: BaseInfo) -> bool:
     return b.path is not None and (b.comparison or {}).get("verdict") != "independent"
 
 
-def _copy_builder(src: Path) -> Callable[[str | None], str]:
-    return lambda current: read_text(src)
+def _embeds_policy(text: str, lic: kb.License) -> bool:
+    """Whether a license text also carries the use policy itself: the record's ``use_policy_markers`` (all must
+    appear, whitespace-insensitively) or, by default, a line titled "… Acceptable Use Policy" and a "Prohibited
+    Uses" line, the way Meta's Llama 3 LICENSE files append the policy."""
+    markers = tuple(getattr(lic, "use_policy_markers", None) or ())
+    flat = " ".join(text.split()).lower()
+    if markers:
+        return all(" ".join(m.split()).lower() in flat for m in markers)
+    lines = [" ".join(ln.strip(" \t#*").split()).lower() for ln in text.splitlines()]
+    titled = any(ln.endswith("acceptable use policy") and len(ln) <= 80 for ln in lines)
+    return titled and any(ln.startswith("prohibited uses") and len(ln) <= 40 for ln in lines)
+
+
+def _refuse_outside(texts: list[LegalText]) -> None:
+    """A base's NOTICE must be passed on, but it resolves outside the base folder: refuse to copy it."""
+    from provenance import safeio
+    from provenance.release import MAX_TEXT_BYTES
+
+    for t in texts:
+        safeio.read_confined(t.root or t.path.parent, t.path, MAX_TEXT_BYTES)  # raises InputError
+
+
+def _copy_builder(src: Path, root: Path | None) -> Callable[[str | None], str]:
+    """Copy a base's legal text; refused (InputError) when it resolves outside the base folder."""
+    from provenance import safeio
+    from provenance.release import MAX_TEXT_BYTES
+
+    folder = root if root is not None else src.parent
+    return lambda current: safeio.read_confined(folder, src, MAX_TEXT_BYTES).decode("utf-8", "replace")
 
 
 def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dict[str, Any]],
                inherited: dict[str, tuple[str, ...]], display_lines: list[str], notices: list[str],
-               findings: list[Finding]) -> list[PlannedWrite]:
+               findings: list[Finding], license_files: list[str] | None = None) -> list[PlannedWrite]:
     """README.md changes: card metadata (base_model, license) and the attribution section."""
     plans: list[PlannedWrite] = []
     card_rel = release.rel(release.card_path) if release.card_path else "README.md"
     ids = {f.id for f in findings}
 
-    # base_model: every base established by weights or metadata that the card does not name.
-    to_add = [_base_credit_name(b) for b in lineage if _should_disclose(b)]
+    # base_model: every base established by weights or metadata that the card does not name, by its Hub id only
+    # (never a heading, a local path or a folder name); a base without a known id is left out and said so.
+    to_add = [b.hub_id for b in lineage if _should_disclose(b) and b.hub_id]
+    for b in lineage:
+        if _should_disclose(b) and not b.hub_id:
+            plans.append(PlannedWrite(card_rel, "unavailable", f"card metadata: base_model left out for base "
+                                      f"{_public_name(b)!r}: no Hub id (owner/name) is known for it (card "
+                                      "base_model, adapter_config.json, GGUF general.base_model.*, the known-model "
+                                      "table); add it by hand"))
     if to_add:
         names = release.base_models + [n for n in to_add if n not in release.base_models]
         value: Any = names[0] if len(names) == 1 else names
@@ -747,8 +913,9 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
                                   lambda cur, k=keys: set_front_matter_keys(_card_or_new(cur, release), k)))
 
     if display_lines:
-        credits = [kb.BaseCredit(_base_credit_name(b), b.licenses[0] if b.licenses else None) for b in lineage]
-        section = kb.render_attribution_section(release.model_name, credits, display_lines, notices)
+        credits = [kb.BaseCredit(_public_name(b), b.licenses[0] if b.licenses else None) for b in lineage]
+        section = kb.render_attribution_section(release.model_name, credits, display_lines, notices,
+                                                license_files)
         plans.append(PlannedWrite(card_rel, "update" if release.card_path else "create", "README attribution "
                                   "section", None, section,
                                   lambda cur, s=section: kb.replace_or_append_section(_card_or_new(cur, release),
@@ -761,10 +928,21 @@ def _card_or_new(current: str | None, release: ReleaseInfo) -> str:
 
 
 def apply_writes(report: AuditReport, force: bool = False) -> list[dict[str, str]]:
-    """Carry out the planned writes. Returns one record per plan: written, or skipped with the reason."""
+    """Carry out the planned writes. Returns one record per plan: written, or skipped with the reason.
+
+    Two phases, so a refusal leaves the release untouched: first every target is checked (no symlink, inside the
+    release — :mod:`provenance.safeio`), every new text is built (copies from a base are refused when they resolve
+    outside the base folder) and every card is parsed back; then each changed file is written once, through a temp
+    file and an atomic rename. Existing content is replaced only with ``force`` (or by an ``update`` that keeps it).
+    """
+    from provenance import safeio
+    from provenance.release import MAX_TEXT_BYTES, check_card_text
+
     done: list[dict[str, str]] = []
     root = report.release.path
-    touched: set[str] = set()
+    original: dict[str, str | None] = {}
+    current: dict[str, str | None] = {}
+    reasons: dict[str, list[str]] = {}
     for plan in report.files_to_write:
         if plan.action == "unavailable" or plan.build is None:
             done.append({"path": plan.path, "status": "skipped", "reason": plan.reason})
@@ -772,18 +950,25 @@ def apply_writes(report: AuditReport, force: bool = False) -> list[dict[str, str
         if plan.needs_force and not force:
             done.append({"path": plan.path, "status": "skipped", "reason": "changes existing content; use --force"})
             continue
-        target = root / plan.path
-        current = read_text(target) if target.is_file() else None
-        if plan.action == "create" and current is not None and not force and plan.path not in touched:
+        if plan.path not in current:
+            raw = safeio.read_existing(root, plan.path, MAX_TEXT_BYTES)
+            original[plan.path] = current[plan.path] = None if raw is None else raw.decode("utf-8", "replace")
+        if plan.action == "create" and original[plan.path] is not None and not force \
+                and plan.path not in reasons:
             done.append({"path": plan.path, "status": "skipped", "reason": "exists; use --force"})
             continue
-        new = plan.build(current)
-        if new == current:
+        new = plan.build(current[plan.path])
+        if new == current[plan.path]:
             continue
-        try:
-            target.write_text(new, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(target, f"cannot write: {exc.strerror or exc}") from exc
-        touched.add(plan.path)
-        done.append({"path": plan.path, "status": "written", "reason": plan.reason})
+        current[plan.path] = new
+        reasons.setdefault(plan.path, []).append(plan.reason)
+    card = report.release.rel(report.release.card_path) if report.release.card_path else "README.md"
+    for path, text in current.items():
+        if text is not None and text != original[path] and path == card:
+            check_card_text(text, root / path)  # never write a card the tool cannot read back
+    for path, text in current.items():
+        if text is None or text == original[path]:
+            continue
+        safeio.write_bytes(root, path, text.encode("utf-8"), overwrite=original[path] is not None)
+        done.extend({"path": path, "status": "written", "reason": r} for r in reasons[path])
     return done

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+from provenance.cards import find_card, parse_card, read_card_text
 from provenance.checkpoint import ModelCard
 from provenance.errors import InputError
 
@@ -32,7 +32,6 @@ LEGAL_PATTERNS = {
     "use_policy": re.compile(r"^(use_policy|acceptable[-_ ]use[-_ ]policy|responsible_use_guide)([-_].*)?$", re.I),
 }
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 
 
 def read_json(path: Path) -> Any:
@@ -52,29 +51,14 @@ def read_json(path: Path) -> Any:
 
 
 def parse_model_card(text: str, path: Path | None = None) -> ModelCard:
-    """Split a model card into YAML front matter and body. Malformed YAML is an input error."""
-    m = _FRONT_MATTER.match(text)
-    if not m:
-        return ModelCard(path=path, front_matter={}, body=text)
-    try:
-        data = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(path, f"model card front matter is not valid YAML: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(data, dict):
-        raise InputError(path, "model card front matter is not a mapping")
-    return ModelCard(path=path, front_matter=data, body=text[m.end():])
+    """Split a model card into YAML front matter and body, within the limits of :mod:`provenance.cards`."""
+    card = parse_card(text, path)
+    return ModelCard(path=path, front_matter=card.front_matter, body=card.body)
 
 
 def read_model_card(directory: Path) -> ModelCard | None:
-    for name in ("README.md", "readme.md", "README.MD", "Readme.md"):
-        p = directory / name
-        if p.is_file():
-            try:
-                text = p.read_text(encoding="utf-8", errors="replace")
-            except PermissionError as exc:
-                raise InputError(p, "permission denied") from exc
-            return parse_model_card(text, p)
-    return None
+    p = find_card(directory)
+    return None if p is None else parse_model_card(read_card_text(p), p)
 
 
 def find_legal_files(directory: Path) -> dict[str, list[Path]]:

@@ -137,7 +137,9 @@ def step_write_models(ctx: DemoContext) -> None:
     cfg = TinyLlamaConfig()
     base = llama_state_dict(cfg, seed=0)
     root = ctx.root
-    ctx.paths["base"] = write_hf_dir(root / "base", base, cfg.hf_config(), BASE_CARD)
+    # _name_or_path is the Hub id save_pretrained records; audit --write puts only such ids into base_model.
+    ctx.paths["base"] = write_hf_dir(root / "base", base, dict(cfg.hf_config(), _name_or_path="provenance-demo/"
+                                     "tiny-base"), BASE_CARD)
     # Short synthetic legal files with the real title and version lines, so the audit recognises them.
     (root / "base" / "LICENSE").write_text(licenses.lookup("llama2").signature.sample, encoding="utf-8")
     (root / "base" / "USE_POLICY.md").write_text(BASE_USE_POLICY, encoding="utf-8")

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from licenses import License, identify_text, lookup_card
-from provenance.companions import find_legal_files, read_companions
+from provenance import safeio
+from provenance.cards import Card, check_card_text, find_card, first_heading, heading_text, read_card, \
+    set_front_matter_keys  # noqa: F401 - re-exported
+from provenance.companions import find_legal_files, read_json
 from provenance.errors import InputError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf")
@@ -29,6 +32,8 @@ class LegalText:
     text: str
     license_id: str | None = None
     matched: str | None = None  # the title and version line that identified it
+    root: Path | None = None  # the release or base folder it belongs to
+    outside: bool = False  # a symlink resolving outside that folder: read to identify, never copied
 
     @property
     def name(self) -> str:
@@ -66,6 +71,7 @@ class ReleaseInfo:
     name_or_path: str | None
     weight_files: list[Path]
     config: dict[str, Any] | None
+    card: Card | None = None
 
     @property
     def has_weights(self) -> bool:
@@ -108,7 +114,8 @@ def read_legal_texts(directory: Path) -> list[LegalText]:
                 if m:
                     lic_id = m.license.id
                     matched = m.title + (f" / {m.version}" if m.version else "")
-            out.append(LegalText(kind, p, text, lic_id, matched))
+            out.append(LegalText(kind, p, text, lic_id, matched, directory,
+                                 not safeio.resolves_inside(directory, p)))
     return out
 
 
@@ -161,12 +168,24 @@ def read_gguf_info(path: Path) -> GGUFInfo:
     return info
 
 
-def _first_heading(body: str) -> str | None:
-    m = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.M)
-    return m.group(1).strip() if m else None
+_TEMPLATE_HEADING = re.compile(r"(?i)model\s+card(\s+for\s+(model\s+id|\{\{.*))?|model\s+id|\{\{.*")
 
 
-def _model_name(fm: dict[str, Any], body: str, gguf: GGUFInfo | None, directory: Path) -> tuple[str, str]:
+def heading_name(heading: str) -> str | None:
+    """A model name from a card's first heading, or None for the Hub template's placeholders ("Model Card for
+    Model ID", unrendered ``{{ … }}``). "Model Card for X" and "X Model Card" name X."""
+    text = " ".join(heading.split())
+    if not text or _TEMPLATE_HEADING.fullmatch(text):
+        return None
+    low = text.lower()
+    if low.startswith("model card for "):
+        text = text[len("model card for "):].strip()
+    elif low.endswith(" model card"):
+        text = text[: -len(" model card")].strip()
+    return text or None
+
+
+def _model_name(fm: dict[str, Any], card: Card | None, gguf: GGUFInfo | None, directory: Path) -> tuple[str, str]:
     if isinstance(fm.get("model_name"), str) and fm["model_name"].strip():
         return fm["model_name"].strip(), "card model_name"
     mi = fm.get("model-index")
@@ -174,9 +193,10 @@ def _model_name(fm: dict[str, Any], body: str, gguf: GGUFInfo | None, directory:
         return str(mi[0]["name"]), "card model-index"
     if gguf and gguf.name:
         return gguf.name, "GGUF general.name"
-    heading = _first_heading(body)
-    if heading:
-        return heading, "README heading"
+    heading = first_heading(card) if card else None
+    name = heading_name(heading_text(heading)) if heading else None
+    if name:
+        return name, "README heading"
     return directory.name, "directory name"
 
 
@@ -186,7 +206,12 @@ def read_release(path: str | Path) -> ReleaseInfo:
     if not p.exists():
         raise InputError(p, "no such file or directory")
     directory = p if p.is_dir() else p.parent
-    metadata, card, _ = read_companions(directory)
+    metadata = {key: read_json(directory / name) for key, name in (("config", "config.json"),
+                ("adapter_config", "adapter_config.json")) if (directory / name).is_file()}
+    card_file = find_card(directory)
+    if card_file is not None and not safeio.resolves_inside(directory, card_file):
+        raise InputError(card_file, "resolves outside the release folder (a symlink); refusing to read it")
+    card = read_card(directory)
     if p.is_file():
         weights = [p] if p.suffix.lower() in WEIGHT_SUFFIXES else []
     else:
@@ -196,17 +221,18 @@ def read_release(path: str | Path) -> ReleaseInfo:
 
     fm = dict(card.front_matter) if card else {}
     body = card.body if card else ""
-    card_text = read_text(card.path) if card and card.path else ""
+    card_text = card.text if card else ""
     rec, raw = lookup_card(fm.get("license"), fm.get("license_name"))
     adapter = metadata.get("adapter_config") or {}
     config = metadata.get("config") if isinstance(metadata.get("config"), dict) else None
     name_or_path = config.get("_name_or_path") if config else None
-    name, name_source = _model_name(fm, body, gguf, directory)
+    name, name_source = _model_name(fm, card, gguf, directory)
     relation = fm.get("base_model_relation")
     return ReleaseInfo(
         path=directory,
         card_path=card.path if card else None,
         card_text=card_text,
+        card=card,
         front_matter=fm,
         body=body,
         model_name=name,
@@ -224,33 +250,3 @@ def read_release(path: str | Path) -> ReleaseInfo:
         weight_files=weights,
         config=config,
     )
-
-
-def set_front_matter_keys(card_text: str, updates: dict[str, Any]) -> str:
-    """Set top-level keys in a card's YAML front matter, keeping every other line as written.
-
-    An existing key (with its indented or list continuation lines) is replaced in place; a new key is appended at
-    the end of the front matter. A card without front matter gets one.
-    """
-    import yaml
-
-    def block(key: str, value: Any) -> list[str]:
-        return yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, width=1000).rstrip("\n").split("\n")
-
-    m = re.match(r"\A(\ufeff?---[ \t]*\r?\n)(.*?)(\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z))", card_text, re.S)
-    if not m:
-        lines = ["---"] + [ln for k, v in updates.items() for ln in block(k, v)] + ["---", ""]
-        return "\n".join(lines) + card_text
-    head, fm_text, tail = m.group(1), m.group(2), m.group(3)
-    lines = fm_text.split("\n") if fm_text else []
-    for key, value in updates.items():
-        new = block(key, value)
-        start = next((i for i, ln in enumerate(lines) if re.match(rf"^{re.escape(key)}\s*:", ln)), None)
-        if start is None:
-            lines.extend(new)
-            continue
-        end = start + 1
-        while end < len(lines) and (lines[end].startswith((" ", "\t", "-")) or not lines[end].strip()):
-            end += 1
-        lines[start:end] = new
-    return head + "\n".join(lines) + tail + card_text[m.end():]

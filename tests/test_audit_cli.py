@@ -108,6 +108,10 @@ def test_write_twice_changes_nothing_the_second_time(tmp_path, llama2_case):
     base, derived = llama2_case
     rel = tmp_path / "rel"
     shutil.copytree(derived, rel)
+    # The base's config names its Hub id: that, not the card's model name, becomes base_model (issue 12 defect 6).
+    base = shutil.copytree(base, tmp_path / "base")
+    config = json.loads((base / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps({**config, "_name_or_path": "meta-llama/Llama-2-7b-hf"}))
     # Weights are not compared here (the library tests do that): the base counts as lineage the user claims.
     first = cli(rel, "--base", base, "--write", "--force", "--format", "json", "--compare", "off")
     assert first.returncode == 0, first.stdout + first.stderr
@@ -119,7 +123,7 @@ def test_write_twice_changes_nothing_the_second_time(tmp_path, llama2_case):
     assert json.loads(second.stdout)["written"] == []
     assert snapshot == {p.name: p.read_bytes() for p in rel.iterdir()}
     front = yaml.safe_load((rel / "README.md").read_text().split("---")[1])
-    assert front["license"] == "llama2" and front["base_model"] == "tiny-llama2"
+    assert front["license"] == "llama2" and front["base_model"] == "meta-llama/Llama-2-7b-hf"
 
 
 def test_without_write_nothing_is_written_and_the_plan_is_shown(tmp_path):

@@ -260,6 +260,11 @@ def test_write_is_idempotent_and_never_overwrites_without_force(tmp_path, tiny_m
 
     rel = tmp_path / "rel"
     shutil.copytree(tiny_models["derived"], rel)
+    # The base's config names its Hub id: that, never the card's model name, becomes base_model (issue 12 defect 6).
+    base = shutil.copytree(tiny_models["base"], tmp_path / "base")
+    config = json.loads((base / "config.json").read_text())
+    (base / "config.json").write_text(json.dumps({**config, "_name_or_path": "meta-llama/Llama-2-7b-hf"}))
+    tiny_models = {**tiny_models, "base": base}
     cache: dict = {}
     cfg = AuditConfig()
     report = audit_release(rel, [tiny_models["base"]], [], cfg, cache)
@@ -278,7 +283,7 @@ def test_write_is_idempotent_and_never_overwrites_without_force(tmp_path, tiny_m
     assert apply_writes(final, force=True) == []
     assert snapshot == {p.name: p.read_bytes() for p in rel.iterdir()}
     info = read_release(rel)
-    assert info.license == "llama2" and info.base_models == ["tiny-llama2-base"]
+    assert info.license == "llama2" and info.base_models == ["meta-llama/Llama-2-7b-hf"]
     assert (rel / "NOTICE").read_text().strip() == kb.BY_ID["llama2"].notice
     assert (rel / "LICENSE").read_text() == (tiny_models["base"] / "LICENSE").read_text()
 

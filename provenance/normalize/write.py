@@ -10,6 +10,7 @@ with spaces to a multiple of 8, then the data in header order). Shards follow tr
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,8 +68,14 @@ def _check_finite(ref, name: str, block: np.ndarray) -> None:
 
 
 def write_canonical(cm: "CanonicalModel", outdir: Path, max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
-                    dtype: str = "float32", progress=None) -> list[Path]:
-    """Write ``config.json`` and the canonical tensors (sharded above ``max_shard_bytes``); return paths written."""
+                    dtype: str = "float32", progress=None, force: bool = False) -> list[Path]:
+    """Write ``config.json`` and the canonical tensors (sharded above ``max_shard_bytes``); return paths written.
+
+    Every file goes through a temp file in ``outdir`` and an atomic rename (:mod:`provenance.safeio`): a symlink at
+    an output name is refused (InputError) before anything is written, a hard-linked one is replaced by a new
+    inode, and an existing file is replaced only with ``force``."""
+    from provenance import safeio
+
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     plan = []
@@ -85,30 +92,31 @@ def write_canonical(cm: "CanonicalModel", outdir: Path, max_shard_bytes: int = D
         size += item[3]
     n = len(shards)
     names = ["model.safetensors"] if n == 1 else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
+    for fname in [*names, "model.safetensors.index.json", "config.json"]:
+        target = safeio.check_target(outdir, fname)  # refuse symlinks before the first byte is written
+        if not force and os.path.lexists(target) and (fname in names or fname == "config.json" or n > 1):
+            raise InputError(target, "exists; not overwritten without --force")
     written: list[Path] = []
     weight_map: dict[str, str] = {}
     for fname, items in zip(names, shards):
-        path = outdir / fname
-        _write_file(path, items, progress)
+        path = _write_file(outdir, fname, items, progress, force)
         written.append(path)
         for item in items:
             weight_map[item[0]] = fname
     if n > 1:
         index = {"metadata": {"total_size": sum(i[3] for i in plan)},
                  "weight_map": dict(sorted(weight_map.items()))}
-        p = outdir / "model.safetensors.index.json"
-        p.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
-        written.append(p)
+        written.append(safeio.write_bytes(outdir, "model.safetensors.index.json",
+                                          (json.dumps(index, indent=2, sort_keys=True) + "\n").encode(), force))
     cfg = cm.arch.to_hf_config()
     kinds = [i[2] for i in plan]
     cfg["torch_dtype"] = _TORCH_DTYPE[max(set(kinds), key=kinds.count)] if kinds else "float32"
-    p = outdir / "config.json"
-    p.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-    written.append(p)
+    written.append(safeio.write_bytes(outdir, "config.json",
+                                      (json.dumps(cfg, indent=2, sort_keys=True) + "\n").encode(), force))
     return written
 
 
-def _write_file(path: Path, items: list, progress) -> None:
+def _write_file(outdir: Path, fname: str, items: list, progress, force: bool) -> Path:
     header: dict = {"__metadata__": {"format": "pt"}}
     offset = 0
     for name, ref, st, nbytes in items:
@@ -116,15 +124,19 @@ def _write_file(path: Path, items: list, progress) -> None:
         offset += nbytes
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)
+    from provenance import safeio
+
+    fd, tmp = safeio.open_temp(outdir, fname)
     try:
-        _write_data(path, blob, items, progress)
+        _write_data(os.fdopen(fd, "wb"), blob, items, progress)
     except BaseException:
-        path.unlink(missing_ok=True)  # never leave a half-written shard that looks like a checkpoint
+        tmp.unlink(missing_ok=True)  # never leave a half-written shard that looks like a checkpoint
         raise
+    return safeio.install(outdir, fname, tmp, overwrite=force)
 
 
-def _write_data(path: Path, blob: bytes, items: list, progress) -> None:
-    with open(path, "wb") as fh:
+def _write_data(fh, blob: bytes, items: list, progress) -> None:
+    with fh:
         fh.write(struct.pack("<Q", len(blob)))
         fh.write(blob)
         for name, ref, st, nbytes in items:
