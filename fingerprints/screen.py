@@ -127,3 +127,29 @@ def top_k(queries: np.ndarray, index: np.ndarray, k: int, exclude: np.ndarray | 
         pos[s:s + chunk] = np.take_along_axis(part, order, axis=1)
         val[s:s + chunk] = np.take_along_axis(ps, order, axis=1)
     return pos, val
+
+
+def approx_top_k(queries: np.ndarray, index: np.ndarray, k: int, exclude: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`top_k`, from an approximate HNSW index (``usearch``, inner product) for very large indexes.
+    Built single-threaded so the same vectors give the same graph; results may miss a true neighbour."""
+    from usearch.index import Index
+
+    nq, ni = queries.shape[0], index.shape[0]
+    k = max(0, min(k, ni - (1 if exclude is not None else 0)))
+    pos = np.full((nq, k), -1, np.int64)  # -1: fewer neighbours found than asked for
+    val = np.zeros((nq, k), np.float32)
+    if k == 0 or nq == 0:
+        return pos, val
+    idx = Index(ndim=index.shape[1], metric="ip", dtype="f32")
+    idx.add(np.arange(ni, dtype=np.uint64), np.ascontiguousarray(index, np.float32), threads=1)
+    found = idx.search(np.ascontiguousarray(queries, np.float32), min(ni, k + 1), threads=1)
+    keys = np.asarray(found.keys).reshape(nq, -1).astype(np.int64)
+    dist = np.asarray(found.distances).reshape(nq, -1)
+    for q in range(nq):
+        row = [(1.0 - float(d), int(j)) for j, d in zip(keys[q], dist[q])
+               if j >= 0 and (exclude is None or j != exclude[q])]
+        row.sort(key=lambda t: (-t[0], t[1]))
+        for c, (sv, j) in enumerate(row[:k]):
+            pos[q, c], val[q, c] = j, sv
+    return pos, val

@@ -345,3 +345,83 @@ def _fingerprint_facts(blob: bytes) -> dict:
                 "content_hash": hash_kind(meta)}
     except (ValueError, KeyError, TypeError):
         return {"fingerprint_version": None, "anchors": None, "content_hash": None}
+
+
+class ScanStore:
+    """The scan's use of the registry database: caches by content, the done-table, deep results. Every record is
+    written in its own transaction, so a scan killed at any point leaves only whole rows behind."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self.con = registry._connect(create=True)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def done(self, scan_id: str) -> dict[str, dict]:
+        import json
+
+        rows = self.con.execute("SELECT input, result FROM scan_done WHERE scan_id = ?", (scan_id,)).fetchall()
+        return {k: json.loads(r) for k, r in rows}
+
+    def hash_for(self, stat_key: str) -> str | None:
+        row = self.con.execute("SELECT content_hash FROM file_cache WHERE stat_key = ?", (stat_key,)).fetchone()
+        return row[0] if row else None
+
+    def has_fingerprint(self, fp_key: str) -> bool:
+        return self.con.execute("SELECT 1 FROM fingerprint_cache WHERE content_hash = ?", (fp_key,)).fetchone() \
+            is not None
+
+    def record(self, scan_id: str, key: str, result: dict, stat_key: str | None = None,
+               content_hash: str | None = None, fp_key: str | None = None, fingerprint: bytes | None = None,
+               screen: bytes | None = None) -> None:
+        import json
+
+        from fingerprints.screen import SCREEN_VERSION
+
+        with self.con:
+            if fingerprint is not None:
+                self.con.execute("INSERT OR REPLACE INTO fingerprint_cache VALUES (?, ?, ?, ?)",
+                                 (fp_key, fingerprint, screen, SCREEN_VERSION))
+            if stat_key and content_hash:
+                self.con.execute("INSERT OR REPLACE INTO file_cache VALUES (?, ?)", (stat_key, content_hash))
+            self.con.execute("INSERT OR REPLACE INTO scan_done VALUES (?, ?, ?)",
+                             (scan_id, key, json.dumps(result, sort_keys=True)))
+
+    def screen(self, fp_key: str):
+        """The stored screening vector of a cached fingerprint (recomputed and stored when missing or outdated)."""
+        import numpy as np
+
+        from fingerprints.screen import DIM, SCREEN_VERSION, screen_vector
+
+        row = self.con.execute("SELECT screen, screen_version FROM fingerprint_cache WHERE content_hash = ?",
+                               (fp_key,)).fetchone()
+        if row and row[0] is not None and row[1] == SCREEN_VERSION and len(row[0]) == DIM * 4:
+            return np.frombuffer(bytes(row[0]), np.float32)
+        vec = screen_vector(self.fingerprint(fp_key))
+        with self.con:
+            self.con.execute("UPDATE fingerprint_cache SET screen = ?, screen_version = ? WHERE content_hash = ?",
+                             (vec.tobytes(), SCREEN_VERSION, fp_key))
+        return vec
+
+    def fingerprint(self, fp_key: str):
+        from fingerprints.fingerprint import Fingerprint
+
+        row = self.con.execute("SELECT fingerprint FROM fingerprint_cache WHERE content_hash = ?",
+                               (fp_key,)).fetchone()
+        if row is None:
+            raise InputError(self.registry.db_path, f"no cached fingerprint {fp_key}")
+        return Fingerprint.from_bytes(bytes(row[0]))
+
+    def compare_get(self, pair_key: str) -> dict | None:
+        import json
+
+        row = self.con.execute("SELECT result FROM compare_cache WHERE pair_key = ?", (pair_key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def compare_put(self, pair_key: str, result: dict) -> None:
+        import json
+
+        with self.con:
+            self.con.execute("INSERT OR REPLACE INTO compare_cache VALUES (?, ?)",
+                             (pair_key, json.dumps(result, sort_keys=True)))
