@@ -226,7 +226,10 @@ class Registry:
         rows = []
         try:
             with src.open("r", encoding="utf-8") as f:
-                head = json.loads(f.readline(MAX_EXPORT_LINE) or "null")
+                try:
+                    head = json.loads(f.readline(MAX_EXPORT_LINE) or "null")
+                except ValueError:
+                    head = None
                 if not isinstance(head, dict) or head.get("format") != EXPORT_FORMAT:
                     raise InputError(src, "not a registry export (no provenance-registry-export header)")
                 if int(head.get("version", 0)) > EXPORT_VERSION:
