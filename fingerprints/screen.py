@@ -55,14 +55,14 @@ def anchor_keys(fp: Fingerprint, k: int) -> list[str]:
 
 
 def _u_centred(g: np.ndarray) -> np.ndarray:
-    """U-centring of a symmetric K×K matrix (Székely & Rizzo 2014), diagonal set to zero."""
-    n = g.shape[0]
-    g = g.copy()
-    np.fill_diagonal(g, 0.0)
-    rows = g.sum(axis=1)
-    out = g - rows[:, None] / (n - 2) - rows[None, :] / (n - 2) + rows.sum() / ((n - 1) * (n - 2))
-    np.fill_diagonal(out, 0.0)
-    return out
+    """U-centring of symmetric K×K matrices [..., K, K] (Székely & Rizzo 2014), diagonals set to zero."""
+    n = g.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    g = np.where(eye, 0.0, g)
+    rows = g.sum(axis=-1)
+    out = (g - rows[..., :, None] / (n - 2) - rows[..., None, :] / (n - 2)
+           + rows.sum(axis=-1)[..., None, None] / ((n - 1) * (n - 2)))
+    return np.where(eye, 0.0, out)
 
 
 def screen_vector(fp: Fingerprint, dim: int = DIM) -> np.ndarray:
@@ -76,22 +76,18 @@ def screen_vector(fp: Fingerprint, dim: int = DIM) -> np.ndarray:
     ii, jj = np.triu_indices(k, 1)
     lo, hi = np.minimum(keys[ii], keys[jj]), np.maximum(keys[ii], keys[jj])
     present = np.asarray(fp.meta.get("present") or np.ones((len(fp.layers), len(fp.meta["invariants"]))), bool)
-    iu_full = np.triu_indices(k_all)
     sub = np.zeros((k_all, k_all), bool)
     sub[:k, :k] = True
-    keep = sub[iu_full]  # positions of the first k anchors' entries in the stored upper triangle
+    keep = sub[np.triu_indices(k_all)]  # positions of the first k anchors' entries in the stored upper triangle
     iu = np.triu_indices(k)
     for j, inv in enumerate(fp.meta["invariants"]):
         rows = np.flatnonzero(present[:, j])
         if rows.size == 0:
             continue
-        acc = np.zeros((k, k))
-        for r in rows:
-            g = np.zeros((k, k))
-            g[iu] = fp.grams[r, j][keep].astype(np.float64)
-            g = g + np.triu(g, 1).T
-            acc += _u_centred(g)
-        vals = acc[ii, jj] / rows.size
+        g = np.zeros((rows.size, k, k))
+        g[:, iu[0], iu[1]] = fp.grams[rows, j][:, keep].astype(np.float64)
+        g = g + np.triu(g, 1).transpose(0, 2, 1)
+        vals = _u_centred(g)[:, ii, jj].mean(axis=0)
         norm = float(np.linalg.norm(vals))
         if norm == 0.0:
             continue

@@ -178,8 +178,11 @@ def test_json_contract(first):
     assert r["stats"]["cache"]["fingerprinted"] == 7 and r["stats"]["backend"] == {"name": "local", "workers": 2}
 
 
-def test_rerun_is_cached_and_identical(coll, first, capsys):
-    again, _ = scan_json(capsys, coll["collection"], "--registry", first["registry"], "--workers", "1")
+def test_rerun_is_cached_and_identical(coll, first, capsys, monkeypatch):
+    import provenance.scan
+
+    monkeypatch.setattr(provenance.scan, "COMPARE_BATCH", 2)  # the full comparisons run in the workers this time
+    again, _ = scan_json(capsys, coll["collection"], "--registry", first["registry"], "--workers", "2")
     assert again["stats"]["cache"]["resumed"] == 8 and again["stats"]["cache"]["fingerprinted"] == 0
     strip = lambda r: {k: v for k, v in r.items() if k != "stats"}  # noqa: E731
     assert strip(again) == strip(first["report"])

@@ -41,8 +41,9 @@ def scan(
     backend: Backend = typer.Option(Backend.local, "--backend", help="local (a process pool) or ray."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray "
                                                                   "started for this run)."),
-    top: int = typer.Option(10, "--top", "-n", min=1, help="Screened candidates per model that get the full "
-                                                           "fingerprint comparison."),
+    top: int = typer.Option(5, "--top", "-n", min=1, help="Screened candidates per model that get the full "
+                                                          "fingerprint comparison: this many registry entries and "
+                                                          "this many other inputs."),
     deep_top: int = typer.Option(1, "--deep-top", min=0, help="Best candidates per model (not clearly "
                                                               "independent) that get the deep comparison when both "
                                                               "checkpoints are at hand; 0 for none."),

@@ -4,8 +4,9 @@
    registry database: the fingerprint under its content hash (an unchanged file, wherever it lies, is never
    fingerprinted twice) and a done-row per input, each in its own transaction, so a killed scan resumes.
 2. Screening: one compact vector per fingerprint (``fingerprints.screen``); every input is searched against the
-   registry entries and the other inputs (exact search, or an approximate index beyond ``APPROX_AT`` entries).
-3. The ``top`` candidates of each input get the full fingerprint comparison; the best ``deep_top`` that are not
+   registry entries and, separately, the other inputs (exact search, or an approximate index beyond ``APPROX_AT``
+   entries).
+3. The ``top`` best registry entries and the ``top`` best other inputs get the full fingerprint comparison; the best ``deep_top`` that are not
    clearly independent get the deep comparison when both checkpoints are at hand.
 4. Derived edges form families; each family's probable root is a registry entry (registered models are known bases)
    or else its best-connected member; a member derived from a registered base whose card does not name that base
@@ -34,6 +35,7 @@ from provenance.scan.inputs import Entry, expand_inputs
 
 SCHEMA_VERSION = 1
 APPROX_AT = 100_000  # index entries from which `--index auto` uses the approximate index (when usearch is installed)
+COMPARE_BATCH = 64  # inputs per comparison task: a scan of fewer inputs compares in the driver
 VERDICT_ORDER = {"derived": 0, "inconclusive": 1, "independent": 2}
 
 
@@ -77,7 +79,7 @@ def scan_id_of(entries: list[Entry], anchors: int | None) -> str:
 
 
 def run_scan(inputs: list[str | Path], registry, backend: str = "local", workers: int | None = None,
-             address: str | None = None, top: int = 10, deep_top: int = 1, anchors: int | None = None,
+             address: str | None = None, top: int = 5, deep_top: int = 1, anchors: int | None = None,
              index: str = "auto", timings: bool = True, progress: Progress | None = None) -> dict:
     """Scan ``inputs`` against each other and the ``registry``; returns the report dict."""
     from provenance.registry import ScanStore
@@ -99,7 +101,7 @@ def run_scan(inputs: list[str | Path], registry, backend: str = "local", workers
         cands, matched, n_reg = _screen(ok, results, store, registry, top, index)
         times["screen_s"] = time.monotonic() - t1
         t2 = time.monotonic()
-        compared = _compare(ok, results, cands, matched, store, registry)
+        compared = _compare(ok, results, cands, matched, store, registry, be)
         times["compare_s"] = time.monotonic() - t2
         t3 = time.monotonic()
         n_deep = _deep(ok, results, compared, store, be, deep_top, prog, stats)
@@ -219,11 +221,15 @@ def _screen(ok: list[Entry], results: dict, store, registry, top: int, index: st
     meta += [{"kind": "collection", "name": e.path, "path": e.key, "id": "col:" + e.path,
               "ref": results[e.key]["fingerprint_key"], "checkpoint": results[e.key].get("kind") == "checkpoint"}
              for e in ok]
-    vecs = np.concatenate([reg_vecs, coll]) if len(reg) else coll
-    exclude = np.arange(len(ok)) + len(reg)
-    use_approx = index == "approx" or (index == "auto" and len(vecs) >= APPROX_AT and _has_usearch())
-    pos, score = (approx_top_k if use_approx else top_k)(coll, vecs, top, exclude)
-    return (pos, score), meta, len(reg)
+    # Two searches, so a base with many derivatives in the collection still reaches each of them: the best `top`
+    # registry entries and the best `top` other inputs.
+    use_approx = index == "approx" or (index == "auto" and len(reg) + len(ok) >= APPROX_AT and _has_usearch())
+    search = approx_top_k if use_approx else top_k
+    pos_r, score_r = search(coll, reg_vecs, top) if len(reg) else (np.zeros((len(ok), 0), np.int64),
+                                                                   np.zeros((len(ok), 0), np.float32))
+    pos_c, score_c = search(coll, coll, top, np.arange(len(ok)))
+    pos = np.concatenate([pos_r, np.where(pos_c >= 0, pos_c + len(reg), -1)], axis=1)
+    return (pos, np.concatenate([score_r, score_c], axis=1)), meta, len(reg)
 
 
 def _has_usearch() -> bool:
@@ -235,10 +241,29 @@ def _has_usearch() -> bool:
 
 
 # -- 3. full fingerprint comparison -------------------------------------------------------------------------------
-def _compare(ok: list[Entry], results: dict, cands, meta: list[dict], store, registry) -> dict[str, list[dict]]:
-    from provenance.lineage import compare_fingerprint_objects
-
+def _compare(ok: list[Entry], results: dict, cands, meta: list[dict], store, registry, be=None
+             ) -> dict[str, list[dict]]:
+    """The full fingerprint comparison of each input with its screened candidates. Batches go to the workers when
+    they share this machine's file system (the local pool, a local Ray), else the driver compares."""
     pos, score = cands
+    batch = COMPARE_BATCH
+    plan = [(e, [(int(j), float(s)) for j, s in zip(pos[qi], score[qi]) if j >= 0]) for qi, e in enumerate(ok)]
+    fields: dict[str, list[dict]] = {}
+    if be is not None and be.shares_files and len(plan) > batch:
+        futs = {}
+        for b in range(0, len(plan), batch):
+            part = plan[b:b + batch]
+            jobs = [(e.path, results[e.key]["fingerprint_key"],
+                     [(meta[j]["kind"], meta[j]["name"],
+                       meta[j]["name"] if meta[j]["kind"] == "registry" else meta[j]["ref"]) for j, _ in c])
+                    for e, c in part]
+            futs[be.submit(work.compare_batch, str(registry.db_path), jobs)] = part
+        for fut, part in futs.items():
+            out = fut.result()
+            if out.get("rows") is not None:
+                for (e, _), rows in zip(part, out["rows"]):
+                    fields[e.key] = rows
+    from provenance.lineage import compare_fingerprint_objects
 
     @lru_cache(maxsize=256)
     def ref_fp(i: int):
@@ -246,19 +271,19 @@ def _compare(ok: list[Entry], results: dict, cands, meta: list[dict], store, reg
         return registry.fingerprint(m["name"]) if m["kind"] == "registry" else store.fingerprint(m["ref"])
 
     out: dict[str, list[dict]] = {}
-    for qi, e in enumerate(ok):
-        sus = store.fingerprint(results[e.key]["fingerprint_key"])
+    for e, cs in plan:
+        got = fields.get(e.key)
+        if got is None:
+            sus = store.fingerprint(results[e.key]["fingerprint_key"])
+            got = []
+            for j, _ in cs:
+                rep = compare_fingerprint_objects(sus, ref_fp(j), e.path, meta[j]["name"])
+                got.append({k: rep[k] for k in ("verdict", "p_value", "log10_p_value", "score", "relation", "mode")})
         rows = []
-        for j, s in zip(pos[qi], score[qi]):
-            if j < 0:
-                continue
-            m = meta[int(j)]
-            rep = compare_fingerprint_objects(sus, ref_fp(int(j)), e.path, m["name"])
-            rows.append({"name": m["name"], "kind": m["kind"], "path": m["path"] if m["kind"] == "registry"
-                         else m["name"], "verdict": rep["verdict"], "p_value": rep["p_value"],
-                         "log10_p_value": rep["log10_p_value"], "score": rep["score"], "relation": rep["relation"],
-                         "mode": rep["mode"], "screen_score": round(float(s), 4), "notes": [], "_key": m["path"],
-                         "_ref": m["ref"]})
+        for (j, s), f in zip(cs, got):
+            m = meta[j]
+            rows.append(dict(f, name=m["name"], kind=m["kind"], path=m["path"] if m["kind"] == "registry"
+                             else m["name"], screen_score=round(s, 4), notes=[], _key=m["path"], _ref=m["ref"]))
         rows.sort(key=_rank)
         out[e.key] = rows
     return out

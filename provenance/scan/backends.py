@@ -26,6 +26,7 @@ def _init_worker() -> None:
 
 class LocalBackend:
     name = "local"
+    shares_files = True  # workers read the registry database directly
 
     def __init__(self, workers: int):
         import multiprocessing
@@ -65,6 +66,7 @@ class RayBackend:
             else:  # a local Ray for this run only, one CPU per worker
                 ray.init(num_cpus=max(1, workers), **kwargs)
         self.workers = max(1, int(ray.cluster_resources().get("CPU", workers)))
+        self.shares_files = not address  # a local Ray runs on this machine; a cluster's nodes may not see our files
         self._remote: dict[Callable, Any] = {}
 
     def submit(self, fn: Callable, *args: Any) -> Future:

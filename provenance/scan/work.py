@@ -100,3 +100,46 @@ def deep(suspect: str, reference: str) -> dict[str, Any]:
                 "error": None}
     except Exception as exc:  # noqa: BLE001
         return {"result": None, "error": one_line(exc, suspect)}
+
+
+def compare_batch(db_path: str, jobs: list[tuple[str, str, list[tuple[str, str, str]]]]) -> dict[str, Any]:
+    """Full fingerprint comparisons, reading fingerprints from the registry database at ``db_path`` (workers on the
+    driver's machine). ``jobs``: (suspect shown path, suspect fingerprint key, [(kind, name, key)]) where ``key`` is a
+    registry name or a fingerprint-cache key. Returns {"rows": [[report fields per candidate] per job]}."""
+    try:
+        rows = [[_compare_one(db_path, sus_key, name, kind, key, shown) for kind, name, key in cands]
+                for shown, sus_key, cands in jobs]
+        return {"rows": rows, "error": None}
+    except Exception as exc:  # noqa: BLE001 - the driver falls back to comparing these itself
+        return {"rows": None, "error": one_line(exc, db_path)}
+
+
+def _compare_one(db_path: str, sus_key: str, name: str, kind: str, key: str, shown: str) -> dict[str, Any]:
+    from provenance.lineage import compare_fingerprint_objects
+
+    rep = compare_fingerprint_objects(_load(db_path, "collection", sus_key), _load(db_path, kind, key), shown, name)
+    return {k: rep[k] for k in ("verdict", "p_value", "log10_p_value", "score", "relation", "mode")}
+
+
+_CACHE: dict[tuple[str, str, str], Any] = {}
+
+
+def _load(db_path: str, kind: str, key: str):
+    """A fingerprint from the database, the registry's kept in memory per worker (they recur across queries)."""
+    from provenance.registry import Registry, ScanStore
+
+    got = _CACHE.get((db_path, kind, key))
+    if got is not None:
+        return got
+    reg = Registry(Path(db_path).parent)
+    if kind == "registry":
+        fp = reg.fingerprint(key)
+        if len(_CACHE) > 512:
+            _CACHE.clear()
+        _CACHE[(db_path, kind, key)] = fp
+        return fp
+    store = ScanStore(reg)
+    try:
+        return store.fingerprint(key)
+    finally:
+        store.close()
