@@ -319,3 +319,16 @@ def test_content_cache_survives_a_move(coll, first, capsys, tmp_path):
     shutil.copytree(coll["collection"] / "loner", moved / "loner-copy")
     r, _ = scan_json(capsys, moved, "--registry", first["registry"], "--workers", "1")
     assert r["stats"]["cache"]["from_cache"] == 1 and r["stats"]["cache"]["fingerprinted"] == 0
+
+
+def test_a_repaired_input_is_scanned_again(coll, first, capsys, tmp_path):
+    """Resuming reuses a done row only while the input's files are unchanged: a fixed file is read again."""
+    d = tmp_path / "uploads" / "fixme"
+    shutil.copytree(coll["collection"] / "loner", d)
+    good = (d / "model.safetensors").read_bytes()
+    (d / "model.safetensors").write_bytes(good[:300])
+    r, _ = scan_json(capsys, d, "--registry", first["registry"], "--workers", "1")
+    assert r["models"][0]["status"] == "error" and "truncated" in r["models"][0]["error"]
+    (d / "model.safetensors").write_bytes(good)
+    r, _ = scan_json(capsys, d, "--registry", first["registry"], "--workers", "1")
+    assert r["models"][0]["status"] == "ok" and r["stats"]["cache"]["resumed"] == 0

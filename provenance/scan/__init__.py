@@ -125,8 +125,8 @@ def _fingerprint_phase(entries: list[Entry], store, be, anchors: int | None, sca
     from fingerprints.fingerprint import ANCHORS, VERSION, is_fingerprint_file
 
     done = store.done(scan_id)
-    results = {e.key: done[e.key] for e in entries if e.key in done}
-    stats["resumed"] = len(results)
+    results = {e.key: done[e.key] for e in entries if e.key in done and done[e.key].get("stat_key") == _sig(e.key)}
+    stats["resumed"] = len(results)  # inputs changed since their row was written are done again
     queue = deque(e for e in entries if e.key not in results)
     inflight: dict[Future, tuple[Entry, str, dict]] = {}
     attempts: dict[str, int] = {}
@@ -136,6 +136,7 @@ def _fingerprint_phase(entries: list[Entry], store, be, anchors: int | None, sca
         return f"{ch}:fp{VERSION}:a{anchors or ANCHORS}"
 
     def finish(e: Entry, result: dict, **kw) -> None:
+        result["stat_key"] = kw.get("stat_key") or _sig(e.key)
         if result["status"] == "ok":
             result["kind"] = "fingerprint" if is_fingerprint_file(e.key) else "checkpoint"
         store.record(scan_id, e.key, result, **kw)
@@ -154,7 +155,8 @@ def _fingerprint_phase(entries: list[Entry], store, be, anchors: int | None, sca
         ch = store.hash_for(sk)
         if ch and store.has_fingerprint(fp_key(ch)):
             stats["from_cache"] += 1
-            finish(e, {"status": "ok", "error": None, "content_hash": ch, "fingerprint_key": fp_key(ch)})
+            finish(e, {"status": "ok", "error": None, "content_hash": ch, "fingerprint_key": fp_key(ch)},
+                   stat_key=sk)
             return
         inflight[be.submit(work.content_hash, e.key)] = (e, "hash", {"stat_key": sk})
 
@@ -204,6 +206,13 @@ def _fingerprint_phase(entries: list[Entry], store, be, anchors: int | None, sca
             be.restart()
     prog.stage()
     return results
+
+
+def _sig(key: str) -> str | None:
+    try:
+        return work.stat_key(key)
+    except Exception:  # noqa: BLE001 - a missing or unreadable input has no signature
+        return None
 
 
 # -- 2. screening -------------------------------------------------------------------------------------------------
