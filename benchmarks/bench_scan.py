@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile

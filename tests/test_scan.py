@@ -332,3 +332,46 @@ def test_a_repaired_input_is_scanned_again(coll, first, capsys, tmp_path):
     (d / "model.safetensors").write_bytes(good)
     r, _ = scan_json(capsys, d, "--registry", first["registry"], "--workers", "1")
     assert r["models"][0]["status"] == "ok" and r["stats"]["cache"]["resumed"] == 0
+
+
+def test_help_texts_teach_with_an_example(capsys):
+    for cmd in (["scan"], ["registry", "export"], ["registry", "import"]):
+        code, out, _ = run([*cmd, "--help"], capsys)
+        assert code == 0 and "Example: provenance " in out, cmd
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_progress_goes_to_a_terminal_stderr_only(coll, capsys, tmp_path):
+    """With stderr on a pseudo-terminal the scan draws a status line with its progress; on a pipe it prints none;
+    stdout holds the report alone either way."""
+    import pty
+    import threading
+
+    reg = new_registry(coll, "reg-tty", capsys)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    args = [sys.executable, "-m", "provenance", "scan", str(coll["collection"]), "--registry", str(reg), "--workers",
+            "2", "--deep-top", "0", "--format", "json"]
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=slave, env=env, timeout=300)
+    os.close(slave)
+    reader.join(timeout=10)
+    os.close(master)
+    tty = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["stats"]["counts"]["models"] == 8
+    assert "scan: fingerprints 8/8" in tty and b"\x1b[" not in proc.stdout
+    piped = subprocess.run(args, capture_output=True, env=env, timeout=300)
+    assert piped.returncode == 0 and b"scan:" not in piped.stderr
