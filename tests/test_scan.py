@@ -375,3 +375,18 @@ def test_progress_goes_to_a_terminal_stderr_only(coll, capsys, tmp_path):
     assert "scan: fingerprints 8/8" in tty and b"\x1b[" not in proc.stdout
     piped = subprocess.run(args, capture_output=True, env=env, timeout=300)
     assert piped.returncode == 0 and b"scan:" not in piped.stderr
+
+
+def test_the_local_pool_survives_a_dead_worker():
+    """A worker killed mid-task (as the kernel does when memory runs out) fails its task, not the backend."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from provenance.scan.backends import LocalBackend
+
+    be = LocalBackend(1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            be.submit(os._exit, 9).result(timeout=120)
+        assert be.submit(sum, [1, 2, 3]).result(timeout=120) == 6
+    finally:
+        be.close()

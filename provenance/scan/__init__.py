@@ -268,7 +268,10 @@ def _compare(ok: list[Entry], results: dict, cands, meta: list[dict], store, reg
                     for e, c in part]
             futs[be.submit(work.compare_batch, str(registry.db_path), jobs)] = part
         for fut, part in futs.items():
-            out = fut.result()
+            try:
+                out = fut.result()
+            except Exception:  # noqa: BLE001 - a lost worker: the driver compares this batch below
+                continue
             if out.get("rows") is not None:
                 for (e, _), rows in zip(part, out["rows"]):
                     fields[e.key] = rows
@@ -341,9 +344,9 @@ def _deep(ok: list[Entry], results: dict, compared: dict, store, be, deep_top: i
             c, pair = pending.pop(fut)
             try:
                 out = fut.result()
+                store.compare_put(pair, out)  # a result (or the task's own error) is cached; a lost worker is not
             except Exception as exc:  # noqa: BLE001
                 out = {"result": None, "error": work.one_line(exc, c["name"])}
-            store.compare_put(pair, out)
             _apply_deep(c, out)
             done += 1
             prog("deep comparisons", done, len(jobs))

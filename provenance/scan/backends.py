@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 from provenance.errors import UsageError
@@ -37,7 +38,11 @@ class LocalBackend:
                                         initializer=_init_worker, max_tasks_per_child=TASKS_PER_WORKER)
 
     def submit(self, fn: Callable, *args: Any) -> Future:
-        return self.pool.submit(fn, *args)
+        try:
+            return self.pool.submit(fn, *args)
+        except BrokenProcessPool:  # a worker died earlier (e.g. out of memory): carry on with a new pool
+            self.restart()
+            return self.pool.submit(fn, *args)
 
     def restart(self) -> None:
         """A new pool after a worker died (the old one fails every task it held)."""
