@@ -37,7 +37,8 @@ def scan(
                                                   "one path per line, or JSON objects with a \"path\")."),
     registry: Optional[Path] = REGISTRY_OPTION,
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1,
-                                          help="Parallel workers (default: the CPU count, at most 8)."),
+                                          help="Parallel workers (default: half the CPU count, at most 8: "
+                                                               "one fingerprint keeps two cores busy)."),
     backend: Backend = typer.Option(Backend.local, "--backend", help="local (a process pool) or ray."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray "
                                                                   "started for this run)."),

@@ -308,15 +308,18 @@ def _rank(c: dict) -> tuple:
 # -- 4. deep comparison -------------------------------------------------------------------------------------------
 def _deep(ok: list[Entry], results: dict, compared: dict, store, be, deep_top: int, prog: Progress,
           stats: dict) -> int:
-    """Deep-compare each input's best ``deep_top`` candidates that are not clearly independent, when both sides
-    are checkpoints on this machine; results are cached by both sides' contents."""
+    """Deep-compare each input's best ``deep_top`` candidates that are not clearly independent (registry entries
+    before other inputs), when both sides are checkpoints on this machine; results are cached by both sides'
+    contents."""
     if deep_top <= 0:
         return 0
     jobs: list[tuple[dict, str, str, str]] = []
     for e in ok:
         if results[e.key].get("kind") != "checkpoint":
             continue
-        for c in [c for c in compared[e.key] if c["verdict"] != "independent"][:deep_top]:
+        # registered bases first: they are what a derivative owes disclosure to
+        for c in sorted((c for c in compared[e.key] if c["verdict"] != "independent"),
+                        key=lambda c: (c["kind"] != "registry",) + _rank(c))[:deep_top]:
             ref_path = c["_key"]
             if not ref_path or not Path(ref_path).exists() or \
                     (c["kind"] == "collection" and not _is_checkpoint(ref_path, results)):

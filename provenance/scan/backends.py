@@ -86,7 +86,8 @@ class RayBackend:
 
 
 def make_backend(kind: str, workers: int | None, address: str | None):
-    n = workers or min(os.cpu_count() or 1, 8)
+    # One fingerprint already keeps two cores busy (two tensors at a time), so the default is a worker per two cores.
+    n = workers or max(1, min((os.cpu_count() or 1) // 2, 8))
     if kind == "local":
         if address:
             raise UsageError("--address is for --backend ray")
