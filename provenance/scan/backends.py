@@ -57,6 +57,10 @@ class RayBackend:
     name = "ray"
 
     def __init__(self, workers: int, address: str | None):
+        if not address:
+            # A local Ray for this run talks over loopback only (Ray otherwise binds its services to the machine's
+            # network address, as it would for a cluster). Read when ray is first imported.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         try:
             import ray
         except ImportError:
