@@ -123,10 +123,14 @@ class Registry:
         fp = _fingerprint_of(side, progress, f"fingerprint {name}", anchors)
         blob = fp.to_bytes()
         ckpt_path = str(Path(path).resolve()) if side.kind == "checkpoint" else None
+        from fingerprints.screen import SCREEN_VERSION, screen_vector
+
+        screen = screen_vector(fp).tobytes()  # stored now, so the first scan or identify does not compute it
         with self._db(create=True) as con:
             con.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (name, ckpt_path, len(fp.layers), fp.meta["hidden_size"], fp.meta["vocab_size"],
                          fp.digest, blob))
+            con.execute("INSERT OR REPLACE INTO model_screens VALUES (?, ?, ?)", (fp.digest, screen, SCREEN_VERSION))
         return self._row_dict((name, ckpt_path, len(fp.layers), fp.meta["hidden_size"], fp.meta["vocab_size"],
                                fp.digest, len(blob)))
 
