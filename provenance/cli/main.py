@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "provenance.cli.fingerprint_cmd",
     "provenance.cli.registry_cmd",
     "provenance.cli.identify_cmd",
+    "provenance.cli.scan_cmd",
 ]
 
 app = typer.Typer(

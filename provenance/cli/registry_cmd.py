@@ -1,4 +1,4 @@
-"""`provenance registry add|list|remove`: a local index of known base models (fingerprints in SQLite)."""
+"""`provenance registry add|list|remove|export|import`: a local index of known base models (fingerprints in SQLite)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import typer
 from provenance.cli.fingerprint_cmd import ANCHORS_OPTION
 from provenance.cli.output import TextOrJson, dumps, stderr_console, write_stdout
 
-registry_app = typer.Typer(help="Manage the local registry of base-model fingerprints that `identify` screens.\n\n"
+registry_app = typer.Typer(help="Manage the local registry of base-model fingerprints that `identify` and `scan` "
+                                "screen.\n\n"
                                 "An entry holds a name, a fingerprint and, when a checkpoint was added, its path.\n\n"
                                 "Example: provenance registry add llama-2-7b ./Llama-2-7b-hf; provenance registry "
                                 "list",
@@ -89,6 +90,38 @@ def remove(
     if not Registry(registry).remove(name):
         raise UsageError(f"no model named {name!r} in the registry")
     stderr_console().print(f"removed {name}")
+
+
+@registry_app.command("export")
+def export(
+    out: Path = typer.Argument(..., help="The file to write (JSON lines, versioned)."),
+    registry: Optional[Path] = REGISTRY_OPTION,
+) -> None:
+    """Write every entry (name, checkpoint path, fingerprint) to one file that `registry import` reads.
+
+    Example: provenance registry export bases.jsonl --registry ./bases
+    """
+    from provenance.registry import Registry
+
+    n = Registry(registry).export(out)
+    stderr_console().print(f"exported {n} models to {out}")
+
+
+@registry_app.command("import")
+def import_(
+    src: Path = typer.Argument(..., help="A file written by `registry export`."),
+    registry: Optional[Path] = REGISTRY_OPTION,
+    replace: bool = typer.Option(False, "--replace", help="Replace entries of the same name (default: keep them)."),
+) -> None:
+    """Add the entries of an export file to the registry (every fingerprint is checked first; exit 2 if one is bad).
+
+    Example: provenance registry import bases.jsonl --registry ./bases
+    """
+    from provenance.registry import Registry
+
+    res = Registry(registry).import_(src, replace=replace)
+    stderr_console().print(f"imported {res['imported']} models from {src}"
+                           + (f" ({res['kept_existing']} existing names kept)" if res["kept_existing"] else ""))
 
 
 def register(app: typer.Typer) -> None:
