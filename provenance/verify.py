@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from provenance.checkpoint import Checkpoint, open_checkpoint
-from provenance.errors import InputError, UsageError
+from provenance.errors import InputError, UsageError, require_torch
 
 SCHEMA_VERSION = 1
 BATCH_SEED = 0
@@ -41,7 +41,7 @@ def verify_path(path: str | Path, steps: int = 32, head_dim: int | None = None) 
 
 
 def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = None) -> dict[str, Any]:
-    import torch
+    torch = require_torch("verify (running the model)")
 
     from provenance.normalize import normalize
     from reference_impl import Llama, LlamaConfig, greedy
