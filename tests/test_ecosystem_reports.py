@@ -130,3 +130,54 @@ def test_fingerprints_survive_renaming_the_model(workspace):
     (workspace / "README.md").write_text(CARD.format(name="renamed-model-v2"))
     after, cat_after = fps(workspace)
     assert before == after and cat_before == cat_after
+
+
+# --- CycloneDX ---------------------------------------------------------------------------------------------------
+
+def _validate_cdx(text: str) -> dict:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    return json.loads(text)
+
+
+def test_cyclonedx_weights_hashes_and_concluded_license(tmp_path):
+    import hashlib
+
+    from provenance.examples import TinyLlamaConfig, llama_state_dict, write_hf_dir
+
+    cfg = TinyLlamaConfig()
+    base = write_hf_dir(tmp_path / "base", llama_state_dict(cfg, seed=0), cfg.hf_config(),
+                        "---\nlicense: llama2\n---\n# base\n")
+    rel = write_hf_dir(tmp_path / "rel", llama_state_dict(cfg, seed=0), cfg.hf_config(),
+                       "---\nlicense: apache-2.0\nbase_model: meta-llama/Llama-2-7b-hf\n---\n# rel\n")
+    report = audit_release(rel, [base], [], AuditConfig(compare="off"))
+    bom = _validate_cdx(render(report, ReportFormat.cyclonedx))
+    model = bom["metadata"]["component"]
+    files = {c["name"]: c for c in model["components"]}
+    digest = hashlib.sha256((rel / "model.safetensors").read_bytes()).hexdigest()
+    assert files["model.safetensors"]["hashes"] == [{"alg": "SHA-256", "content": digest}]
+    assert files["model.safetensors"]["type"] == "file"
+    acks = {(x["license"].get("id") or x["license"]["name"], x["license"]["acknowledgement"])
+            for x in model["licenses"]}
+    assert acks == {("Apache-2.0", "declared"), ("Llama 2 Community License", "concluded")}
+    purls = {a.get("purl") for a in model["pedigree"]["ancestors"]}
+    assert "pkg:huggingface/meta-llama/Llama-2-7b-hf" in purls
+
+
+def test_cyclonedx_concluded_keeps_a_compatible_declared_license(tmp_path):
+    rel = tmp_path / "rel"
+    rel.mkdir()
+    (rel / "README.md").write_text("---\nlicense: llama2\nbase_model: meta-llama/Llama-2-7b-hf\n---\n# rel\n")
+    bom = _validate_cdx(render(audit_release(rel, [], [], AuditConfig()), ReportFormat.cyclonedx))
+    acks = sorted(x["license"]["acknowledgement"] for x in bom["metadata"]["component"]["licenses"])
+    assert acks == ["concluded", "declared"]
+
+
+def test_huggingface_purls():
+    from provenance.reports.cyclonedx import purl
+
+    assert purl("meta-llama/Llama-2-7b-hf") == "pkg:huggingface/meta-llama/Llama-2-7b-hf"
+    assert purl("gpt2") == "pkg:huggingface/gpt2"
+    assert purl("../etc/passwd") is None and purl("a/b/c") is None and purl(None) is None
