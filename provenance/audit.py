@@ -330,7 +330,9 @@ def _compare(release: ReleaseInfo, base: BaseInfo, cache: dict[tuple[str, str, b
         result: dict[str, Any] = {"skipped": "weight comparison is not available in this installation"}
     else:
         try:
-            rep = compare_paths(release.path, base.path, deep=deep)
+            from provenance.progress import progress
+
+            rep = compare_paths(release.path, base.path, deep=deep, progress=progress)
             result = {"verdict": rep.get("verdict"), "p_value": rep.get("p_value"), "relation": rep.get("relation")}
         except Exception as exc:  # noqa: BLE001 - a failed comparison is reported, the audit goes on
             result = {"skipped": f"weights could not be compared: {exc}"}

@@ -105,12 +105,24 @@ def _usage_error(exc: Any) -> None:
     sys.exit(2)
 
 
+_ARGV: list[str] = []
+
+
+def current_argv() -> list[str]:
+    """The arguments of the running command (after ``provenance``), for reports that record how to reproduce them."""
+    return list(_ARGV)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PROVENANCE_DEBUG", "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
+    _ARGV[:] = args
     try:
-        code = build_command().main(args=args, prog_name="provenance", standalone_mode=False)
+        from provenance.progress import display
+
+        with display():  # stages and ETA on stderr, only on a terminal
+            code = build_command().main(args=args, prog_name="provenance", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except click_exc.ClickException as exc:
         _usage_error(exc)
