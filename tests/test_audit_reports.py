@@ -117,3 +117,10 @@ def test_json_keys(report):
     assert {"schema_version", "release", "lineage", "licenses", "findings", "files_to_write"} <= set(data)
     assert {"declared", "inherited"} == set(data["licenses"])
     assert all({"name", "established_by", "licenses", "evidence"} <= set(b) for b in data["lineage"])
+
+
+def test_html_shows_code_not_backticks(report):
+    html = render(report, ReportFormat.html)
+    assert "`" not in html
+    assert any("`" in f.message or "`" in f.fix for f in report.findings)  # the check above is not vacuous
+    assert "<code>license:</code>" in html or "<code>base_model" in html

@@ -114,8 +114,8 @@ def layer_bars(layers: list[dict], r: dict) -> str:
     every = 1 if n <= 48 else (5 if n <= 160 else 10)
     top, lx0, lx1, px0, px1 = 24, 30.0, 170.0, 190.0, 348.0
     height = top + n * row + 18
-    parts = [f'<text x="{lx0}" y="10" font-size="10">token CKA (0–1)</text>',
-             f'<text x="{px0}" y="10" font-size="10">neuron test −log10 p (0–{P_AXIS:g})</text>']
+    parts = [f'<text x="{lx0}" y="10" font-size="11">token CKA (0–1)</text>',
+             f'<text x="{px0}" y="10" font-size="11">neuron test −log10 p (0–{P_AXIS:g})</text>']
     for v in (0.0, 0.5, 1.0):
         xv = _x(v, lx0, lx1, 1.0)
         parts.append(f'<line x1="{xv:.1f}" y1="{top - 4}" x2="{xv:.1f}" y2="{top + n * row}" stroke="#ddd"/>'
@@ -129,7 +129,7 @@ def layer_bars(layers: list[dict], r: dict) -> str:
     for i, e in enumerate(layers):
         y = top + i * row
         if i % every == 0:
-            parts.append(f'<text x="{lx0 - 4}" y="{y + bar}" font-size="{min(9, row)}" text-anchor="end">'
+            parts.append(f'<text x="{lx0 - 4}" y="{y + bar}" font-size="{min(10, row)}" text-anchor="end">'
                          f'{e["suspect"]}</text>')
         cka = max(0.0, min(1.0, float(e.get("token_cka") or 0.0)))
         parts.append(f'<rect x="{lx0}" y="{y}" width="{_x(cka, lx0, lx1, 1.0) - lx0:.1f}" height="{bar}" '
