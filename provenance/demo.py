@@ -109,12 +109,13 @@ class DemoContext:
 
 def _run_in_process(args: tuple[str, ...], cwd: Path) -> tuple[int, str, str]:
     from provenance.cli.main import main
+    from provenance.progress import suppressed
 
     out, err = io.StringIO(), io.StringIO()
     old = os.getcwd()
     os.chdir(cwd)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), suppressed():
             try:
                 main(list(args))
                 code = 0

@@ -48,6 +48,7 @@ class _Display:
     def __init__(self) -> None:
         self._bars = None
         self._tasks: dict[str, int] = {}
+        self._file = sys.stderr  # the terminal as it is now, even if a caller later redirects sys.stderr
 
     def _start(self):
         from rich.console import Console
@@ -57,7 +58,7 @@ class _Display:
         self._bars = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                               MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
                               TextColumn("ETA"), TimeRemainingColumn(),
-                              console=Console(stderr=True, highlight=False), transient=True,
+                              console=Console(file=self._file, highlight=False), transient=True,
                               # stdout carries the report: never let the live display capture or move it
                               redirect_stdout=False, redirect_stderr=False)
         self._bars.start()
@@ -101,6 +102,17 @@ def display(enabled: bool | None = None) -> Iterator[Callback | None]:
     finally:
         _sink = None
         sink.stop()
+
+
+@contextmanager
+def suppressed() -> Iterator[None]:
+    """No progress inside the block (e.g. commands the demo runs in-process, whose output it captures)."""
+    global _sink
+    saved, _sink = _sink, None
+    try:
+        yield
+    finally:
+        _sink = saved
 
 
 def _compact(x: float) -> str:
