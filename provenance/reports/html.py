@@ -81,7 +81,7 @@ def render(report: AuditReport) -> str:
 {lineage_chart(report)}
 <p class="legend">Green: a base the card names. Orange: a base the card does not name.</p>
 <h2>Findings</h2>
-<div class="scroll"><table><tr><th>Severity</th><th>Id</th><th>File</th><th>Message</th><th>Fix</th></tr>{rows}</table></div>
+<div class="scroll"><table class="stack"><tr><th>Severity</th><th>Id</th><th>File</th><th>Message</th><th>Fix</th></tr>{rows}</table></div>
 <h2>Files --write would write</h2>
 <ul>{writes or "<li>none</li>"}</ul>
 </body></html>

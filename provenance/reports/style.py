@@ -10,6 +10,8 @@ overflow-wrap:anywhere}td code{white-space:nowrap}code.hash{font-size:.8em;white
 svg.chart{display:block;width:100%;max-width:560px;height:auto;margin:.5em 0}
 .scroll{overflow-x:auto;max-width:100%}pre{white-space:pre-wrap;word-break:break-all;background:#f6f6f6;
 padding:.5em}.box{border:2px solid #ef6c00;background:#fff8e1;padding:0 1em;margin:1em 0;border-radius:4px}
-@media (max-width:600px){body{margin:.5em auto;font-size:15px}td,th{padding:.2em .3em}}
+@media (max-width:600px){body{margin:.5em auto;font-size:15px}td,th{padding:.2em .3em}
+table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:auto}table.stack tr{margin:.5em 0;
+border:1px solid #ccc}table.stack td{border:0}table.stack tr:first-child{display:none}}
 @media print{body{max-width:none;margin:0}svg.chart{max-width:16cm;page-break-inside:avoid}
 .scroll{overflow:visible}}"""
