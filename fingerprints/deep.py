@@ -87,6 +87,8 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
     fp = compare_fingerprints(fa, fb)
     va, vb = ModelView(ref_tensors, ref_arch), ModelView(sus_tensors, sus_arch)
 
+    if progress:
+        progress("align residual streams", 0, 1)
     ta, tb, vocab_mode = shared_token_rows(va, vb, ref_tokens, sus_tokens)
     if len(ta) > MAX_ALIGN_TOKENS:  # a deterministic, evenly spread subset is plenty for d ≤ 8192
         keep = np.linspace(0, len(ta) - 1, MAX_ALIGN_TOKENS).round().astype(int)
@@ -95,6 +97,8 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
     eb = select_rows(vb.embedding(), tb)
     alignment = align_residual(ea, eb)
     del ea, eb
+    if progress:
+        progress("align residual streams", 1, 1)
     q = alignment.q
     rotate = rotation(q)  # h_reference -> h_suspect basis; a gather for signed permutations
 

@@ -257,10 +257,11 @@ def _validate_config(data: dict[str, Any], where: str) -> AuditConfig:
 
 def load_config(release_dir: Path, explicit: Path | None = None) -> AuditConfig:
     """``--config FILE``, else ``provenance.toml``, else ``[tool.provenance]`` of ``pyproject.toml`` in the release
-    directory, else defaults. In a provenance.toml the keys may sit at top level or under [tool.provenance]."""
-    import tomllib
+    directory or a parent up to the repository root (nearest first), else defaults. In a provenance.toml the keys
+    may sit at top level or under [tool.provenance]."""
+    from provenance.configfiles import config_candidates, tomllib
 
-    candidates = [explicit] if explicit else [release_dir / "provenance.toml", release_dir / "pyproject.toml"]
+    candidates = [explicit] if explicit else config_candidates(release_dir)
     for path in candidates:
         if path is None or not path.is_file():
             if explicit:
@@ -377,7 +378,9 @@ def _compare(release: ReleaseInfo, base: BaseInfo, cache: dict[tuple[str, str, b
         result: dict[str, Any] = {"skipped": "weight comparison is not available in this installation"}
     else:
         try:
-            rep = compare_paths(release.path, base.path, deep=deep)
+            from provenance.progress import progress
+
+            rep = compare_paths(release.path, base.path, deep=deep, progress=progress)
             result = {"verdict": rep.get("verdict"), "p_value": rep.get("p_value"), "relation": rep.get("relation")}
         except Exception as exc:  # noqa: BLE001 - a failed comparison is reported, the audit goes on
             result = {"skipped": f"weights could not be compared: {exc}"}

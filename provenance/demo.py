@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from provenance.errors import UsageError
+from provenance.errors import TORCH_EXTRA, UsageError, torch_available
 
 BASE_CARD = """---
 license: llama2
@@ -73,6 +73,8 @@ class DemoContext:
     subprocess: bool = False
     paths: dict[str, Path] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    torch: bool = True
     commands: int = 0
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -95,6 +97,11 @@ class DemoContext:
             self.fail(what)
         return ok
 
+    def skip(self, what: str) -> None:
+        """A torch-only part left out because PyTorch is not installed (named in the output, not a failure)."""
+        self.skipped.append(what)
+        self.say(f"  (skipped, needs PyTorch: {what})")
+
     def fail(self, what: str) -> None:
         self.failures.append(what)
         self.say(f"  !! unexpected: {what}")
@@ -102,12 +109,13 @@ class DemoContext:
 
 def _run_in_process(args: tuple[str, ...], cwd: Path) -> tuple[int, str, str]:
     from provenance.cli.main import main
+    from provenance.progress import suppressed
 
     out, err = io.StringIO(), io.StringIO()
     old = os.getcwd()
     os.chdir(cwd)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), suppressed():
             try:
                 main(list(args))
                 code = 0
@@ -143,20 +151,27 @@ def step_write_models(ctx: DemoContext) -> None:
     # Short synthetic legal files with the real title and version lines, so the audit recognises them.
     (root / "base" / "LICENSE").write_text(licenses.lookup("llama2").signature.sample, encoding="utf-8")
     (root / "base" / "USE_POLICY.md").write_text(BASE_USE_POLICY, encoding="utf-8")
-    ctx.paths["base-meta"] = write_meta_dir(root / "base-meta", base, cfg)
+    if ctx.torch:
+        ctx.paths["base-meta"] = write_meta_dir(root / "base-meta", base, cfg)
     ctx.paths["base-Q8_0.gguf"] = write_gguf(root / "base-Q8_0.gguf", base, cfg, name="tiny-base", qtype="Q8_0")
     yi_cfg = dict(cfg.hf_config(), architectures=["YiForCausalLM"], model_type="yi")
     ctx.paths["yi-style"] = write_hf_dir(root / "yi-style", yi_style(base), yi_cfg, YI_CARD)
-    ctx.paths["independent"] = write_torch_dir(root / "independent", llama_state_dict(cfg, seed=1), cfg.hf_config())
+    other = llama_state_dict(cfg, seed=1)
+    ctx.paths["independent"] = (write_torch_dir(root / "independent", other, cfg.hf_config()) if ctx.torch
+                                else write_hf_dir(root / "independent", other, cfg.hf_config()))
     ctx.say(f"Wrote tiny real checkpoints under {root}:")
     ctx.say(f"  base/            a LLaMA-shaped model ({cfg.num_hidden_layers} layers, hidden {cfg.hidden_size}, "
             f"GQA {cfg.num_attention_heads}:{cfg.num_key_value_heads}), safetensors, card license llama2, "
             "LICENSE, USE_POLICY.md")
-    ctx.say("  base-meta/       the same weights as Meta ships them: consolidated.00.pth + params.json")
+    if ctx.torch:
+        ctx.say("  base-meta/       the same weights as Meta ships them: consolidated.00.pth + params.json")
+    else:
+        ctx.skip("base-meta/ (Meta consolidated.00.pth is a torch pickle)")
     ctx.say("  base-Q8_0.gguf   the same weights as llama.cpp GGUF, matrices Q8_0")
     ctx.say("  yi-style/        the same weights, input_layernorm→ln1, post_attention_layernorm→ln2, "
             "YiForCausalLM, card says apache-2.0")
-    ctx.say("  independent/     same architecture from another seed, pytorch_model.bin")
+    ctx.say("  independent/     same architecture from another seed, "
+            + ("pytorch_model.bin" if ctx.torch else "safetensors (pytorch_model.bin needs PyTorch)"))
 
 
 INSPECT_EXPECT = {"base": "safetensors", "base-meta": "meta", "base-Q8_0.gguf": "gguf", "independent": "torch",
@@ -167,6 +182,10 @@ def step_inspect(ctx: DemoContext) -> None:
     ctx.say()
     ctx.say("# inspect: every format reads into the same 39 tensors")
     for name, fmt in INSPECT_EXPECT.items():
+        if name not in ctx.paths:
+            continue
+        if not ctx.torch and fmt == "torch":
+            fmt = "safetensors"
         res = ctx.run("inspect", name, "--format", "json")
         if res.code != 0:
             continue
@@ -197,6 +216,9 @@ def _verify_lines(ctx: DemoContext, name: str, rep: dict) -> None:
 def step_verify(ctx: DemoContext) -> None:
     ctx.say()
     ctx.say("# verify: the Yi-style copy, loaded into the reference LLaMA, runs as LLaMA")
+    if not ctx.torch:
+        ctx.skip("provenance verify (runs the model in PyTorch)")
+        return
     res = ctx.run("verify", "yi-style", "--format", "json")
     if res.code == 0:
         rep = res.json()
@@ -216,6 +238,9 @@ def step_normalize(ctx: DemoContext) -> None:
     ctx.say("  " + res.stderr_line("wrote "))
     ctx.paths["yi-normalized"] = ctx.root / "yi-normalized"
     _transformers_check(ctx, ctx.root / "yi-normalized")
+    if not ctx.torch:
+        ctx.skip("provenance verify yi-normalized")
+        return
     res = ctx.run("verify", "yi-normalized", "--format", "json")
     if res.code == 0:
         rep = res.json()
@@ -232,7 +257,7 @@ def _transformers_check(ctx: DemoContext, directory: Path) -> None:
         import transformers
     except ImportError:
         ctx.say("  (transformers is not installed: skipping the LlamaForCausalLM load check; "
-                "pip install 'provenance[test]')")
+                "pip install 'llm-provenance[test]')")
         return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     transformers.logging.set_verbosity_error()
@@ -372,7 +397,9 @@ def prepare_directory(directory: Path | None) -> Path:
 def run_demo(directory: Path | None, subprocess: bool = False) -> int:
     """Run every demo step; return 0 when every command behaved as expected, else 1."""
     root = prepare_directory(directory)
-    ctx = DemoContext(root=root, subprocess=subprocess)
+    ctx = DemoContext(root=root, subprocess=subprocess, torch=torch_available())
+    if not ctx.torch:
+        ctx.say(f"PyTorch is not installed: the torch-only parts are skipped and named ({TORCH_EXTRA} adds them).")
     for step in STEPS:
         try:
             step(ctx)
@@ -385,5 +412,7 @@ def run_demo(directory: Path | None, subprocess: bool = False) -> int:
             ctx.say(f"  - {f}")
         ctx.say(f"Files are in {root}")
         return 1
+    if ctx.skipped:
+        ctx.say(f"Skipped without PyTorch ({TORCH_EXTRA}): " + "; ".join(ctx.skipped))
     ctx.say(f"DEMO PASSED: {ctx.commands} commands, every exit code and verdict as expected. Files are in {root}")
     return 0

@@ -26,3 +26,28 @@ class InputError(ProvenanceError):
 
 class UsageError(ProvenanceError):
     """The command was asked for something it cannot do with these arguments."""
+
+
+TORCH_EXTRA = "pip install 'llm-provenance[torch]'"
+
+
+def torch_available() -> bool:
+    """Whether PyTorch can be imported (it is an optional extra)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require_torch(what: str):
+    """Import and return ``torch``, or stop with one line (exit 2) naming the extra that provides it.
+
+    PyTorch is optional so that audits, safetensors/GGUF/llama2.c reading and lineage install in seconds; only
+    pickled weights, Meta ``consolidated.*.pth`` files and ``verify`` need it.
+    """
+    try:
+        import torch
+    except ImportError as exc:
+        raise UsageError(f"{what} needs PyTorch, which is not installed: {TORCH_EXTRA}") from exc
+    return torch

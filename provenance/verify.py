@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from provenance.checkpoint import Checkpoint, open_checkpoint
-from provenance.errors import InputError, UsageError
+from provenance.errors import InputError, UsageError, require_torch
+from provenance.progress import counter, progress
 
 SCHEMA_VERSION = 1
 BATCH_SEED = 0
@@ -41,7 +42,7 @@ def verify_path(path: str | Path, steps: int = 32, head_dim: int | None = None) 
 
 
 def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = None) -> dict[str, Any]:
-    import torch
+    torch = require_torch("verify (running the model)")
 
     from provenance.normalize import normalize
     from reference_impl import Llama, LlamaConfig, greedy
@@ -64,7 +65,7 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
         reasons.append(f"the reference implementation cannot run it: {exc}")
         return _finish(report, reasons)
 
-    load = model.load_canonical(_LazyTensors(cm.tensors), strict=False)
+    load = model.load_canonical(_LazyTensors(cm.tensors, counter("load tensors", len(cm.tensors))), strict=False)
     report.update(consumed=len(load.consumed), missing=load.missing, unexpected=load.unexpected,
                   mismatched=load.mismatched)
     for what, keys in (("missing", load.missing), ("unexpected (no place in the LLaMA reference)", load.unexpected),
@@ -73,8 +74,10 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
             reasons.append(f"{len(keys)} tensor(s) {what}: " + ", ".join(keys[:5]) + (" …" if len(keys) > 5 else ""))
 
     ids = torch.randint(0, model.config.vocab_size, BATCH_SHAPE, generator=torch.Generator().manual_seed(BATCH_SEED))
+    progress("forward pass", 0, 1)
     with torch.no_grad():
         logits = model(ids)
+    progress("forward pass", 1, 1)
     finite = bool(torch.isfinite(logits).all())
     report["finite"] = finite
     if finite:
@@ -84,7 +87,9 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     else:
         reasons.append("logits are not finite")
 
+    progress("transformers comparison", 0, 1)
     native, note = native_logits(ckpt, ids)
+    progress("transformers comparison", 1, 1)
     report["comparison_note"] = note
     if native is not None:
         cls_name, other = native
@@ -97,19 +102,24 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     bos = bos_token_id(ckpt, hf_config)
     report["bos_token_id"] = bos
     if finite and 0 <= bos < model.config.vocab_size:
+        progress("greedy decoding", 0, 1)
         report["greedy_from_bos"] = greedy(model, [bos], steps)
+        progress("greedy decoding", 1, 1)
     return _finish(report, reasons)
 
 
 class _LazyTensors(Mapping):
     """name → float32 array, read from the checkpoint only when asked (one tensor in memory at a time)."""
 
-    def __init__(self, refs: dict[str, Any]):
+    def __init__(self, refs: dict[str, Any], tick=None):
         self._refs = refs
+        self._tick = tick
 
     def __getitem__(self, name: str) -> np.ndarray:
         ref = self._refs[name]
         value = ref.read()
+        if self._tick is not None:
+            self._tick()
         if not np.isfinite(value).all():  # a broken checkpoint, not a model that fails to run as LLaMA
             raise InputError(ref.file, f"tensor {ref.name} holds {value.size - np.count_nonzero(np.isfinite(value))} "
                                        "non-finite value(s) (NaN or infinity)")

@@ -76,11 +76,23 @@ def test_cyclonedx_ml_bom_is_valid(report):
     bom = json.loads(text)
     model = bom["metadata"]["component"]
     assert bom["specVersion"] == "1.6" and model["type"] == "machine-learning-model"
-    assert model["licenses"] == [{"license": {"id": "MIT"}}]
+    declared = [x["license"] for x in model["licenses"] if x["license"]["acknowledgement"] == "declared"]
+    concluded = [x["license"] for x in model["licenses"] if x["license"]["acknowledgement"] == "concluded"]
+    assert declared == [{"id": "MIT", "acknowledgement": "declared"}]
+    # MIT conflicts with the Llama 2 base: the release is concluded to be under the Llama 2 license
+    assert {p["value"] for c in concluded for p in c.get("properties", [])} >= {
+        "LicenseRef-scancode-llama-2-license-2023", "llama2"}
+    assert "MIT" not in {c.get("id") for c in concluded}
     ancestors = {a["name"]: a for a in model["pedigree"]["ancestors"]}
-    assert ancestors["meta-llama/Llama-2-7b-hf"]["licenses"] == [
-        {"expression": "LicenseRef-scancode-llama-2-license-2023"}]
+    llama = ancestors["meta-llama/Llama-2-7b-hf"]
+    assert llama["purl"] == "pkg:huggingface/meta-llama/Llama-2-7b-hf"
+    assert llama["licenses"][0]["license"]["name"] == "Llama 2 Community License"
+    assert llama["licenses"][0]["license"]["acknowledgement"] == "declared"
     assert all(a["type"] == "machine-learning-model" for a in ancestors.values())
+    duties = [p for p in model["properties"] if p["name"].startswith("provenance:duty:")]
+    assert duties and "modelCard" not in model  # duties are properties, not ethical considerations
+    assert {p["name"] for p in duties} >= {"provenance:duty:notice", "provenance:duty:license-text"}
+    assert bom["metadata"]["tools"]["components"][0]["name"] == "llm-provenance"
     broken = dict(bom, specVersion="1.6", bomFormat="NotCycloneDX")
     assert validator.validate_str(json.dumps(broken)) is not None
 
@@ -105,3 +117,10 @@ def test_json_keys(report):
     assert {"schema_version", "release", "lineage", "licenses", "findings", "files_to_write"} <= set(data)
     assert {"declared", "inherited"} == set(data["licenses"])
     assert all({"name", "established_by", "licenses", "evidence"} <= set(b) for b in data["lineage"])
+
+
+def test_html_shows_code_not_backticks(report):
+    html = render(report, ReportFormat.html)
+    assert "`" not in html
+    assert any("`" in f.message or "`" in f.fix for f in report.findings)  # the check above is not vacuous
+    assert "<code>license:</code>" in html or "<code>base_model" in html

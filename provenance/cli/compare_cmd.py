@@ -31,36 +31,25 @@ class ReportFormat(str, enum.Enum):
     html = "html"
 
 
-def render(report: dict, fmt: ReportFormat) -> str:
+def render(report: dict, fmt: ReportFormat, reproduce: dict | None = None) -> str:
     from provenance.lineage import render_markdown, render_text
 
     if fmt is ReportFormat.html:
         from provenance.reports.lineage_html import render as render_html
 
-        return render_html(report)
+        return render_html(report, reproduce)
     return {ReportFormat.text: render_text, ReportFormat.json: dumps,
             ReportFormat.markdown: render_markdown}[fmt](report)
 
 
 @contextmanager
 def progress_bars() -> Iterator:
-    """A progress callback (label, done, total) drawing rich bars on stderr; silent when stderr is not a TTY."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """The progress callback (stage, done, total) of :mod:`provenance.progress`: stages, rate and ETA on stderr
+    when it is a terminal, None otherwise."""
+    from provenance.progress import display
 
-    from provenance.cli.output import stderr_console
-
-    tasks: dict[str, int] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=stderr_console(), transient=True) as bars:
-        def update(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                tasks[label] = bars.add_task(label, total=max(total, 1))
-            bars.update(tasks[label], completed=done, total=max(total, 1))
-
-        yield update
+    with display() as callback:
+        yield callback
 
 
 def compare(
@@ -94,7 +83,13 @@ def compare(
 
     with progress_bars() as progress:
         report = compare_paths(suspect, reference, deep=not fingerprint_only, progress=progress)
-    write_stdout(render(report, fmt))
+    reproduce = None
+    if fmt is ReportFormat.html:  # the evidence page records what was compared: versions, command, input hashes
+        from provenance.cli.main import current_argv
+        from provenance.reports.lineage_html import reproduce_info
+
+        reproduce = reproduce_info({"suspect": suspect, "reference": reference}, current_argv())
+    write_stdout(render(report, fmt, reproduce))
     if expect is not None and report["verdict"] != expect.value:
         sys.stderr.write(f"provenance: check failed: verdict {report['verdict']}, expected {expect.value}\n")
         raise typer.Exit(1)

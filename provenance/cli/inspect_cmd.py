@@ -34,8 +34,10 @@ def inspect(
 def render_text(report: dict, show_all: bool) -> None:
     from rich.table import Table
 
+    from rich.markup import escape
+
     con = stdout_console()
-    con.print(f"[bold]{report['path']}[/bold]  format: {report['format']}")
+    con.print(f"[bold]{escape(str(report['path']))}[/bold]  format: {report['format']}")
     con.print(f"files: {len(report['files'])}  tensors: {report['num_tensors']}  "
               f"parameters: {human_count(report['num_parameters'])} ({report['num_parameters']:,})")
     con.print("dtypes: " + ", ".join(f"{k} {human_count(v)}" for k, v in report["dtypes"].items()))
@@ -44,15 +46,15 @@ def render_text(report: dict, show_all: bool) -> None:
         arch = ", ".join(decl.get("architectures", [])) or decl.get("model_type", "?")
         con.print(f"declared architecture: {arch} (from {decl.get('source')})")
     for line in report.get("summary_lines", []):
-        con.print(line)
+        con.print(line, markup=False)
     card = report.get("card") or {}
     if card:
-        con.print("model card: " + "; ".join(f"{k}: {v}" for k, v in card.items()))
+        con.print("model card: " + "; ".join(f"{k}: {v}" for k, v in card.items()), markup=False)
     if report.get("adapter"):
         a = report["adapter"]
         con.print(f"PEFT adapter ({a['peft_type']}): base {a['base_model']}, rank {a['rank']}, alpha {a['alpha']}")
     for w in report.get("warnings", []):
-        con.print(f"[yellow]warning:[/yellow] {w}")
+        con.print(f"[yellow]warning:[/yellow] {escape(str(w))}")
     rows = report["tensors"] if show_all else report["tensors"][:PREVIEW_ROWS]
     table = Table(show_header=True, header_style="bold")
     table.add_column("tensor")

@@ -77,7 +77,10 @@ def normalize(
     if cm.arch.defaulted:
         cfg = cm.arch.to_hf_config()
         log("not in the files, written with LLaMA defaults: " + ", ".join(f"{k}={cfg[k]}" for k in cm.arch.defaulted))
-    written = write_canonical(cm, out, max_shard_bytes=max_bytes, dtype=dtype.value, force=force)
+    from provenance.progress import counter
+
+    written = write_canonical(cm, out, max_shard_bytes=max_bytes, dtype=dtype.value, force=force,
+                              progress=counter("write tensors", len(cm.tensors)))
     log(f"wrote {len(cm.tensors)} tensors to {out} ({', '.join(p.name for p in written)})")
 
 

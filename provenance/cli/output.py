@@ -40,10 +40,17 @@ def write_stdout(text: str) -> None:
     sys.stdout.flush()
 
 
+# Width given to rich when stdout is a pipe or file: lines are never hard-wrapped there (rich's default is 80).
+UNWRAPPED_WIDTH = 10_000
+
+
 def stdout_console():
+    """The report console: wraps to the terminal on a TTY, never wraps when piped (grep and diff see whole lines)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    if sys.stdout.isatty():
+        return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=True, width=UNWRAPPED_WIDTH)
 
 
 def stderr_console():

@@ -25,7 +25,7 @@ import numpy as np
 
 from provenance.checkpoint import Checkpoint, TensorRef
 from provenance.dtypes import from_torch_dtype
-from provenance.errors import InputError
+from provenance.errors import InputError, require_torch
 from provenance.formats.torch_format import find_state_dict, load_pickle, tensor_reader
 
 SHARD_NAME = re.compile(r"^consolidated\.(\d+)\.pth$")
@@ -105,7 +105,7 @@ def open_path(path: Path) -> Checkpoint:
     if not params:
         warnings.append("no params.json beside the consolidated files; architecture comes from shapes only")
 
-    import torch
+    torch = require_torch("reading Meta consolidated.*.pth files")
 
     if path.is_file():
         siblings = shard_files(directory)

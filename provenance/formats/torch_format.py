@@ -21,7 +21,7 @@ import numpy as np
 
 from provenance.checkpoint import Checkpoint, TensorRef
 from provenance.dtypes import from_torch_dtype
-from provenance.errors import InputError
+from provenance.errors import InputError, require_torch
 
 INDEX_NAME = "pytorch_model.bin.index.json"
 WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
@@ -58,7 +58,7 @@ def load_pickle(path: Path) -> Any:
     """
     import pickle
 
-    import torch
+    torch = require_torch(f"reading the pickled checkpoint {path.name}")
 
     try:
         with open(path, "rb") as fh:
@@ -217,7 +217,7 @@ def find_state_dict(obj: Any, path: Path) -> tuple[Mapping, str | None]:
 
 def read_torch_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, Any]]:
     """Tensors (file order, ``_orig_mod.`` removed) and a JSON-able description of everything else in the pickle."""
-    import torch
+    torch = require_torch(f"reading the pickled checkpoint {path.name}")
 
     obj = load_pickle(path)
     sd, where = find_state_dict(obj, path)

@@ -12,6 +12,17 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from provenance.audit import AuditReport
 
+# The project's own home (a placeholder until the repository is published; never the unrelated PyPI project
+# called "provenance"). SARIF, CycloneDX and the HTML pages link here.
+DISTRIBUTION = "llm-provenance"
+PROJECT_URL = "https://github.com/your-org/llm-provenance"
+FINDINGS_DOC_URL = f"{PROJECT_URL}/blob/main/docs/ecosystem.md"
+
+
+def rule_help_uri(rule_id: str) -> str:
+    """The documentation anchor of one finding id (docs/ecosystem.md has a heading per id)."""
+    return f"{FINDINGS_DOC_URL}#{rule_id}"
+
 
 class ReportFormat(str, enum.Enum):
     text = "text"
@@ -20,6 +31,7 @@ class ReportFormat(str, enum.Enum):
     sarif = "sarif"
     cyclonedx = "cyclonedx"
     html = "html"
+    github = "github"
 
 
 def _json(report: "AuditReport") -> str:
@@ -45,6 +57,7 @@ FORMATTERS: dict[ReportFormat, Callable[["AuditReport"], str]] = {
     ReportFormat.sarif: _lazy("sarif"),
     ReportFormat.cyclonedx: _lazy("cyclonedx"),
     ReportFormat.html: _lazy("html"),
+    ReportFormat.github: _lazy("github"),
 }
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from provenance.audit import SEVERITIES, AuditReport
 from provenance.reports.style import CSS
 
 COLOR = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
+
+
+def inline(text: str) -> str:
+    """Escaped text with Markdown-style `code` spans shown as code, not as raw backticks."""
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escape(text))
 
 
 def severity_chart(counts: dict[str, int]) -> str:
@@ -22,7 +28,7 @@ def severity_chart(counts: dict[str, int]) -> str:
                     f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="{COLOR[sev]}"/>'
                     f'<text x="{label_w + w + 6}" y="{y + 16}" font-size="13">{counts[sev]}</text>')
     h = len(SEVERITIES) * (bar_h + gap)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" role="img" '
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" class="chart" role="img" '
             f'aria-label="findings by severity">{"".join(rows)}</svg>')
 
 
@@ -45,7 +51,7 @@ def lineage_chart(report: AuditReport) -> str:
     rel = escape(report.release.model_name[:34])
     parts.append(f'<rect x="{box_w + 90}" y="{ry}" width="{box_w}" height="{box_h}" rx="5" fill="#e3f2fd" '
                  f'stroke="#1565c0"/><text x="{box_w + 98}" y="{ry + 21}" font-size="12">{rel}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * box_w + 100}" height="{h}" role="img" '
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {2 * box_w + 100} {h}" class="chart" role="img" '
             f'aria-label="lineage"><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
             f'markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker>'
             f'</defs>{"".join(parts)}</svg>')
@@ -57,13 +63,14 @@ def render(report: AuditReport) -> str:
     status = "FAILS" if report.failing() else "PASSES"
     rows = "".join(
         f'<tr><td class="{f.severity}">{f.severity}</td><td><code>{escape(f.id)}</code></td>'
-        f'<td>{escape(f.file or "")}</td><td>{escape(f.message)}</td><td>{escape(f.fix)}</td></tr>'
+        f'<td>{escape(f.file or "")}</td><td>{inline(f.message)}</td><td>{inline(f.fix)}</td></tr>'
         for f in report.findings) or '<tr><td colspan="5">No findings.</td></tr>'
-    writes = "".join(f"<li><code>{escape(w.path)}</code>: {escape(w.action)}, {escape(w.reason)}</li>"
+    writes = "".join(f"<li><code>{escape(w.path)}</code>: {escape(w.action)}, {inline(w.reason)}</li>"
                      for w in report.files_to_write)
     declared = ", ".join(escape(f"{d['raw']} ({d['source']})") for d in report.declared) or "none"
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Provenance audit: {escape(r.model_name)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Provenance audit: {escape(r.model_name)}</title>
 <style>{CSS}</style></head><body>
 <h1>Provenance audit: {escape(r.model_name)}</h1>
 <p>The release <strong>{status}</strong> the gate (fail on <code>{escape(report.config.fail_on)}</code>):
@@ -74,7 +81,7 @@ def render(report: AuditReport) -> str:
 {lineage_chart(report)}
 <p class="legend">Green: a base the card names. Orange: a base the card does not name.</p>
 <h2>Findings</h2>
-<table><tr><th>Severity</th><th>Id</th><th>File</th><th>Message</th><th>Fix</th></tr>{rows}</table>
+<div class="scroll"><table class="stack"><tr><th>Severity</th><th>Id</th><th>File</th><th>Message</th><th>Fix</th></tr>{rows}</table></div>
 <h2>Files --write would write</h2>
 <ul>{writes or "<li>none</li>"}</ul>
 </body></html>
