@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
@@ -34,8 +35,11 @@ class LocalBackend:
 
         self.workers = max(1, workers)
         # spawn: a fresh interpreter per worker (no inherited threads or locks from the driver).
+        # max_tasks_per_child (a fresh worker after a bounded number of tasks, so memory cannot creep) exists
+        # from Python 3.11; on 3.10 workers live for the whole pool.
+        options: dict[str, Any] = {"max_tasks_per_child": TASKS_PER_WORKER} if sys.version_info >= (3, 11) else {}
         self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker, max_tasks_per_child=TASKS_PER_WORKER)
+                                        initializer=_init_worker, **options)  # novermin
 
     def submit(self, fn: Callable, *args: Any) -> Future:
         try:
