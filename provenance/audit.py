@@ -155,7 +155,8 @@ class BaseInfo:
 
     def history_note(self) -> str:
         """For a base whose license changed over time: which period applied and the other terms."""
-        if not self.license_history:
+        from_table = not self.licenses or (self.license_source or "").startswith("known Hub repo table")
+        if not self.license_history or not from_table:
             return ""
         when = f"as of {self.license_as_of}" if self.license_as_of else "current terms (no date given)"
         return (f"Base {self.hub_id}: licensed per period — {'; '.join(self.license_history)}; the audit applies "
@@ -275,7 +276,8 @@ def _validate_config(data: dict[str, Any], where: str) -> AuditConfig:
     if as_of is not None:
         as_of = _iso_day(as_of)
         if as_of is None:
-            raise UsageError(f"{where}: as_of must be a date (YYYY-MM-DD), not {data.get('as_of', data.get('as-of'))!r}")
+            raise UsageError(f"{where}: as_of must be a date (YYYY-MM-DD), not "
+                             f"{data.get('as_of', data.get('as-of'))!r}")
     return AuditConfig(fail_on=fail_on, severity=severity, ignore=frozenset(ignore), compare=compare, source=where,
                        as_of=as_of)
 
@@ -286,7 +288,7 @@ def _iso_day(value: Any) -> str | None:
         return value.date().isoformat()
     if isinstance(value, _dt.date):
         return value.isoformat()
-    if isinstance(value, str) and re.match(r"\d{4}-\d{2}-\d{2}(?![\d])", value.strip()):
+    if isinstance(value, str) and re.match(r"\d{4}-\d{2}-\d{2}(?!\d)", value.strip()):
         try:
             return _dt.date.fromisoformat(value.strip()[:10]).isoformat()
         except ValueError:

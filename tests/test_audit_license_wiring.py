@@ -181,6 +181,9 @@ def test_falcon_before_its_relicensing_is_unknown_and_says_why(tmp_path):
     assert report.bases[0].licenses == []
     (f,) = by_id(report.findings)["base-license-unknown"]
     assert "TII Falcon LLM License 1.0" in f.message and "as of 2023-05-20" in f.message
+    # the user settles it with --base-license: no note claiming the table's period was applied
+    given = audit_release(rel, [], ["apache-2.0"], AuditConfig(compare="off"))
+    assert given.bases[0].licenses == ["apache-2.0"] and given.bases[0].history_note() == ""
     later = write(tmp_path / "later", {"README.md": card("# f\n", license="apache-2.0",
                                                          base_model="tiiuae/falcon-7b", release_date="2023-07-01")})
     assert audit_release(later, [], [], AuditConfig(compare="off")).bases[0].licenses == ["apache-2.0"]
