@@ -64,6 +64,7 @@ class BaseCredit:
     name: str
     license_id: str | None
     link: str | None = None
+    also: tuple[str, ...] = ()  # further licenses of the same base (R1-Distill-Llama: Llama 3.1 and MIT)
 
 
 def display_line(line: str, model_name: str) -> str:
@@ -88,8 +89,8 @@ def render_attribution_section(model_name: str, bases: list[BaseCredit], display
         lines.append(f"{model_name} is derived from:")
         lines.append("")
         for b in bases:
-            lic = BY_ID.get(b.license_id or "")
-            what = lic.name if lic else (b.license_id or "license unknown")
+            ids = [i for i in dict.fromkeys((b.license_id, *b.also)) if i]
+            what = " and ".join(BY_ID[i].name if i in BY_ID else i for i in ids) or "license unknown"
             lines.append(f"- {b.name} ({what})")
         lines.append("")
     for n in notices:

@@ -1046,7 +1046,8 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
                                   lambda cur, k=keys: set_front_matter_keys(_card_or_new(cur, release), k)))
 
     if display_lines or source_credits:
-        credits = [kb.BaseCredit(_public_name(b), b.licenses[0] if b.licenses else None) for b in lineage]
+        credits = [kb.BaseCredit(_public_name(b), b.licenses[0] if b.licenses else None, also=tuple(b.licenses[1:]))
+                   for b in lineage]
         section = kb.render_attribution_section(release.model_name, credits, display_lines, notices,
                                                 license_files, source_credits)
         plans.append(PlannedWrite(card_rel, "update" if release.card_path else "create", "README attribution "

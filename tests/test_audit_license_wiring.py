@@ -136,6 +136,18 @@ def test_cli_r1_distill_llama_base_brings_llama31_and_mit(tmp_path, texts):
     assert [f["license"] for f in by_id(out["findings"])["license-conflict"]] == ["llama3.1"]
 
 
+def test_write_credits_every_license_of_a_base(tmp_path, texts):
+    rel = write(tmp_path / "rel", {
+        "README.md": card("# Llama-R1-tiny\n", license="llama3.1", model_name="Llama-R1-tiny",
+                          base_model="deepseek-ai/DeepSeek-R1-Distill-Llama-8B"),
+        "LICENSE": (texts / "llama3_1" / "LICENSE").read_text(),
+        "NOTICE": kb.BY_ID["llama3.1"].notice + "\n"})
+    apply_writes(audit_release(rel, [], [], AuditConfig(compare="off")))
+    text = (rel / "README.md").read_text()
+    assert "- deepseek-ai/DeepSeek-R1-Distill-Llama-8B (Llama 3.1 Community License and MIT" in text
+    assert "attribution-missing" not in by_id(audit_release(rel, [], [], AuditConfig(compare="off")).findings)
+
+
 def yi_derivative(root: Path, texts: Path, **front) -> Path:
     meta = {"license": "apache-2.0", "base_model": "01-ai/Yi-6B", "model_name": "yi-tiny", **front}
     return write(root, {"README.md": card("# yi-tiny\n\nFine-tuned from Yi-6B.\n", **meta),
