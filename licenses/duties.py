@@ -25,8 +25,9 @@ class Node:
 class Duty:
     """One thing a release must do, because of ``license``, which reaches it through the models in ``via``.
 
-    kinds: license-text, notice, attribution, name-prefix, use-policy, pass-through, mark-modifications,
-    commercial-limit, outputs-for-training.
+    kinds: license-text, notice, attribution, attribute-source, name-prefix, use-policy, pass-through,
+    mark-modifications, commercial-limit, outputs-for-training. ``names``: for attribute-source, the names that
+    credit the source when a card displays one of them (the licensor, its models).
     """
 
     kind: str
@@ -35,6 +36,25 @@ class Duty:
     file: str | None = None
     via: tuple[str, ...] = ()
     source: str = ""
+    names: tuple[str, ...] = ()
+    credit: str = ""  # for attribute-source: how a written card credits the source ("the Yi Series Models by 01.AI")
+
+
+# Who "the source" is, for licenses whose attribute-source duty has no fixed wording: a card line that names any of
+# these (or the base model itself, by its Hub id or name) credits it. Yi License v2.1 §2(4): "You must clearly
+# attribute the source of the Yi Series Models to the Licensor"; its definitions name the models ("named “Yi”
+# provided by the Licensor, including Yi-6B, Yi-34B") and the Licensor (Beijing Lingyiwanwu Information
+# Technology Co., Ltd., which publishes as 01.AI, Hub owner ``01-ai``) [S11, license-texts/yi/LICENSE].
+@dataclass(frozen=True)
+class SourceCredit:
+    credit: str  # the credit ``--write`` displays
+    names: tuple[str, ...]  # a card that displays any of these credits the source
+
+
+SOURCE_CREDITS: dict[str, SourceCredit] = {
+    "yi-license": SourceCredit("the Yi Series Models by 01.AI",
+                               ("Yi", "Yi Series Models", "01.AI", "01-ai/Yi", "01-ai", "Lingyiwanwu")),
+}
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,11 @@ class LineageGraph:
         return {k: tuple(sorted(v)) for k, v in sorted(out.items())}
 
 
+def _credit(lic: License) -> tuple[tuple[str, ...], str]:
+    c = SOURCE_CREDITS.get(lic.id)
+    return (c.names, c.credit) if c else ((), f"the models of the {lic.name}")
+
+
 def duties_of(lic: License, via: tuple[str, ...]) -> list[Duty]:
     """The duties one license puts on a derivative."""
     d: list[Duty] = []
@@ -85,6 +110,9 @@ def duties_of(lic: License, via: tuple[str, ...]) -> list[Duty]:
         d.append(Duty("notice", lic.id, lic.notice, lic.notice_file, via, lic.source_of("notice")))
     for line in lic.display[:1]:
         d.append(Duty("attribution", lic.id, " | ".join(lic.display), "README.md", via, lic.source_of("display")))
+    if lic.attribute_source:
+        d.append(Duty("attribute-source", lic.id, lic.attribute_source, "README.md", via,
+                      lic.source_of("attribute_source"), *_credit(lic)))
     if lic.name_prefix:
         d.append(Duty("name-prefix", lic.id, lic.name_prefix, "README.md", via, lic.source_of("name_prefix")))
     if lic.use_policy_file:

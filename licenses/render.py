@@ -29,7 +29,7 @@ def render_notice(notices: list[str], existing: str | None = None) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _shape(s: str) -> str:
+def notice_shape(s: str) -> str:
     """A notice with its version numbers, "Meta" before "Llama", case and the copyright sign folded away: two
     notices with the same shape are versions of one another."""
     s = _norm(s).lower().replace("©", "(c)")
@@ -41,12 +41,12 @@ def stale_notices(existing: str | None, required: list[str], known: list[str]) -
     """(1-based line, text) of NOTICE lines that are the notice of another license (any of ``known`` that is not
     required) or another version of a required notice ("Llama 3" where "Llama 3.1" is owed)."""
     req = {_norm(n) for n in required}
-    shapes = {_shape(n) for n in required}
+    shapes = {notice_shape(n) for n in required}
     others = {_norm(k) for k in known} - req
     out = []
     for i, line in enumerate((existing or "").splitlines(), 1):
         t = _norm(line)
-        if t and t not in req and (t in others or _shape(t) in shapes):
+        if t and t not in req and (t in others or notice_shape(t) in shapes):
             out.append((i, line.strip()))
     return out
 
@@ -64,6 +64,7 @@ class BaseCredit:
     name: str
     license_id: str | None
     link: str | None = None
+    also: tuple[str, ...] = ()  # further licenses of the same base (R1-Distill-Llama: Llama 3.1 and MIT)
 
 
 def display_line(line: str, model_name: str) -> str:
@@ -71,19 +72,25 @@ def display_line(line: str, model_name: str) -> str:
 
 
 def render_attribution_section(model_name: str, bases: list[BaseCredit], display_lines: list[str],
-                               notices: list[str], license_files: list[str] | None = None) -> str:
+                               notices: list[str], license_files: list[str] | None = None,
+                               source_credits: list[str] | None = None) -> str:
     """A Markdown section, fenced by marker comments so a later run recognises it as ours. ``license_files``: the
-    release's license texts as they are (or will be) named, e.g. ``LICENSE-llama3`` when LICENSE was taken."""
+    release's license texts as they are (or will be) named, e.g. ``LICENSE-llama3`` when LICENSE was taken.
+    ``source_credits``: sources to credit where a license asks for that without fixed wording (Yi §2(4)), e.g.
+    "the Yi Series Models by 01.AI"; each becomes a displayed line."""
     lines = [ATTRIBUTION_START, "## Attribution and license", ""]
     for line in display_lines:
         lines.append(f"**{display_line(line, model_name)}**")
+        lines.append("")
+    for credit in dict.fromkeys(source_credits or ()):
+        lines.append(f"{model_name} is based on {credit}.")
         lines.append("")
     if bases:
         lines.append(f"{model_name} is derived from:")
         lines.append("")
         for b in bases:
-            lic = BY_ID.get(b.license_id or "")
-            what = lic.name if lic else (b.license_id or "license unknown")
+            ids = [i for i in dict.fromkeys((b.license_id, *b.also)) if i]
+            what = " and ".join(BY_ID[i].name if i in BY_ID else i for i in ids) or "license unknown"
             lines.append(f"- {b.name} ({what})")
         lines.append("")
     for n in notices:

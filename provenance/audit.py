@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -64,6 +65,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "USE_POLICY.md) nor a license file containing the policy is shipped."),
     Rule("attribution-missing", "error", "Required attribution line missing",
          "The license requires a display line such as \"Built with Llama\" in the model card."),
+    Rule("source-attribution-missing", "error", "Source of the base models not credited",
+         "The license requires the card to attribute the source of its models to the licensor, with no fixed "
+         "wording (Yi License v2.1 §2(4)); the card body displays no line naming the models or the licensor."),
     Rule("name-prefix", "warning", "Model name breaks a naming rule",
          "The license requires a derived model's name to begin with a given prefix (e.g. \"Llama 3\")."),
     Rule("undisclosed-base", "error", "Base model not disclosed",
@@ -104,6 +108,7 @@ class AuditConfig:
     ignore: frozenset[str] = frozenset()
     compare: str = "deep"  # weight comparison with --base directories: deep | quick | off
     source: str | None = None  # the config file it came from
+    as_of: str | None = None  # ISO date the bases were obtained: picks the known-model table's license period
 
     def severity_of(self, finding_id: str) -> str:
         return self.severity.get(finding_id, RULES[finding_id].severity)
@@ -124,6 +129,10 @@ class BaseInfo:
     comparison: dict[str, Any] | None = None
     legal: list[LegalText] = field(default_factory=list)
     aliases: set[str] = field(default_factory=set)
+    date: str | None = None  # from a --base folder's card (release_date / date)
+    license_as_of: str | None = None  # the date the known-model table was asked about; None: current terms
+    license_history: list[str] = field(default_factory=list)  # every period of the table, when the terms changed
+    license_note: str = ""  # the table's note for the period (e.g. terms not in the knowledge base)
 
     @property
     def evidence(self) -> str:
@@ -141,7 +150,17 @@ class BaseInfo:
         return {"name": self.name, "hub_id": self.hub_id, "path": str(self.path) if self.path else None,
                 "established_by": sorted(self.established_by), "evidence": self.evidence,
                 "licenses": sorted(self.licenses), "license_raw": self.license_raw,
-                "license_source": self.license_source, "disclosed": self.disclosed, "comparison": self.comparison}
+                "license_source": self.license_source, "license_as_of": self.license_as_of,
+                "license_history": self.license_history, "disclosed": self.disclosed, "comparison": self.comparison}
+
+    def history_note(self) -> str:
+        """For a base whose license changed over time: which period applied and the other terms."""
+        from_table = not self.licenses or (self.license_source or "").startswith("known Hub repo table")
+        if not self.license_history or not from_table:
+            return ""
+        when = f"as of {self.license_as_of}" if self.license_as_of else "current terms (no date given)"
+        return (f"Base {self.hub_id}: licensed per period — {'; '.join(self.license_history)}; the audit applies "
+                f"the {when}.")
 
 
 @dataclass
@@ -220,14 +239,15 @@ class AuditReport:
             "written": self.written,
             "config": {"file": self.config.source, "fail_on": self.config.fail_on,
                        "severity": dict(sorted(self.config.severity.items())), "ignore": sorted(self.config.ignore),
-                       "compare": self.config.compare},
+                       "compare": self.config.compare, "as_of": self.config.as_of},
         }
 
 
 # --------------------------------------------------------------------------------------------------- config
 
 def _validate_config(data: dict[str, Any], where: str) -> AuditConfig:
-    known = {"fail_on", "fail-on", "severity", "ignore", "name_prefix_severity", "name-prefix-severity", "compare"}
+    known = {"fail_on", "fail-on", "severity", "ignore", "name_prefix_severity", "name-prefix-severity", "compare",
+             "as_of", "as-of"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise UsageError(f"{where}: unknown [tool.provenance] keys: {', '.join(unknown)}")
@@ -252,7 +272,40 @@ def _validate_config(data: dict[str, Any], where: str) -> AuditConfig:
     compare = str(data.get("compare", "deep"))
     if compare not in COMPARE_MODES:
         raise UsageError(f"{where}: compare must be one of {', '.join(COMPARE_MODES)}, not {compare!r}")
-    return AuditConfig(fail_on=fail_on, severity=severity, ignore=frozenset(ignore), compare=compare, source=where)
+    as_of = data.get("as_of", data.get("as-of"))
+    if as_of is not None:
+        as_of = _iso_day(as_of)
+        if as_of is None:
+            raise UsageError(f"{where}: as_of must be a date (YYYY-MM-DD), not "
+                             f"{data.get('as_of', data.get('as-of'))!r}")
+    return AuditConfig(fail_on=fail_on, severity=severity, ignore=frozenset(ignore), compare=compare, source=where,
+                       as_of=as_of)
+
+
+def _iso_day(value: Any) -> str | None:
+    """``value`` as an ISO date string (a TOML/YAML date, or a string starting with YYYY-MM-DD), else None."""
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and re.match(r"\d{4}-\d{2}-\d{2}(?!\d)", value.strip()):
+        try:
+            return _dt.date.fromisoformat(value.strip()[:10]).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+# Card front-matter keys that date a release or a base (the first present and valid wins).
+DATE_KEYS = ("release_date", "date")
+
+
+def card_date(front_matter: dict[str, Any] | None) -> str | None:
+    for key in DATE_KEYS:
+        day = _iso_day((front_matter or {}).get(key))
+        if day:
+            return day
+    return None
 
 
 def load_config(release_dir: Path, explicit: Path | None = None) -> AuditConfig:
@@ -314,7 +367,7 @@ def hub_id(value: str | None, *folders: Path) -> str | None:
     if not value or not _looks_like_repo_id(value.strip()):
         return None
     v = value.strip()
-    if kb.license_for_repo(v):
+    if kb.repo_history(v):
         return v
     owner, name = v.split("/")
     if owner.lower() in _LOCAL_OWNERS or re.fullmatch(r"checkpoint[-_]?\d+", name, re.I):
@@ -348,7 +401,8 @@ def _read_base_dir(path: Path) -> BaseInfo:
     if not path.exists():
         raise InputError(path, "no such file or directory (given with --base)")
     info = read_release(path)
-    b = BaseInfo(name=info.model_name, path=info.path, established_by=["--base"], legal=info.legal)
+    b = BaseInfo(name=info.model_name, path=info.path, established_by=["--base"], legal=info.legal,
+                 date=card_date(info.front_matter))
     b.aliases = {info.model_name, info.path.name}
     for candidate in (info.name_or_path, _hf_cache_repo_id(info.path), info.front_matter.get("model_name")):
         if isinstance(candidate, str) and hub_id(candidate, info.path, info.path.parent):
@@ -440,6 +494,7 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
                 target.licenses, target.license_raw, target.license_source = (local.licenses, local.license_raw,
                                                                               local.license_source)
             target.hub_id = target.hub_id or local.hub_id
+            target.date = target.date or local.date
         if config.compare == "off":
             target.comparison = {"skipped": "not compared: weight comparison is off"}
         elif release.adapter_base:
@@ -455,9 +510,12 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
             target.comparison = {"skipped": "not compared: " + ("the release has no weights" if not
                                  release.has_weights else "the base directory has no weights")}
 
+    # Bases named only by a Hub id: the known-model table, for the period that applies. The date: the config's
+    # as_of (when the bases were obtained), else the release card's date, else the base card's; none -> current.
+    release_day = config.as_of or card_date(release.front_matter)
     for b in bases:
-        if not b.licenses and b.hub_id and (known := kb.license_for_repo(b.hub_id)):
-            b.licenses, b.license_source = [known[0]], f"known Hub repo table ({known[1]})"
+        if not b.licenses and b.hub_id:
+            _license_from_table(b, release_day or b.date)
 
     # Licenses given on the command line go to bases whose license is still unknown, in order; the rest become
     # bases known only by their license.
@@ -473,6 +531,31 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
         target.licenses, target.license_raw, target.license_source = [rec.id], lic_value, "--base-license"
         target.established_by.append("--base-license")
     return bases
+
+
+def _period(row: kb.KnownModel) -> str:
+    terms = " + ".join(kb.BY_ID[i].name if i in kb.BY_ID else i for i in row.licenses) or (
+        row.note or "terms not in the knowledge base")
+    span = (f"from {row.valid_from} " if row.valid_from else "") + (f"until {row.valid_until}" if row.valid_until
+                                                                    else "")
+    return f"{terms} ({span.strip() or 'all dates'})"
+
+
+def _license_from_table(b: BaseInfo, as_of: str | None) -> None:
+    """Every license the known-model table gives ``b``'s Hub id for the period of ``as_of`` (current without a
+    date), and the table's other periods when the terms changed over time."""
+    row = kb.licenses_for_repo(b.hub_id or "", as_of)
+    history = kb.repo_history(b.hub_id or "")
+    if not history:
+        return
+    b.license_as_of = as_of
+    if len(history) > 1:
+        b.license_history = [_period(r) for r in history]
+    if row is None:
+        return
+    b.license_note = row.note
+    if row.licenses:
+        b.licenses, b.license_source = list(row.licenses), f"known Hub repo table ({row.source})"
 
 
 # ------------------------------------------------------------------------------------------------- checking
@@ -625,7 +708,9 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
     for b in lineage:
         if not b.licenses:
             add("base-license-unknown", f"The license of base {b.name!r} (established by "
-                f"{', '.join(b.established_by)}) is unknown{': ' + repr(b.license_raw) if b.license_raw else ''}.",
+                f"{', '.join(b.established_by)}) is unknown{': ' + repr(b.license_raw) if b.license_raw else ''}"
+                + (f" (known-model table{' as of ' + b.license_as_of if b.license_as_of else ''}: {b.license_note})"
+                   if b.license_note else "") + ".",
                 card_file, "Pass --base-license ID, or --base DIR with the base's card/LICENSE.", base=b.name)
 
     # Conflicts.
@@ -732,11 +817,24 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
             nf_rel = release.rel(nf.path)
             known = [r.notice for r in kb.LICENSES if r.notice]
             stale = kb.render.stale_notices(nf.text, notices, known)
+            # A stale line and a missing notice are one problem when the line stands where the notice should:
+            # one finding, at the line, for the license that requires the notice.
+            pairs = _pair_stale(missing, stale)
             for n in missing:
+                if n in pairs:
+                    line_no, text = pairs[n]
+                    add("notice-incorrect", f"{nf_rel} line {line_no} is the notice of another license or version "
+                        f"(\"{text}\"), not the required notice \"{n}\".", nf_rel,
+                        "Replace it with the required notice (--write --force does).", license=notice_license[n],
+                        at=(line_no, 1))
+                    continue
                 add("notice-incorrect", f"{nf_rel} does not contain the required notice \"{n}\".",
                     nf_rel, "Add the exact string on its own line (--write appends it).",
                     license=notice_license[n])
+            paired = set(pairs.values())
             for line_no, text in stale:
+                if (line_no, text) in paired:
+                    continue
                 add("notice-incorrect", f"{nf_rel} line {line_no} is the notice of another license or version "
                     f"(\"{text}\"), not one the lineage requires.", nf_rel,
                     "Replace it with the required notice (--write --force does).", at=(line_no, 1))
@@ -768,11 +866,11 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
         if d.kind != "use-policy" or policy_files:
             continue
         lic = kb.BY_ID[d.license]
-        if any(_embeds_policy(t.text, lic) for t in release.legal_of("license")):
+        if any(kb.contains_use_policy(t.text, lic) for t in release.legal_of("license")):
             continue
-        clause = getattr(lic, "use_policy_clause", None) or (
-            "§1.b.iv, which incorporates the policy by reference" if lic.family == "llama" else
-            "its use-policy clause")
+        c = lic.clause("use_policy_file")
+        clause = (f"{c.section}, which incorporates the policy by reference: \u201c{c.quote}\u201d" if c else
+                  "its use-policy clause")
         add("use-policy-missing", f"The {lic.name} binds users to its Acceptable Use Policy "
             f"({lic.use_policy_url}) — {clause}; neither {lic.use_policy_file} nor a shipped license file "
             "containing the policy is in the release (shipping it is the licensor's practice, not a stated duty).",
@@ -792,8 +890,19 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
 
     # Attribution lines and naming rules.
     display_lines: list[str] = []
+    source_credits: list[str] = []
     for d in duties:
-        if d.kind == "attribution":
+        if d.kind == "attribute-source":
+            names = _source_names(d, lineage)
+            if not any(_readme_has(release, n) for n in names):
+                lic = kb.BY_ID[d.license]
+                add("source-attribution-missing", f"The {lic.name} requires releases to {d.text} ({d.source}: "
+                    f"\u201c{lic.clause('attribute_source').quote if lic.clause('attribute_source') else d.text}"
+                    f"\u201d); the card body displays none of: " + ", ".join(f'"{n}"' for n in names) + ".",
+                    card_file, f"Add a line crediting the source, e.g. \"{release.model_name} is based on "
+                    f"{d.credit}.\" (--write adds it to the attribution section).", license=lic.id)
+                source_credits.append(d.credit)
+        elif d.kind == "attribution":
             lic = kb.BY_ID[d.license]
             if not any(_readme_has(release, line) for line in lic.display):
                 add("attribution-missing", f"The {lic.name} requires the card to display "
@@ -810,13 +919,37 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
     wanted = set(declared_ids) | set(inherited_map)
     license_files = [release.rel(t.path) for t in license_texts if t.license_id in wanted] + \
         [p.path for p in plans if p.action == "create" and p.reason.endswith(" text")]
-    plans.extend(_plan_card(release, lineage, declared, inherited_map, display_lines, notices, raw, license_files))
+    plans.extend(_plan_card(release, lineage, declared, inherited_map, display_lines, notices, raw, license_files,
+                            source_credits))
+
+    # Licenses that changed over time: findings about a base's license say which period applied and the others.
+    for i, f in enumerate(raw):
+        notes = [n for b in lineage if (n := b.history_note()) and (f.license in b.licenses or f.base == b.name)
+                 and n not in f.message]
+        if notes:
+            raw[i] = replace(f, message=f"{f.message} {' '.join(dict.fromkeys(notes))}")
 
     findings, ignored = [], []
     for f in sorted(raw, key=lambda f: (-SEVERITIES.index(f.severity), f.id, f.file or "", f.message)):
         (ignored if f.id in config.ignore else findings).append(f)
     plans.sort(key=lambda p: (p.path, p.action, p.reason))
     return AuditReport(release, lineage, declared, inherited, duties, findings, plans, config, ignored)
+
+
+def _pair_stale(missing: list[str], stale: list[tuple[int, str]]) -> dict[str, tuple[int, str]]:
+    """Missing notice -> the stale line that stands in its place: a version of it (same shape), else, when exactly
+    one notice is missing and one line is stale, that line."""
+    pairs: dict[str, tuple[int, str]] = {}
+    left = list(stale)
+    for n in missing:
+        hit = next((s for s in left if kb.render.notice_shape(s[1]) == kb.render.notice_shape(n)), None)
+        if hit:
+            pairs[n] = hit
+            left.remove(hit)
+    rest = [n for n in missing if n not in pairs]
+    if len(rest) == 1 and len(left) == 1:
+        pairs[rest[0]] = left[0]
+    return pairs
 
 
 def _card_links_license(release: ReleaseInfo, lic: kb.License, declared_ids: list[str]) -> bool:
@@ -842,17 +975,16 @@ def _should_disclose(b: BaseInfo) -> bool:
     return b.path is not None and (b.comparison or {}).get("verdict") != "independent"
 
 
-def _embeds_policy(text: str, lic: kb.License) -> bool:
-    """Whether a license text also carries the use policy itself: the record's ``use_policy_markers`` (all must
-    appear, whitespace-insensitively) or, by default, a line titled "… Acceptable Use Policy" and a "Prohibited
-    Uses" line, the way Meta's Llama 3 LICENSE files append the policy."""
-    markers = tuple(getattr(lic, "use_policy_markers", None) or ())
-    flat = " ".join(text.split()).lower()
-    if markers:
-        return all(" ".join(m.split()).lower() in flat for m in markers)
-    lines = [" ".join(ln.strip(" \t#*").split()).lower() for ln in text.splitlines()]
-    titled = any(ln.endswith("acceptable use policy") and len(ln) <= 80 for ln in lines)
-    return titled and any(ln.startswith("prohibited uses") and len(ln) <= 40 for ln in lines)
+def _source_names(d: kb.Duty, lineage: list[BaseInfo]) -> list[str]:
+    """Names whose display in the card credits the source of an attribute-source duty: the licensor's and its
+    models' (from the duty), and every base that brings the license, by Hub id and by short name."""
+    names = list(d.names)
+    for b in lineage:
+        if d.license in b.licenses and _base_credit_name(b) in d.via:
+            for n in (b.hub_id, b.name):
+                if n and not _is_local_path(n):
+                    names += [n, n.rsplit("/", 1)[-1]]
+    return list(dict.fromkeys(n for n in names if n.strip()))
 
 
 def _refuse_outside(texts: list[LegalText]) -> None:
@@ -875,7 +1007,8 @@ def _copy_builder(src: Path, root: Path | None) -> Callable[[str | None], str]:
 
 def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dict[str, Any]],
                inherited: dict[str, tuple[str, ...]], display_lines: list[str], notices: list[str],
-               findings: list[Finding], license_files: list[str] | None = None) -> list[PlannedWrite]:
+               findings: list[Finding], license_files: list[str] | None = None,
+               source_credits: list[str] | None = None) -> list[PlannedWrite]:
     """README.md changes: card metadata (base_model, license) and the attribution section."""
     plans: list[PlannedWrite] = []
     card_rel = release.rel(release.card_path) if release.card_path else "README.md"
@@ -915,10 +1048,11 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
                                   ", ".join(f"{k}: {v}" for k, v in keys.items()),
                                   lambda cur, k=keys: set_front_matter_keys(_card_or_new(cur, release), k)))
 
-    if display_lines:
-        credits = [kb.BaseCredit(_public_name(b), b.licenses[0] if b.licenses else None) for b in lineage]
+    if display_lines or source_credits:
+        credits = [kb.BaseCredit(_public_name(b), b.licenses[0] if b.licenses else None, also=tuple(b.licenses[1:]))
+                   for b in lineage]
         section = kb.render_attribution_section(release.model_name, credits, display_lines, notices,
-                                                license_files)
+                                                license_files, source_credits)
         plans.append(PlannedWrite(card_rel, "update" if release.card_path else "create", "README attribution "
                                   "section", None, section,
                                   lambda cur, s=section: kb.replace_or_append_section(_card_or_new(cur, release),

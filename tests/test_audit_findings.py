@@ -50,6 +50,16 @@ def llama3_release() -> dict[str, str | None]:
     }
 
 
+def yi_release(body: str = "# tiny-yi-chat\n\nA chat model fine-tuned from Yi-34B by 01.AI.\n"
+               ) -> dict[str, str | None]:
+    """A card-only Yi derivative of January 2024 (Yi License v2.1 then applied) that credits its source."""
+    return {
+        "README.md": card(body, license="other", license_name="yi-license", base_model="01-ai/Yi-34B",
+                          model_name="tiny-yi-chat", release_date="2024-01-10"),
+        "LICENSE": kb.BY_ID["yi-license"].signature.sample,
+    }
+
+
 def ids(report) -> set[str]:
     return {f.id for f in report.findings}
 
@@ -103,6 +113,7 @@ CASES = {
     "base-license-unknown": (_with(llama2_release(), **{"README.md": card(
         license="llama2", model_name="x", base_model="someone/unheard-of-model")}), llama2_release()),
     "card-missing": (_with(llama2_release(), **{"README.md": None}), llama2_release()),
+    "source-attribution-missing": (yi_release("# tiny-yi-chat\n\nA chat model.\n"), yi_release()),
 }
 
 
