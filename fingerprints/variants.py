@@ -202,3 +202,24 @@ def prune_width(sd: dict, keep_fraction: float = 0.75) -> dict:
             out[name] = w
         out[name] = np.ascontiguousarray(out[name], dtype=np.float32)
     return out
+
+
+def upcycle_moe(sd: dict, n_experts: int = 4, relative: float = 0.05, shared_expert: bool = False,
+                seed: int = 0) -> dict:
+    """Sparse upcycling (Komatsuzaki et al. 2022): every expert a copy of the dense MLP, each then moved by its own
+    small noise (standing in for the training that follows), plus a fresh router; canonical (Qwen2-MoE) names."""
+    rng = np.random.default_rng(seed)
+    out = {k: v for k, v in sd.items() if ".mlp." not in k}
+    for L in range(_n_layers(sd)):
+        p = f"model.layers.{L}.mlp."
+        dense = {r: sd[_k(L, r)] for r in ("gate", "up", "down")}
+        units = [f"experts.{e}." for e in range(n_experts)] + (["shared_expert."] if shared_expert else [])
+        for u in units:
+            for r, w in dense.items():
+                noise = relative * w.std() * rng.standard_normal(w.shape)
+                out[f"{p}{u}{r}_proj.weight"] = (w + noise).astype(np.float32)
+        d = dense["gate"].shape[1]
+        out[p + "gate.weight"] = (0.02 * rng.standard_normal((n_experts, d))).astype(np.float32)
+        if shared_expert:
+            out[p + "shared_expert_gate.weight"] = (0.02 * rng.standard_normal((1, d))).astype(np.float32)
+    return out

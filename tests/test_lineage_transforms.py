@@ -189,3 +189,121 @@ def test_rescaling_is_exactly_function_preserving(toy):
     assert np.allclose(outs[0], outs[1], atol=1e-4)
     assert not np.allclose(toy["base"]["model.layers.0.self_attn.q_proj.weight"],
                            sus["model.layers.0.self_attn.q_proj.weight"])
+
+
+# ------------------------------------------------------------------------------------------- sparse upcycling (MoE)
+def _save_llama(sd: dict, cfg: ToyConfig, out) -> None:
+    """A toy state dict written by transformers' LlamaForCausalLM.save_pretrained (the dense origin on disk)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    a = cfg.arch()
+    keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+            "num_key_value_heads", "head_dim", "rms_norm_eps", "rope_theta", "tie_word_embeddings")
+    model = LlamaForCausalLM(LlamaConfig(**{k: a[k] for k in keys}))
+    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}, strict=True)
+    model.save_pretrained(out)
+
+
+def _moe(dense: dict | None, cfg: ToyConfig, kind: str, out, experts: int = 4, steps: int = 20, seed: int = 0):
+    """A mixture of experts written by transformers' save_pretrained (hub layout): every expert (and the shared
+    expert) initialised from the dense MLP when ``dense`` is given (sparse upcycling), else from scratch; then
+    ``steps`` of training on the toy language."""
+    import torch
+    from transformers import MixtralConfig, MixtralForCausalLM, Qwen2MoeConfig, Qwen2MoeForCausalLM
+
+    from fingerprints.toymodels import markov_batches
+
+    common = dict(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+                  num_hidden_layers=cfg.num_hidden_layers, num_attention_heads=cfg.num_attention_heads,
+                  num_key_value_heads=cfg.num_key_value_heads, head_dim=cfg.head_dim, rms_norm_eps=cfg.rms_norm_eps,
+                  rope_theta=cfg.rope_theta, tie_word_embeddings=False, num_experts_per_tok=2)
+    torch.manual_seed(seed)
+    if kind == "mixtral":
+        model = MixtralForCausalLM(MixtralConfig(num_local_experts=experts, **common))
+    else:
+        model = Qwen2MoeForCausalLM(Qwen2MoeConfig(num_experts=experts, moe_intermediate_size=cfg.intermediate_size,
+                                                   shared_expert_intermediate_size=cfg.intermediate_size,
+                                                   decoder_sparse_step=1, **common))
+    if dense is not None:
+        sd = model.state_dict()
+        new = {k: torch.from_numpy(np.ascontiguousarray(dense[k])) for k in sd if k in dense}
+        for L in range(cfg.num_hidden_layers):
+            p = f"model.layers.{L}.mlp."
+            g, u, d = (torch.from_numpy(dense[f"{p}{r}_proj.weight"]) for r in ("gate", "up", "down"))
+            new[p + "experts.gate_up_proj"] = torch.cat([g, u]).unsqueeze(0).repeat(experts, 1, 1)
+            new[p + "experts.down_proj"] = d.unsqueeze(0).repeat(experts, 1, 1)
+            if kind != "mixtral":
+                new.update({f"{p}shared_expert.{r}_proj.weight": w for r, w in (("gate", g), ("up", u), ("down", d))})
+        missing = set(sd) - set(new)
+        assert all(".mlp.gate." in k or "shared_expert_gate" in k or k.endswith(".bias") for k in missing), missing
+        model.load_state_dict(new, strict=False)  # routers (and Qwen's q/k/v biases) keep their fresh init
+    if steps:
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        for x in markov_batches(cfg.vocab_size, 0, 8, 32, steps, sample_seed=seed):
+            ids = torch.from_numpy(x)
+            loss = model(input_ids=ids, labels=ids).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.save_pretrained(out)
+
+
+@pytest.fixture(scope="module")
+def moe_dirs(toy, tmp_path_factory):
+    root = tmp_path_factory.mktemp("moe")
+    _save_llama(toy["base"], CFG, root / "dense")
+    _moe(toy["base"], CFG, "mixtral", root / "mixtral")
+    _moe(toy["base"], CFG, "qwen2_moe", root / "qwen2_moe")
+    _moe(None, CFG, "mixtral", root / "scratch", steps=30, seed=3)
+    return root
+
+
+@pytest.mark.parametrize("kind", ["mixtral", "qwen2_moe"])
+@pytest.mark.parametrize("deep", [True, False])
+def test_upcycled_moe_is_derived_expert_by_expert(moe_dirs, kind, deep):
+    from provenance.lineage import compare_paths
+
+    r = compare_paths(moe_dirs / kind, moe_dirs / "dense", deep=deep)
+    print(f"toy {kind} upcycled ({'deep' if deep else 'fingerprint'}): log10 p {r['log10_p_value']}, "
+          f"relation {r['relation']}")
+    if not deep:
+        assert "moe-upcycled" in r["relation"] or r["verdict"] != "derived"
+        return
+    assert r["verdict"] == "derived" and r["log10_p_value"] <= -6
+    assert "moe-upcycled" in r["relation"] and "near-identical" not in r["relation"]
+    want = {f"expert {e}" for e in range(4)} | ({"shared expert"} if kind == "qwen2_moe" else set())
+    for e in r["layers"]:
+        tested = {x["suspect_mlp"] for x in e["experts"]}
+        assert tested == want and all(x["reference_mlp"] == "dense" for x in e["experts"])
+        assert all(x["log10_p"] <= -6 for x in e["experts"]), e["experts"]  # every expert still carries the MLP
+
+
+def test_dense_origin_against_its_moe_also_derived(moe_dirs):
+    from provenance.lineage import compare_paths
+
+    r = compare_paths(moe_dirs / "dense", moe_dirs / "mixtral")
+    assert r["verdict"] == "derived" and r["log10_p_value"] <= -6
+
+
+def test_moe_trained_from_scratch_is_not_derived(moe_dirs):
+    from provenance.lineage import compare_paths
+
+    for deep in (True, False):
+        r = compare_paths(moe_dirs / "scratch", moe_dirs / "dense", deep=deep)
+        print(f"toy mixtral from scratch ({'deep' if deep else 'fingerprint'}): log10 p {r['log10_p_value']}")
+        assert r["verdict"] != "derived" and r["relation"] == []
+
+
+def test_upcycled_stories260k_is_derived(stories):
+    sd, cfg = stories
+    sus = V.upcycle_moe(sd, n_experts=4, relative=0.3, shared_expert=True, seed=1)
+    res, rel = _report(sd, _arch(cfg), sus, _arch(cfg))
+    print(f"stories260K moe-upcycled: deep log10 p {res['log10_p']:.1f}, fingerprint log10 p "
+          f"{res['fingerprint']['log10_p']:.1f}, relation {rel}")
+    assert res["log10_p"] <= -6 and "moe-upcycled" in rel
+    ind = V.upcycle_moe(_independent(cfg, seed=5), n_experts=4, relative=0.05)
+    res, rel = _report(sd, _arch(cfg), ind, _arch(cfg))
+    print(f"stories260K vs upcycled independent: deep {res['log10_p']:.2f}, fingerprint "
+          f"{res['fingerprint']['log10_p']:.2f}")
+    assert verdict(res["log10_p"]) != "derived" and verdict(res["fingerprint"]["log10_p"]) != "derived"

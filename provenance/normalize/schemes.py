@@ -431,3 +431,58 @@ LOOKUPS: dict[str, Lookup] = {name: Lookup.of(s) for name, s in SCHEMES.items()}
 def canonical_name(role: str, layer: int | None) -> str:
     template = CANONICAL[role]
     return template.replace(LAYER, str(layer)) if LAYER in template else template
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Mixture-of-experts MLPs (sparse upcycling and MoE families). Templates use {L} for the layer and {E} for the
+# expert. Canonical names are Qwen2-MoE's (transformers modeling_qwen2_moe.py): routed experts
+# ``mlp.experts.{E}.{gate,up,down}_proj``, router ``mlp.gate``, always-on ``mlp.shared_expert`` and its scalar gate
+# ``mlp.shared_expert_gate``. These tensors are kept out of the dense-LLaMA role inference.
+EXPERT = "{E}"
+MOE_CANONICAL: dict[str, str] = {
+    "expert_gate": "model.layers.{L}.mlp.experts.{E}.gate_proj.weight",
+    "expert_up": "model.layers.{L}.mlp.experts.{E}.up_proj.weight",
+    "expert_down": "model.layers.{L}.mlp.experts.{E}.down_proj.weight",
+    "router": "model.layers.{L}.mlp.gate.weight",
+    "shared_gate": "model.layers.{L}.mlp.shared_expert.gate_proj.weight",
+    "shared_up": "model.layers.{L}.mlp.shared_expert.up_proj.weight",
+    "shared_down": "model.layers.{L}.mlp.shared_expert.down_proj.weight",
+    "shared_router": "model.layers.{L}.mlp.shared_expert_gate.weight",
+}
+_QWEN_MOE = dict(MOE_CANONICAL)
+MOE_LAYOUTS: dict[str, tuple[str, dict[str, str]]] = {
+    # Mixtral (transformers MixtralForCausalLM hub layout; mistral-src moe.py): w1 gate, w3 up, w2 down, as in Meta.
+    "mixtral": ("transformers MixtralForCausalLM (hub layout)", {
+        "expert_gate": "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight",
+        "expert_up": "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight",
+        "expert_down": "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight",
+        "router": "model.layers.{L}.block_sparse_moe.gate.weight",
+    }),
+    # Qwen1.5-MoE / Qwen2-MoE (transformers modeling_qwen2_moe.py), also OLMoE and Qwen3-MoE (no shared expert).
+    "qwen2_moe": ("transformers Qwen2MoeForCausalLM", _QWEN_MOE),
+    # DeepSeek-MoE / DeepSeek-V2 remote code (modeling_deepseek.py): `shared_experts` (plural) is one wider MLP.
+    "deepseek_moe": ("deepseek-ai DeepseekForCausalLM remote code", dict(
+        _QWEN_MOE, shared_gate="model.layers.{L}.mlp.shared_experts.gate_proj.weight",
+        shared_up="model.layers.{L}.mlp.shared_experts.up_proj.weight",
+        shared_down="model.layers.{L}.mlp.shared_experts.down_proj.weight")),
+}
+
+
+def _moe_regex(template: str) -> re.Pattern:
+    parts = re.split(r"(\{L\}|\{E\})", template)
+    rx = "".join("(?P<L>\\d+)" if p == LAYER else "(?P<E>\\d+)" if p == EXPERT else re.escape(p) for p in parts)
+    return re.compile(f"^{rx}$")
+
+
+_MOE_RX: list[tuple[str, str, re.Pattern]] = [(layout, role, _moe_regex(t)) for layout, (_, roles) in
+                                              MOE_LAYOUTS.items() for role, t in roles.items()]
+
+
+def moe_canonical(name: str) -> tuple[str, str] | None:
+    """``(canonical name, layout)`` for a mixture-of-experts tensor name (prefixes already stripped), else None."""
+    for layout, role, rx in _MOE_RX:
+        m = rx.match(name)
+        if m:
+            out = MOE_CANONICAL[role].replace(LAYER, m.group("L"))
+            return (out.replace(EXPERT, m.group("E")) if "E" in rx.groupindex else out), layout
+    return None
