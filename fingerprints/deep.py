@@ -74,6 +74,11 @@ def neuron_test(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, 
 # Mixture-of-experts MLPs under canonical names (Qwen2-MoE's, which normalization maps Mixtral and DeepSeek-MoE to):
 # routed experts and the optional always-on shared expert.
 _EXPERT = re.compile(r"^model\.layers\.(\d+)\.mlp\.(?:experts\.(\d+)|(shared_expert))\.(gate|up|down)_proj\.weight$")
+# v and o (two more matrix reads per layer) are compared head by head only when q and k leave a label open: their
+# heads unchanged in direction (then a v/o rescaling, or nothing, remains to be told apart) or visibly rescaled.
+# The values mirror fingerprints.verdict's EXACT_DIRECTION_COS and RESCALE_SPREAD.
+VO_CHECK_COS = 0.9995
+VO_CHECK_SPREAD = 0.1
 MAX_EXPERT_PAIRS = 64  # MLP pairs tested per layer when both sides are mixtures of different sizes
 
 
@@ -117,9 +122,18 @@ def mlp_units(view: ModelView, experts: dict[int, dict[str, dict[str, str]]], la
     return units
 
 
-def _cos(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    return float(np.vdot(a, b)) / (na * nb) if na > 0 and nb > 0 else 0.0
+def gain_moves(ga: np.ndarray, gb: np.ndarray, fa: np.ndarray, fb: np.ndarray,
+               rotate: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
+    """How far the norm gains moved per channel (sd of ln g_b/g_a) against how far the folded input columns moved
+    (sd of ln of their norm ratio). A gain moved into the next weights (γ·c, W/c) moves the first and leaves the
+    second at 0; training moves both. Column norms ignore row order, so permuted heads or neurons do not matter."""
+    ra = np.abs(rotate(ga[None, :])[0])
+    na, nb = np.linalg.norm(fa, axis=0), np.linalg.norm(fb, axis=0)
+    ok = (ra > 0) & (np.abs(gb) > 0) & (na > 0) & (nb > 0)
+    if ok.sum() < 2:
+        return {}
+    return {"gain_log_sd": round(float(np.std(np.log(np.abs(gb[ok]) / ra[ok]))), 4),
+            "folded_column_log_sd": round(float(np.std(np.log(nb[ok] / na[ok]))), 4)}
 
 
 def _all_ones(view: ModelView) -> bool:
@@ -146,19 +160,22 @@ def kv_like(w: np.ndarray, kv_from: int, kv_to: int) -> np.ndarray | None:
 
 
 def head_scales(wa: np.ndarray, wb: np.ndarray, n_heads: int) -> tuple[float, float]:
-    """Per-head agreement of two weight blocks in one basis, ``[n_heads·head_dim, d]`` each: the spread of the
-    per-head norm ratio s_h = ‖b_h‖/‖a_h‖ (max |ln s_h − median|) and the smallest per-head cosine. A per-head rescaling
-    (query ×a, key ÷a; value ×b, output ÷b) moves the scales but keeps every cosine at 1."""
+    """Per-head agreement of two weight blocks in one basis, ``[n_heads·head_dim, d]`` each. Heads are first
+    matched one to one (by linear assignment on their cosines, so permuted heads line up); returns the spread of the
+    matched heads' norm ratios s_h = ‖b_h‖/‖a_h‖ (max |ln s_h − median|) and the smallest matched cosine. A per-head
+    rescaling (query ×a, key ÷a; value ×b, output ÷b) moves the ratios but keeps every cosine at 1."""
     if wa.shape != wb.shape or n_heads <= 0 or wa.shape[0] % n_heads:
         return 0.0, 0.0
-    a = wa.reshape(n_heads, -1).astype(np.float64)
-    b = wb.reshape(n_heads, -1).astype(np.float64)
-    ab, aa, bb = (a * b).sum(1), (a * a).sum(1), (b * b).sum(1)
-    ok = (aa > 0) & (bb > 0) & (ab > 0)
-    if not ok.all():
-        return 0.0, float(min(0.0, (ab / np.sqrt(np.maximum(aa * bb, 1e-300))).min()))
-    ls = 0.5 * np.log(bb / aa)  # the norm ratio: unlike the projection it does not shrink as training turns a head
-    return float(np.abs(ls - np.median(ls)).max()), float((ab / np.sqrt(aa * bb)).min())
+    a = wa.reshape(n_heads, -1)  # float32 products (no float64 copy of the matrices); the rest in float64
+    b = wb.reshape(n_heads, -1).astype(a.dtype, copy=False)
+    na = np.sqrt(np.einsum("ij,ij->i", a, a).astype(np.float64))
+    nb = np.sqrt(np.einsum("ij,ij->i", b, b).astype(np.float64))
+    if not (np.all(na > 0) and np.all(nb > 0)):
+        return 0.0, 0.0
+    cos = (a @ b.T).astype(np.float64) / np.outer(na, nb)
+    rows, cols = linear_sum_assignment(cos, maximize=True)
+    ls = np.log(nb[cols] / na[rows])  # the norm ratio: unlike a projection it does not shrink as training turns a head
+    return float(np.abs(ls - np.median(ls)).max()), float(cos[rows, cols].min())
 
 
 def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | None,
@@ -204,20 +221,21 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
                                  "token_cka": round(float(fp["similarity"][apos, bpos]), 4)}
         ckas = []
         spreads, coss = [], []
+        heads_comparable = va.heads_known and vb.heads_known and va.n_heads == vb.n_heads
         for role in ("q", "k", "v", "o"):
+            if role == "v" and coss and min(coss) < VO_CHECK_COS and max(spreads) <= VO_CHECK_SPREAD:
+                break  # q and k already moved by training, no rescaling seen: v and o would not change a label
             if va.has(la, role) and vb.has(lb, role):
                 if role == "o":  # the residual axis of o is its rows; heads are its columns
                     wa, wb = rotate(va.folded(la, role).T), vb.folded(lb, role).T
                 else:
-                    raw_a, raw_b = va.raw(la, role), vb.raw(lb, role)
-                    wa = rotate(raw_a * va.gain(la, "attn_norm")[None, :])
-                    wb = raw_b * vb.gain(lb, "attn_norm")[None, :]
-                    if role == "q" and compare_raw:  # gains moved into the weights: raw differ, folded agree
-                        entry["gain_rescale"] = round(_cos(wa, wb) - _cos(rotate(raw_a), raw_b), 4)
-                    del raw_a, raw_b
+                    wa, wb = rotate(va.folded(la, role)), vb.folded(lb, role)
+                    if role == "q" and compare_raw:
+                        entry.update(gain_moves(va.gain(la, "attn_norm"), vb.gain(lb, "attn_norm"), wa, wb,
+                                                rotate))
                 if role in ("q", "k"):
                     ckas.append(cka_u(wa.T @ wa, wb.T @ wb))  # float32 Grams; CKA itself runs in float64
-                if va.heads_known and vb.heads_known and va.n_heads == vb.n_heads:
+                if heads_comparable:
                     heads = va.n_heads
                     if role in ("k", "v"):  # the reference's kv heads repeated or averaged to the suspect's count
                         wa, heads = kv_like(wa, va.n_kv_heads, vb.n_kv_heads), vb.n_kv_heads

@@ -144,7 +144,8 @@ def _head_rows(head: int, hd: int) -> slice:
     return slice(head * hd, (head + 1) * hd)
 
 
-def rescale_heads(sd: dict, n_heads: int, n_kv_heads: int, seed: int = 0, spread: float = 0.7) -> dict:
+def rescale_heads(sd: dict, n_heads: int, n_kv_heads: int, seed: int = 0, spread: float = 0.7,
+                  qk: bool = True, vo: bool = True) -> dict:
     """Per-head attention rescaling (function-preserving): per kv group g, query rows of every head in g × a_g and
     key rows of g ÷ a_g (the score q·k is unchanged, and a scalar per head commutes with the rotary rotation); value
     rows of g × b_g and the output-projection columns of every query head in g ÷ b_g."""
@@ -154,8 +155,8 @@ def rescale_heads(sd: dict, n_heads: int, n_kv_heads: int, seed: int = 0, spread
     for L in range(_n_layers(sd)):
         q, k, v, o = (sd[_k(L, r)].copy() for r in ("q", "k", "v", "o"))
         hd = q.shape[0] // n_heads
-        a = np.exp(rng.normal(0, spread, n_kv_heads)).astype(np.float32)
-        b = np.exp(rng.normal(0, spread, n_kv_heads)).astype(np.float32)
+        a = np.exp(rng.normal(0, spread, n_kv_heads)).astype(np.float32) if qk else np.ones(n_kv_heads, np.float32)
+        b = np.exp(rng.normal(0, spread, n_kv_heads)).astype(np.float32) if vo else np.ones(n_kv_heads, np.float32)
         for kv in range(n_kv_heads):
             k[_head_rows(kv, hd)] /= a[kv]
             v[_head_rows(kv, hd)] *= b[kv]

@@ -102,7 +102,7 @@ RESCALE_SPREAD = 0.1
 # model healed by training stays above 0.75 on the toy zoo; the label then comes with fine-tuned).
 RESCALE_DIRECTION_COS = 0.7
 EXACT_DIRECTION_COS = 0.9995  # every head's direction unchanged: the rescaling alone explains the value changes
-GAIN_RESCALE = 0.01  # cosine of folded minus raw weights above this: norm gains were moved into the weights
+GAIN_FOLDED_RATIO = 0.25  # folded columns moved by under this fraction of the gains' move: a gain rescaling
 TRANSFORM_LABELS = {"rescaled", "kv-heads-changed", "width-pruned", "moe-upcycled", "adapter"}
 
 
@@ -131,10 +131,10 @@ def transform_relations(rel: set[str], ref_meta: dict, sus_meta: dict, deep: dic
         if lay and all(e["head_direction_cos"] >= RESCALE_DIRECTION_COS for e in lay) \
                 and max(e["head_scale_spread"] for e in lay) > RESCALE_SPREAD:
             out.add("rescaled")
-        moved = [e["gain_rescale"] for e in deep["layers"] if e.get("gain_rescale") is not None]
-        if moved and max(moved) > GAIN_RESCALE and lay \
-                and all(e["head_direction_cos"] >= RESCALE_DIRECTION_COS for e in lay):
-            out.add("rescaled")  # gains moved into the next weights: raw weights differ, folded ones agree
+        # Gains moved into the next weights: the gains changed per channel, the folded weights did not.
+        if any(e.get("gain_log_sd", 0.0) > RESCALE_SPREAD
+               and e.get("folded_column_log_sd", 1.0) < GAIN_FOLDED_RATIO * e["gain_log_sd"] for e in deep["layers"]):
+            out.add("rescaled")
         # Token-space CKA drops under these transforms by construction; when every attention head and every
         # matched MLP neuron still points exactly where the reference's does, nothing was trained.
         neurons = [e["neuron_min_cos"] for e in deep["layers"] if e.get("neuron_min_cos") is not None]
