@@ -321,3 +321,14 @@ def test_upcycled_stories260k_is_derived(stories):
     print(f"stories260K vs upcycled independent: deep {res['log10_p']:.2f}, fingerprint "
           f"{res['fingerprint']['log10_p']:.2f}")
     assert verdict(res["log10_p"]) != "derived" and verdict(res["fingerprint"]["log10_p"]) != "derived"
+
+
+@pytest.mark.parametrize("name", ["kv-expanded", "kv-merged", "width-pruned"])
+def test_shape_changes_compare_the_other_way_round(toy, name):
+    """The converted model as the reference and its origin as the suspect: still derived; the kv-head label holds
+    both ways (a wider suspect than its reference is not called width-pruned)."""
+    fn, must, _ = TRANSFORMS[name]
+    conv, conv_cfg = fn(toy["base"], CFG)
+    res, rel = _report(conv, _arch(conv_cfg), toy["base"], _arch(CFG))
+    assert res["log10_p"] <= -6, (name, res["log10_p"])
+    assert ("kv-heads-changed" in rel) == name.startswith("kv") and "width-pruned" not in rel, rel
