@@ -78,3 +78,95 @@ def test_moe_name_table():
     assert moe_canonical("model.layers.2.mlp.shared_experts.up_proj.weight")[0] == \
         "model.layers.2.mlp.shared_expert.up_proj.weight"
     assert moe_canonical("model.layers.2.mlp.up_proj.weight") is None  # a dense MLP is not an expert
+
+
+# ------------------------------------------------------------------------------------------- llama.cpp GGUF MoE
+def _write_moe_gguf(path, dense: dict, moe: dict, cfg, stacked: bool, experts: int) -> None:
+    """A Mixtral-style GGUF written with gguf-py's GGUFWriter: the dense model's llama.cpp tensors (from
+    provenance.examples.write_gguf, Q/K in Meta order) with the MLP replaced by experts — stacked
+    ``ffn_*_exps [experts, rows, columns]`` or one ``ffn_*.{E}`` tensor per expert — and the router ffn_gate_inp."""
+    import gguf
+
+    from provenance.examples import write_gguf
+
+    dense_path = path.with_suffix(".dense.gguf")
+    write_gguf(dense_path, dense, cfg, qtype="F32")
+    src = gguf.GGUFReader(str(dense_path))
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_rope_freq_base(cfg.rope_theta)
+    w.add_rope_dimension_count(cfg.head_dim)
+    w.add_expert_count(experts)
+    w.add_expert_used_count(2)
+    for t in src.tensors:
+        if ".ffn_gate." in t.name or ".ffn_up." in t.name or ".ffn_down." in t.name:
+            continue
+        w.add_tensor(t.name, np.array(t.data))
+    for L in range(cfg.num_hidden_layers):
+        p = f"model.layers.{L}.mlp."
+        for role, gname in (("gate", "ffn_gate"), ("up", "ffn_up"), ("down", "ffn_down")):
+            per = [moe[f"{p}experts.{e}.{role}_proj.weight"] for e in range(experts)]
+            if stacked:
+                w.add_tensor(f"blk.{L}.{gname}_exps.weight", np.ascontiguousarray(np.stack(per), np.float32))
+            else:
+                for e, x in enumerate(per):
+                    w.add_tensor(f"blk.{L}.{gname}.{e}.weight", np.ascontiguousarray(x, np.float32))
+        w.add_tensor(f"blk.{L}.ffn_gate_inp.weight", np.ascontiguousarray(moe[p + "gate.weight"], np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def gguf_moe(tmp_path_factory):
+    from fingerprints import variants as V
+    from fingerprints.toymodels import ToyConfig, zoo
+    from provenance.examples import TinyLlamaConfig
+
+    toy = ToyConfig()
+    base = zoo(toy)["base"]
+    moe = V.upcycle_moe(base, n_experts=3, relative=0.2, seed=2)
+    cfg = TinyLlamaConfig(**{k: getattr(toy, k) for k in ("vocab_size", "hidden_size", "intermediate_size",
+                                                           "num_hidden_layers", "num_attention_heads",
+                                                           "num_key_value_heads", "rms_norm_eps", "rope_theta")})
+    root = tmp_path_factory.mktemp("gguf_moe")
+    for stacked in (True, False):
+        _write_moe_gguf(root / f"moe-{'stacked' if stacked else 'split'}.gguf", base, moe, cfg, stacked, 3)
+    (root / "dense").mkdir()
+    save_file({k: np.ascontiguousarray(v) for k, v in base.items()}, root / "dense" / "model.safetensors")
+    import json
+
+    (root / "dense" / "config.json").write_text(json.dumps(toy.arch()))
+    return root, moe
+
+
+@pytest.mark.parametrize("layout", ["stacked", "split"])
+def test_gguf_experts_are_read_expert_by_expert(gguf_moe, layout):
+    root, moe = gguf_moe
+    cm = normalize(open_checkpoint(root / f"moe-{layout}.gguf"), graph=False)
+    assert cm.unmatched == [] and not [p for p in cm.problems if "expert" in p]
+    for L in range(4):
+        for e in range(3):
+            for r in ("gate", "up", "down"):
+                name = f"model.layers.{L}.mlp.experts.{e}.{r}_proj.weight"
+                np.testing.assert_array_equal(cm.tensors[name].read(), moe[name])
+        np.testing.assert_array_equal(cm.tensors[f"model.layers.{L}.mlp.gate.weight"].read(),
+                                      moe[f"model.layers.{L}.mlp.gate.weight"])
+
+
+@pytest.mark.parametrize("layout", ["stacked", "split"])
+def test_gguf_moe_against_its_dense_origin(gguf_moe, layout):
+    from provenance.lineage import compare_paths
+
+    root, _ = gguf_moe
+    r = compare_paths(root / f"moe-{layout}.gguf", root / "dense")
+    assert r["verdict"] == "derived" and r["log10_p_value"] <= -6
+    assert "moe-upcycled" in r["relation"]
+    assert all(len(e["experts"]) == 3 for e in r["layers"])

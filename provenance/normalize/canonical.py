@@ -550,10 +550,20 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
     for source, (name, layout, suffix) in moe.items():
         if suffix:
             name = name[: -len(".weight")] + suffix
-        tensors[name] = layouts.renamed(ckpt.tensors[source], name)
+        src = ckpt.tensors[source]
+        rule = f"mixture-of-experts layout {layout} ({MOE_LAYOUTS[layout][0]})"
+        if "{E}" in name:  # stacked [experts, rows, columns]: one canonical tensor per expert
+            if len(src.shape) != 3:
+                problems.append(f"{source}: stacked experts need a 3-D tensor, found shape {list(src.shape)}")
+                continue
+            for e in range(src.shape[0]):
+                one = name.replace("{E}", str(e))
+                tensors[one] = layouts.expert_slice(src, one, e)
+                renames.append(Rename(source, one, f"{rule}; expert {e} of the stacked tensor", "high"))
+            continue
+        tensors[name] = layouts.renamed(src, name)
         if name != source:
-            renames.append(Rename(source, name, f"mixture-of-experts layout {layout} "
-                                                f"({MOE_LAYOUTS[layout][0]})", "high"))
+            renames.append(Rename(source, name, rule, "high"))
     if moe:
         layouts_seen = sorted({v[1] for v in moe.values()})
         transforms.append(f"mixture of experts ({', '.join(layouts_seen)}): experts under "

@@ -465,7 +465,27 @@ MOE_LAYOUTS: dict[str, tuple[str, dict[str, str]]] = {
         _QWEN_MOE, shared_gate="model.layers.{L}.mlp.shared_experts.gate_proj.weight",
         shared_up="model.layers.{L}.mlp.shared_experts.up_proj.weight",
         shared_down="model.layers.{L}.mlp.shared_experts.down_proj.weight")),
+    # llama.cpp GGUF, one tensor per expert (Mixtral conversions before the stacked layout; gguf-py tensor_mapping.py
+    # MODEL_TENSOR.FFN_*_EXP history); routers and shared experts as gguf-py constants.py names them.
+    "gguf": ("llama.cpp GGUF", {
+        "expert_gate": "blk.{L}.ffn_gate.{E}.weight",
+        "expert_up": "blk.{L}.ffn_up.{E}.weight",
+        "expert_down": "blk.{L}.ffn_down.{E}.weight",
+        "router": "blk.{L}.ffn_gate_inp.weight",
+        "shared_gate": "blk.{L}.ffn_gate_shexp.weight",
+        "shared_up": "blk.{L}.ffn_up_shexp.weight",
+        "shared_down": "blk.{L}.ffn_down_shexp.weight",
+        "shared_router": "blk.{L}.ffn_gate_inp_shexp.weight",
+    }),
+    # llama.cpp GGUF, all experts of a role stacked in one 3-D tensor [experts, rows, columns] (numpy order;
+    # gguf-py constants.py FFN_GATE_EXP "blk.{bid}.ffn_gate_exps" etc.): read one expert at a time.
+    "gguf_stacked": ("llama.cpp GGUF, stacked experts", {
+        "expert_gate": "blk.{L}.ffn_gate_exps.weight",
+        "expert_up": "blk.{L}.ffn_up_exps.weight",
+        "expert_down": "blk.{L}.ffn_down_exps.weight",
+    }),
 }
+STACKED_MOE = {"gguf_stacked"}  # layouts whose templates have no {E}: one tensor holds every expert
 
 
 def _moe_regex(template: str) -> re.Pattern:
@@ -479,7 +499,8 @@ _MOE_RX: list[tuple[str, str, re.Pattern]] = [(layout, role, _moe_regex(t)) for 
 
 
 def moe_canonical(name: str) -> tuple[str, str] | None:
-    """``(canonical name, layout)`` for a mixture-of-experts tensor name (prefixes already stripped), else None."""
+    """``(canonical name, layout)`` for a mixture-of-experts tensor name (prefixes already stripped), else None. For
+    a stacked layout (:data:`STACKED_MOE`) the canonical name keeps ``{E}``: the tensor holds every expert."""
     for layout, role, rx in _MOE_RX:
         m = rx.match(name)
         if m:
