@@ -23,7 +23,7 @@ PERMUTATION_QUALITY = 0.9
 @dataclass
 class Alignment:
     q: np.ndarray  # [d_reference, d_suspect]: h_suspect ≈ h_reference @ q
-    kind: str  # "identity" | "signed-permutation" | "rotation" | "none-found"
+    kind: str  # "identity" | "signed-permutation" | "channel-subset" | "rotation" | "none-found"
     permutation_quality: float  # mean |column correlation| of the matched hidden dimensions
     fit_residual: float  # ‖s·E_A Q − E_B‖ / ‖E_B‖ for the chosen Q (0 = exact)
     procrustes_residual: float
@@ -102,6 +102,12 @@ def _centred_norms(x: np.ndarray, mu: np.ndarray, rows: int = 2048) -> np.ndarra
     return np.sqrt(acc)
 
 
+def _order_preserving(rows: np.ndarray, cols: np.ndarray, qp: np.ndarray) -> bool:
+    """The matched channels keep their order and sign on both sides (one side is a subset of the other's)."""
+    order = np.argsort(rows, kind="stable")
+    return bool(np.all(np.diff(cols[order]) > 0) and np.all(qp[rows, cols] > 0))
+
+
 def align_residual(ea: np.ndarray, eb: np.ndarray) -> Alignment:
     """``ea`` [n, d_A], ``eb`` [n, d_B]: embedding rows of the same n shared tokens.
 
@@ -140,6 +146,8 @@ def align_residual(ea: np.ndarray, eb: np.ndarray) -> Alignment:
         q, kind, res = qp, "signed-permutation", rp
         if da == db and np.array_equal(qp, np.eye(da)):
             kind = "identity"
+        elif da != db and _order_preserving(rows, cols, qp):
+            kind = "channel-subset"  # width pruning: a subset of channels kept in their order, nothing permuted
     else:
         q, kind, res = qo, "rotation", ro
     if res > 0.9:

@@ -16,6 +16,7 @@ Steps (fingerprinting.md, sections A and B):
 from __future__ import annotations
 
 import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping
 
@@ -24,7 +25,7 @@ from scipy.optimize import linear_sum_assignment
 
 from fingerprints.align import align_residual, rotation
 from fingerprints.calibration import load_calibration
-from fingerprints.canon import ModelView
+from fingerprints.canon import ModelView, as_array
 from fingerprints.compare import compare_fingerprints
 from fingerprints.fingerprint import WORKERS, Fingerprint, blas_threads, compute_fingerprint, select_rows
 from fingerprints.stats import cka_u, fisher_ln_p, log10_p, p_value, spearman, spearman_ln_p
@@ -60,12 +61,121 @@ def neuron_test(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, 
     n = min(MAX_NEURONS, fb, fa)
     sub = np.unique(np.linspace(0, fb - 1, n).round().astype(int))
     n = len(sub)
-    _, pg = linear_sum_assignment(_rownorm(gb[sub]) @ _rownorm(ga).T, maximize=True)
+    sg = _rownorm(gb[sub]) @ _rownorm(ga).T
+    _, pg = linear_sum_assignment(sg, maximize=True)
     _, pu = linear_sum_assignment(_rownorm(ub[sub]) @ _rownorm(ua).T, maximize=True)
     rho = spearman(pg, pu)
     return {"rho": rho, "n": n, "agreement": float(np.mean(pg == pu)),
+            "matched_cos": float(np.min(sg[np.arange(n), pg])),
             "ln_p": spearman_ln_p(rho, n, inflation),
             "identity_fraction": float(np.mean(pg == sub)) if fa == fb else None}
+
+
+# Mixture-of-experts MLPs under canonical names (Qwen2-MoE's, which normalization maps Mixtral and DeepSeek-MoE to):
+# routed experts and the optional always-on shared expert.
+_EXPERT = re.compile(r"^model\.layers\.(\d+)\.mlp\.(?:experts\.(\d+)|(shared_expert))\.(gate|up|down)_proj\.weight$")
+# v and o (two more matrix reads per layer) are compared head by head only when q and k leave a label open: their
+# heads unchanged in direction (then a v/o rescaling, or nothing, remains to be told apart) or visibly rescaled.
+# The values mirror fingerprints.verdict's EXACT_DIRECTION_COS and RESCALE_SPREAD.
+VO_CHECK_COS = 0.9995
+VO_CHECK_SPREAD = 0.1
+MAX_EXPERT_PAIRS = 64  # MLP pairs tested per layer when both sides are mixtures of different sizes
+
+
+def expert_index(tensors: Mapping[str, Any]) -> dict[int, dict[str, dict[str, str]]]:
+    """``{layer: {"expert 3" | "shared expert": {"gate" | "up" | "down": name}}}`` for the MoE layers."""
+    out: dict[int, dict[str, dict[str, str]]] = {}
+    for name in tensors:
+        m = _EXPERT.match(name)
+        if m:
+            label = f"expert {int(m.group(2))}" if m.group(2) is not None else "shared expert"
+            out.setdefault(int(m.group(1)), {}).setdefault(label, {})[m.group(4)] = name
+    return out
+
+
+def _unit_key(label: str) -> tuple:
+    return (label == "shared expert", int(label.split()[-1]) if label.startswith("expert") else 0)
+
+
+def mlp_units(view: ModelView, experts: dict[int, dict[str, dict[str, str]]], layer: int
+              ) -> list[tuple[str, Callable[[str], np.ndarray], tuple[str, ...]]]:
+    """The MLPs of one layer as (label, reader of a role with the MLP gain folded in, roles present): the dense
+    MLP, or each expert of a mixture."""
+    units = []
+    if any(view.has(layer, r) for r in ("gate", "up", "down")):
+        roles = tuple(r for r in ("gate", "up", "down") if view.has(layer, r))
+        units.append(("dense", lambda r, _l=layer: view.folded(_l, r), roles))
+    gain = None
+    for label in sorted(experts.get(layer, {}), key=_unit_key):
+        names = experts[layer][label]
+
+        def read(r: str, _n=names) -> np.ndarray:
+            nonlocal gain
+            w = as_array(view.tensors[_n[r]])
+            if r == "down":
+                return w
+            if gain is None:
+                gain = view.gain(layer, "mlp_norm")
+            return w * gain[None, :]
+
+        units.append((label, read, tuple(r for r in ("gate", "up", "down") if r in names)))
+    return units
+
+
+def gain_moves(ga: np.ndarray, gb: np.ndarray, fa: np.ndarray, fb: np.ndarray,
+               rotate: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
+    """How far the norm gains moved per channel (sd of ln g_b/g_a) against how far the folded input columns moved
+    (sd of ln of their norm ratio). A gain moved into the next weights (γ·c, W/c) moves the first and leaves the
+    second at 0; training moves both. Column norms ignore row order, so permuted heads or neurons do not matter."""
+    ra = np.abs(rotate(ga[None, :])[0])
+    na, nb = np.linalg.norm(fa, axis=0), np.linalg.norm(fb, axis=0)
+    ok = (ra > 0) & (np.abs(gb) > 0) & (na > 0) & (nb > 0)
+    if ok.sum() < 2:
+        return {}
+    return {"gain_log_sd": round(float(np.std(np.log(np.abs(gb[ok]) / ra[ok]))), 4),
+            "folded_column_log_sd": round(float(np.std(np.log(nb[ok] / na[ok]))), 4)}
+
+
+def _all_ones(view: ModelView) -> bool:
+    """Every attention-norm gain is 1 (absent, or folded away)."""
+    return all(np.allclose(view.gain(L, "attn_norm"), 1.0) for L in view.layers)
+
+
+def kv_like(w: np.ndarray, kv_from: int, kv_to: int) -> np.ndarray | None:
+    """Key or value rows ``[kv_from·head_dim, d]`` brought to ``kv_to`` heads the way GQA conversions do it: each
+    head repeated (expansion to more heads) or each group averaged (mean-pooling to fewer); None if they do not
+    divide."""
+    if kv_from == kv_to:
+        return w
+    if kv_from <= 0 or kv_to <= 0 or w.shape[0] % kv_from:
+        return None
+    heads = w.reshape(kv_from, w.shape[0] // kv_from, -1)
+    if kv_to > kv_from and kv_to % kv_from == 0:
+        heads = np.repeat(heads, kv_to // kv_from, axis=0)
+    elif kv_to < kv_from and kv_from % kv_to == 0:
+        heads = heads.reshape(kv_to, kv_from // kv_to, heads.shape[1], -1).mean(axis=1)
+    else:
+        return None
+    return heads.reshape(-1, w.shape[1])
+
+
+def head_scales(wa: np.ndarray, wb: np.ndarray, n_heads: int) -> tuple[float, float]:
+    """Per-head agreement of two weight blocks in one basis, ``[n_heads·head_dim, d]`` each. Heads are first
+    matched one to one (by linear assignment on their cosines, so permuted heads line up); returns the spread of the
+    matched heads' norm ratios s_h = ‖b_h‖/‖a_h‖ (max |ln s_h − median|) and the smallest matched cosine. A per-head
+    rescaling (query ×a, key ÷a; value ×b, output ÷b) moves the ratios but keeps every cosine at 1."""
+    if wa.shape != wb.shape or n_heads <= 0 or wa.shape[0] % n_heads:
+        return 0.0, 0.0
+    a = wa.reshape(n_heads, -1)  # float32 products (no float64 copy of the matrices); the rest in float64
+    b = wb.reshape(n_heads, -1).astype(a.dtype, copy=False)
+    na = np.sqrt(np.einsum("ij,ij->i", a, a).astype(np.float64))
+    nb = np.sqrt(np.einsum("ij,ij->i", b, b).astype(np.float64))
+    if not (np.all(na > 0) and np.all(nb > 0)):
+        return 0.0, 0.0
+    cos = (a @ b.T).astype(np.float64) / np.outer(na, nb)
+    rows, cols = linear_sum_assignment(cos, maximize=True)
+    ls = np.log(nb[cols] / na[rows])  # the norm ratio: unlike a projection it does not shrink as training turns a head
+    return float(np.abs(ls - np.median(ls)).max()), float(cos[rows, cols].min())
 
 
 def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | None,
@@ -102,6 +212,10 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
     q = alignment.q
     rotate = rotation(q)  # h_reference -> h_suspect basis; a gather for signed permutations
 
+    experts_a, experts_b = expert_index(ref_tensors), expert_index(sus_tensors)
+    # Raw (unfolded) weights are comparable only when the bases match channel for channel and both keep gains.
+    compare_raw = alignment.kind in ("identity", "signed-permutation", "channel-subset") and not (
+        _all_ones(va) or _all_ones(vb))
     lmap = fp["layer_map_positions"]
     total = len(lmap)
 
@@ -110,25 +224,63 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
         entry: dict[str, Any] = {"suspect": lb, "reference": la,
                                  "token_cka": round(float(fp["similarity"][apos, bpos]), 4)}
         ckas = []
-        for role in ("q", "k"):
+        spreads, coss = [], []
+        heads_comparable = va.heads_known and vb.heads_known and va.n_heads == vb.n_heads
+        for role in ("q", "k", "v", "o"):
+            if role == "v" and coss and min(coss) < VO_CHECK_COS and max(spreads) <= VO_CHECK_SPREAD:
+                break  # q and k already moved by training, no rescaling seen: v and o would not change a label
             if va.has(la, role) and vb.has(lb, role):
-                wa = rotate(va.folded(la, role))
-                wb = vb.folded(lb, role)
-                ckas.append(cka_u(wa.T @ wa, wb.T @ wb))  # float32 Grams; CKA itself runs in float64
+                if role == "o":  # the residual axis of o is its rows; heads are its columns
+                    wa, wb = rotate(va.folded(la, role).T), vb.folded(lb, role).T
+                else:
+                    wa, wb = rotate(va.folded(la, role)), vb.folded(lb, role)
+                    if role == "q" and compare_raw:
+                        entry.update(gain_moves(va.gain(la, "attn_norm"), vb.gain(lb, "attn_norm"), wa, wb,
+                                                rotate))
+                if role in ("q", "k"):
+                    ckas.append(cka_u(wa.T @ wa, wb.T @ wb))  # float32 Grams; CKA itself runs in float64
+                if heads_comparable:
+                    heads = va.n_heads
+                    if role in ("k", "v"):  # the reference's kv heads repeated or averaged to the suspect's count
+                        wa, heads = kv_like(wa, va.n_kv_heads, vb.n_kv_heads), vb.n_kv_heads
+                        if wa is None:
+                            continue
+                    sp, cs = head_scales(wa, wb, heads)
+                    spreads.append(sp)
+                    coss.append(cs)
         entry["weight_cka_qk"] = round(float(np.mean(ckas)), 4) if ckas else None
-        def both(roles: tuple[str, ...]) -> bool:
-            return all(v.has(l, r) for v, l in ((va, la), (vb, lb)) for r in roles)
+        if coss:
+            entry["head_scale_spread"] = round(max(spreads), 4)
+            entry["head_direction_cos"] = round(min(coss), 4)
 
+        tests: list[tuple[str, str, dict]] = []
+        ua, ub = mlp_units(va, experts_a, la), mlp_units(vb, experts_b, lb)
+        if len(ua) > 1 and len(ub) > 1 and [u[0] for u in ua] == [u[0] for u in ub]:
+            pairs = list(zip(ua, ub))  # mixture against mixture of one layout: expert by expert
+        else:
+            pairs = [(x, y) for x in ua for y in ub][:MAX_EXPERT_PAIRS]
+        for (lab_a, ra, rsa), (lab_b, rb, rsb) in pairs:
+            if "gate" in rsa and "gate" in rsb and "up" in rsa and "up" in rsb:
+                t1 = neuron_test(rotate(ra("gate")), rotate(ra("up")), rb("gate"), rb("up"), inflation)
+            elif "up" in rsa and "up" in rsb and "down" in rsa and "down" in rsb:
+                # plain MLP (GPT-NeoX, GPT-2, Falcon): a neuron's input row and output column
+                t1 = neuron_test(rotate(ra("up")), rotate(ra("down").T), rb("up"), rb("down").T, inflation)
+                entry["neuron_views"] = "up rows, down columns"
+            else:
+                continue
+            tests.append((lab_a, lab_b, t1))
         t = None
-        if both(("gate", "up")):
-            t = neuron_test(rotate(va.folded(la, "gate")), rotate(va.folded(la, "up")),
-                            vb.folded(lb, "gate"), vb.folded(lb, "up"), inflation)
-        elif both(("up", "down")):  # plain MLP (GPT-NeoX, GPT-2, Falcon): a neuron's input row and output column
-            t = neuron_test(rotate(va.folded(la, "up")), rotate(va.folded(la, "down").T),
-                            vb.folded(lb, "up"), vb.folded(lb, "down").T, inflation)
-            entry["neuron_views"] = "up rows, down columns"
+        if tests:
+            # Several MLP pairs in one layer (experts): the best one, with a Bonferroni factor for the choice.
+            lab_a, lab_b, t = min(tests, key=lambda x: x[2]["ln_p"])
+            t = dict(t, ln_p=min(0.0, t["ln_p"] + math.log(len(tests))))
+            if len(tests) > 1 or lab_a != "dense" or lab_b != "dense":
+                entry["experts"] = [{"reference_mlp": a, "suspect_mlp": b, "neuron_rho": round(x["rho"], 4),
+                                     "neuron_agreement": round(x["agreement"], 4),
+                                     "log10_p": round(log10_p(x["ln_p"]), 2)} for a, b, x in tests]
         if t is not None:
             entry.update({"neuron_rho": round(t["rho"], 4), "neurons_tested": t["n"],
+                          "neuron_min_cos": round(t["matched_cos"], 4),
                           "neuron_agreement": round(t["agreement"], 4), "ln_p": t["ln_p"],
                           "log10_p": round(log10_p(t["ln_p"]), 2)})
             if t["identity_fraction"] is not None:

@@ -24,13 +24,15 @@ class ToyConfig:
     num_key_value_heads: int = 2
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
+    attn_head_dim: int = 0  # 0: hidden_size / heads; set when the width was pruned but the heads were kept
 
     @property
     def head_dim(self) -> int:
-        return self.hidden_size // self.num_attention_heads
+        return self.attn_head_dim or self.hidden_size // self.num_attention_heads
 
     def arch(self) -> dict:
         d = asdict(self)
+        d.pop("attn_head_dim")
         d.update(head_dim=self.head_dim, tie_word_embeddings=False, hidden_act="silu", model_type="llama",
                  architectures=["LlamaForCausalLM"], max_position_embeddings=256, attention_bias=False,
                  mlp_bias=False, bos_token_id=1, eos_token_id=2, torch_dtype="float32")

@@ -138,3 +138,89 @@ def lora_merge(sd: dict, rank: int = 4, scale: float = 0.5, seed: int = 0) -> di
             delta = b @ a
             out[k] = (v + scale * v.std() * delta / delta.std()).astype(np.float32)
     return out
+
+
+def _head_rows(head: int, hd: int) -> slice:
+    return slice(head * hd, (head + 1) * hd)
+
+
+def rescale_heads(sd: dict, n_heads: int, n_kv_heads: int, seed: int = 0, spread: float = 0.7,
+                  qk: bool = True, vo: bool = True) -> dict:
+    """Per-head attention rescaling (function-preserving): per kv group g, query rows of every head in g × a_g and
+    key rows of g ÷ a_g (the score q·k is unchanged, and a scalar per head commutes with the rotary rotation); value
+    rows of g × b_g and the output-projection columns of every query head in g ÷ b_g."""
+    rng = np.random.default_rng(seed)
+    g = n_heads // n_kv_heads
+    out = dict(sd)
+    for L in range(_n_layers(sd)):
+        q, k, v, o = (sd[_k(L, r)].copy() for r in ("q", "k", "v", "o"))
+        hd = q.shape[0] // n_heads
+        a = np.exp(rng.normal(0, spread, n_kv_heads)).astype(np.float32) if qk else np.ones(n_kv_heads, np.float32)
+        b = np.exp(rng.normal(0, spread, n_kv_heads)).astype(np.float32) if vo else np.ones(n_kv_heads, np.float32)
+        for kv in range(n_kv_heads):
+            k[_head_rows(kv, hd)] /= a[kv]
+            v[_head_rows(kv, hd)] *= b[kv]
+            for h in range(kv * g, (kv + 1) * g):
+                q[_head_rows(h, hd)] *= a[kv]
+                o[:, _head_rows(h, hd)] /= b[kv]
+        out[_k(L, "q")], out[_k(L, "k")], out[_k(L, "v")], out[_k(L, "o")] = q, k, v, o
+    return out
+
+
+def change_kv_heads(sd: dict, n_heads: int, n_kv_heads: int, new_kv_heads: int) -> dict:
+    """GQA ↔ MHA: more kv heads by repeating each (function-preserving), fewer by averaging each group of kv heads
+    (the GQA uptraining recipe of Ainslie et al. 2023, "mean pooling"; changes the function)."""
+    out = dict(sd)
+    for L in range(_n_layers(sd)):
+        for r in ("k", "v"):
+            w = sd[_k(L, r)]
+            hd = w.shape[0] // n_kv_heads
+            heads = w.reshape(n_kv_heads, hd, -1)
+            if new_kv_heads >= n_kv_heads:
+                heads = np.repeat(heads, new_kv_heads // n_kv_heads, axis=0)
+            else:
+                heads = heads.reshape(new_kv_heads, n_kv_heads // new_kv_heads, hd, -1).mean(axis=1)
+            out[_k(L, r)] = np.ascontiguousarray(heads.reshape(new_kv_heads * hd, -1), dtype=np.float32)
+    return out
+
+
+def prune_width(sd: dict, keep_fraction: float = 0.75) -> dict:
+    """Residual-stream width pruning (Minitron, Sheared-LLaMA): keep the hidden channels with the largest embedding
+    column norms, and slice every matrix and gain to them."""
+    emb = sd["model.embed_tokens.weight"]
+    d = emb.shape[1]
+    keep = np.sort(np.argsort(-np.linalg.norm(emb, axis=0))[: int(d * keep_fraction)])
+    out = {}
+    for name, w in sd.items():
+        w = np.asarray(w)
+        if w.ndim == 1 and w.shape[0] == d:
+            out[name] = w[keep]
+        elif name.endswith(("o_proj.weight", "down_proj.weight")):
+            out[name] = w[keep]
+        elif w.ndim == 2 and w.shape[1] == d:
+            out[name] = w[:, keep]
+        else:
+            out[name] = w
+        out[name] = np.ascontiguousarray(out[name], dtype=np.float32)
+    return out
+
+
+def upcycle_moe(sd: dict, n_experts: int = 4, relative: float = 0.05, shared_expert: bool = False,
+                seed: int = 0) -> dict:
+    """Sparse upcycling (Komatsuzaki et al. 2022): every expert a copy of the dense MLP, each then moved by its own
+    small noise (standing in for the training that follows), plus a fresh router; canonical (Qwen2-MoE) names."""
+    rng = np.random.default_rng(seed)
+    out = {k: v for k, v in sd.items() if ".mlp." not in k}
+    for L in range(_n_layers(sd)):
+        p = f"model.layers.{L}.mlp."
+        dense = {r: sd[_k(L, r)] for r in ("gate", "up", "down")}
+        units = [f"experts.{e}." for e in range(n_experts)] + (["shared_expert."] if shared_expert else [])
+        for u in units:
+            for r, w in dense.items():
+                noise = relative * w.std() * rng.standard_normal(w.shape)
+                out[f"{p}{u}{r}_proj.weight"] = (w + noise).astype(np.float32)
+        d = dense["gate"].shape[1]
+        out[p + "gate.weight"] = (0.02 * rng.standard_normal((n_experts, d))).astype(np.float32)
+        if shared_expert:
+            out[p + "shared_expert_gate.weight"] = (0.02 * rng.standard_normal((1, d))).astype(np.float32)
+    return out

@@ -90,7 +90,63 @@ def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dic
         rel.add("gains-folded")
     if not h["all_identical"] and not rel & VALUE_CHANGES:
         rel.add("near-identical")  # the values differ, but by less than any label above describes
+    rel |= transform_relations(rel, ref_meta, sus_meta, deep)
     return sorted(rel)
+
+
+# --- transform classes (helper lin2; docs/transforms.md) --------------------------------------------------------
+# A head's norm ratio (suspect / reference) further than this from the layer's median (|ln|): a deliberate
+# per-head rescaling. Fine-tunes, merges, noise and LoRA merges of the toy zoo stay below 0.05 (docs/transforms.md).
+RESCALE_SPREAD = 0.1
+# Every head's weights still this close in direction (cosine): the heads are the reference's, rescaled (a rescaled
+# model healed by training stays above 0.75 on the toy zoo; the label then comes with fine-tuned).
+RESCALE_DIRECTION_COS = 0.7
+EXACT_DIRECTION_COS = 0.9995  # every head's direction unchanged: the rescaling alone explains the value changes
+GAIN_FOLDED_RATIO = 0.25  # folded columns moved by under this fraction of the gains' move: a gain rescaling
+TRANSFORM_LABELS = {"rescaled", "kv-heads-changed", "width-pruned", "moe-upcycled", "adapter"}
+
+
+def _has_experts(meta: dict) -> bool:
+    return any(".mlp.experts." in n for n in meta.get("tensor_hashes", {}))
+
+
+def transform_relations(rel: set[str], ref_meta: dict, sus_meta: dict, deep: dict | None) -> set[str]:
+    """Labels of the transform classes (rescaled, kv-heads-changed, width-pruned, moe-upcycled, adapter). Edits
+    ``rel`` in place where a generic label would misdescribe the transform: a function-preserving rescaling is
+    not ``fine-tuned``; a width pruning keeps channels in order (not ``permuted``); none of these is
+    ``near-identical``."""
+    out: set[str] = set()
+    if sus_meta.get("adapter") or ref_meta.get("adapter"):
+        out.add("adapter")
+    kva, kvb = ref_meta.get("n_kv_heads"), sus_meta.get("n_kv_heads")
+    if kva and kvb and kva != kvb and ref_meta.get("heads_known") and sus_meta.get("heads_known"):
+        out.add("kv-heads-changed")
+    ha, hb = ref_meta.get("hidden_size"), sus_meta.get("hidden_size")
+    if ha and hb and hb < ha:
+        out.add("width-pruned")
+    if _has_experts(sus_meta) and not _has_experts(ref_meta):
+        out.add("moe-upcycled")
+    if deep is not None:
+        lay = [e for e in deep["layers"] if e.get("head_direction_cos") is not None]
+        if lay and all(e["head_direction_cos"] >= RESCALE_DIRECTION_COS for e in lay) \
+                and max(e["head_scale_spread"] for e in lay) > RESCALE_SPREAD:
+            out.add("rescaled")
+        # Gains moved into the next weights: the gains changed per channel, the folded weights did not.
+        if any(e.get("gain_log_sd", 0.0) > RESCALE_SPREAD
+               and e.get("folded_column_log_sd", 1.0) < GAIN_FOLDED_RATIO * e["gain_log_sd"] for e in deep["layers"]):
+            out.add("rescaled")
+        # Token-space CKA drops under these transforms by construction; when every attention head and every
+        # matched MLP neuron still points exactly where the reference's does, nothing was trained.
+        neurons = [e["neuron_min_cos"] for e in deep["layers"] if e.get("neuron_min_cos") is not None]
+        if out & {"rescaled", "kv-heads-changed", "width-pruned"} and lay and neurons \
+                and min(e["head_direction_cos"] for e in lay) >= EXACT_DIRECTION_COS \
+                and min(neurons) >= EXACT_DIRECTION_COS and "quantized" not in rel:
+            rel.discard("fine-tuned")
+        if deep.get("alignment", {}).get("kind") == "channel-subset":
+            rel.discard("permuted")
+    if out:
+        rel.discard("near-identical")
+    return out
 
 
 CAVEAT_DISTILL = ("Distillation into a freshly initialised student leaves no trace in the weights: 'independent' "

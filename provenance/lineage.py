@@ -34,6 +34,7 @@ class Side:
     ckpt: Any = None
     unsure: list[str] = field(default_factory=list)  # why the tensor roles or head layout are not certain
     notes: list[str] = field(default_factory=list)  # what the comparison assumed about this side
+    adapter: dict[str, Any] | None = None  # a PEFT adapter applied to the other side (provenance.adapters)
 
 
 def canonical_tensors(ckpt, reference=None, head_dim: int | None = None
@@ -89,7 +90,9 @@ def token_strings(ckpt) -> list[str] | None:
     return None
 
 
-def load_side(path: str | Path) -> Side:
+def load_side(path: str | Path, adapters: bool = False) -> Side:
+    """One side, loaded; ``adapters=True`` returns a PEFT adapter as a side of kind "adapter" (to be applied to
+    the other side by :func:`provenance.adapters.apply_adapter`) instead of refusing it."""
     from fingerprints.fingerprint import Fingerprint, is_fingerprint_file
 
     p = Path(path)
@@ -102,6 +105,8 @@ def load_side(path: str | Path) -> Side:
     from provenance.checkpoint import open_checkpoint
 
     ckpt = open_checkpoint(p)
+    if ckpt.format == "peft" and adapters:
+        return Side(path=p, kind="adapter", ckpt=ckpt, format="peft")
     if ckpt.format == "peft":
         raise InputError(p, "a PEFT adapter holds only low-rank deltas; merge it into its base model first "
                             "(or compare the base named in adapter_config.json)")
@@ -205,20 +210,58 @@ def fingerprint_path(path: str | Path, progress: Progress | None = None, anchors
 def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,
                   progress: Progress | None = None) -> dict:
     """The ``compare`` report for two paths (checkpoints or fingerprint files)."""
-    sus, ref = load_side(suspect), load_side(reference)
+    sus, ref = load_side(suspect, adapters=True), load_side(reference, adapters=True)
+    sus, ref = _adapted(sus, ref), _adapted(ref, sus)  # lin2: an adapter side becomes the other side, adapted
     sus, ref = guide(sus, ref), guide(ref, sus)
     notes = sus.notes + ref.notes
     if deep and sus.kind == "checkpoint" and ref.kind == "checkpoint":
         from fingerprints.deep import deep_compare
 
         fa, fb = _both_fingerprints(ref, sus, progress)
+        _mark_adapter(fa, ref), _mark_adapter(fb, sus)
         result = deep_compare(ref.tensors, ref.arch, sus.tensors, sus.arch, ref_tokens=ref.tokens,
                               sus_tokens=sus.tokens, ref_fingerprint=fa, sus_fingerprint=fb, progress=progress)
-        return build_report(result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path, deep=result, notes=notes)
+        return _with_adapter_facts(build_report(result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path,
+                                                deep=result, notes=notes), sus, ref)
     from fingerprints.compare import compare_fingerprints
 
     fa, fb = _both_fingerprints(ref, sus, progress)
-    return build_report(compare_fingerprints(fa, fb), fa.meta, fb.meta, sus.path, ref.path, deep=None, notes=notes)
+    _mark_adapter(fa, ref), _mark_adapter(fb, sus)
+    return _with_adapter_facts(build_report(compare_fingerprints(fa, fb), fa.meta, fb.meta, sus.path, ref.path,
+                                            deep=None, notes=notes), sus, ref)
+
+
+# --- PEFT adapters (helper lin2; provenance/adapters.py, docs/transforms.md) -----------------------------------
+def _adapted(side: Side, other: Side) -> Side:
+    """An adapter side replaced by the other side's checkpoint with the adapter applied in memory."""
+    if side.kind != "adapter":
+        return side
+    if other.kind == "adapter":
+        raise InputError(side.path, "both sides are PEFT adapters: give the base model on one side")
+    if other.kind != "checkpoint":
+        raise InputError(side.path, "a PEFT adapter is applied to its base checkpoint, not to a fingerprint file: "
+                                    "give the base model's weights on the other side")
+    from provenance.adapters import apply_adapter
+
+    tensors, facts = apply_adapter(side.path, other.tensors, other.arch)
+    note = (f"{side.path}: a PEFT adapter (rank {facts['rank']}, alpha {facts['alpha']}, "
+            f"{facts['tensors_changed']} tensors changed), applied in memory to {other.path}; the adapted model "
+            "is what was compared.")
+    return Side(path=side.path, kind="checkpoint", tensors=tensors, arch=dict(other.arch), tokens=other.tokens,
+                format=other.format, storage_dtypes=other.storage_dtypes, source_names=other.source_names,
+                ckpt=other.ckpt, unsure=list(other.unsure), notes=[note], adapter=facts)
+
+
+def _mark_adapter(fp, side: Side) -> None:
+    if side.adapter is not None:
+        fp.meta["adapter"] = side.adapter
+
+
+def _with_adapter_facts(report: dict, sus: Side, ref: Side) -> dict:
+    """The ``adapter`` report field: the applied adapter's facts and which side it was on (null without one)."""
+    side = "suspect" if sus.adapter is not None else "reference" if ref.adapter is not None else None
+    report["adapter"] = dict((sus.adapter or ref.adapter), side=side) if side else None
+    return report
 
 
 def compare_fingerprint_objects(suspect_fp, reference_fp, suspect_name: str = "suspect",

@@ -18,8 +18,8 @@ from provenance.checkpoint import Checkpoint, TensorRef
 from provenance.normalize import layouts
 from provenance.normalize.arch import INFERRED, METADATA, UNKNOWN, ArchSpec, metadata_values
 from provenance.normalize.family import (DISPLAY, LLAMA_LIKE, declared_family, graph_diff, traits_of)
-from provenance.normalize.schemes import (ADAPTER_SUFFIXES, BUFFERS, CANONICAL, FUSED, LOOKUPS, PREFIXES,
-                                          Scheme, canonical_name)
+from provenance.normalize.schemes import (ADAPTER_SUFFIXES, BUFFERS, CANONICAL, FUSED, LOOKUPS, MOE_LAYOUTS,
+                                          PREFIXES, Scheme, canonical_name, moe_canonical)
 
 # Roles every LLaMA layer has, in HF module order (also the order canonical tensors are listed in).
 LLAMA_LAYER_ROLES = ("attn_norm", "q", "k", "v", "o", "mlp_norm", "gate", "up", "down")
@@ -153,6 +153,17 @@ def choose_scheme(bases: dict[str, str], hints: set[str], fmt: str) -> tuple[Sch
     if best is None:
         return None, 0
     return best[1], best[0][0]
+
+
+def _moe_names(ckpt: Checkpoint) -> dict[str, tuple[str, str, str]]:
+    """``{source: (canonical name, layout, adapter suffix)}`` for mixture-of-experts tensors (schemes.MOE_LAYOUTS)."""
+    out = {}
+    for name in ckpt.tensors:
+        base, suffix = split_adapter_suffix(strip_prefixes(name)[0])
+        hit = moe_canonical(base)
+        if hit:
+            out[name] = (hit[0], hit[1], suffix)
+    return out
 
 
 def match_names(ckpt: Checkpoint, hints: set[str]) -> tuple[Scheme | None, list[Assignment], list[str]]:
@@ -410,6 +421,10 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
     if fam_declared:
         hints.add(fam_declared)
     scheme, assigns, leftover = match_names(ckpt, hints)
+    moe = _moe_names(ckpt)  # mixture-of-experts tensors: mapped by their own table, kept out of role inference
+    if moe:
+        leftover = [n for n in leftover if n not in moe]
+        assigns = [a for a in assigns if a.source not in moe]
     ambiguities: list[str] = []
     unmatched: list[str] = []
     ref_cm = normalize(reference, graph=False) if reference is not None else None
@@ -532,6 +547,28 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
             if name != a.source:
                 renames.append(Rename(a.source, name, a.rule + how + extra, a.confidence))
     transforms.extend(sorted(split_done))
+    for source, (name, layout, suffix) in moe.items():
+        if suffix:
+            name = name[: -len(".weight")] + suffix
+        src = ckpt.tensors[source]
+        rule = f"mixture-of-experts layout {layout} ({MOE_LAYOUTS[layout][0]})"
+        if "{E}" in name:  # stacked [experts, rows, columns]: one canonical tensor per expert
+            if len(src.shape) != 3:
+                problems.append(f"{source}: stacked experts need a 3-D tensor, found shape {list(src.shape)}")
+                continue
+            for e in range(src.shape[0]):
+                one = name.replace("{E}", str(e))
+                tensors[one] = layouts.expert_slice(src, one, e)
+                renames.append(Rename(source, one, f"{rule}; expert {e} of the stacked tensor", "high"))
+            continue
+        tensors[name] = layouts.renamed(src, name)
+        if name != source:
+            renames.append(Rename(source, name, rule, "high"))
+    if moe:
+        layouts_seen = sorted({v[1] for v in moe.values()})
+        transforms.append(f"mixture of experts ({', '.join(layouts_seen)}): experts under "
+                          "model.layers.{L}.mlp.experts.{E}.*, router model.layers.{L}.mlp.gate")
+        incompatible.append("mixture-of-experts MLP (not a dense LLaMA MLP)")
     if baichuan2:
         transforms.append("Baichuan2 NormHead: lm_head rows L2-normalised")
 

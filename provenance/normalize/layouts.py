@@ -7,6 +7,8 @@ by one source tensor. Sources for each layout are cited at the function.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
@@ -152,3 +154,32 @@ def rotary_pair_score(w: np.ndarray, n_heads: int) -> tuple[float, float]:
     hf = np.abs(norms[:, : hd // 2] - norms[:, hd // 2:]).mean()
     meta = np.abs(norms[:, 0::2] - norms[:, 1::2]).mean()
     return float(hf), float(meta)
+
+
+# Expert slabs of stacked mixture-of-experts tensors, least recently used first: a reader returns rows of one
+# expert, and a source reads whole experts, so the last few slabs are kept (bounded, shared by all tensors).
+_SLABS: OrderedDict = OrderedDict()
+_SLABS_KEPT = 3
+_SLABS_LOCK = threading.Lock()
+
+
+def expert_slice(src: TensorRef, name: str, expert: int) -> TensorRef:
+    """Expert ``expert`` of a stacked ``[experts, rows, columns]`` tensor (llama.cpp ``ffn_*_exps``) as a 2-D
+    tensor; the slab is read once per expert while its row blocks are consumed."""
+    inner = tuple(src.shape[1:])
+    key = (id(src), src.file, src.name, expert)
+
+    def reader(r0: int, r1: int) -> np.ndarray:
+        with _SLABS_LOCK:
+            slab = _SLABS.get(key)
+            if slab is not None:
+                _SLABS.move_to_end(key)
+        if slab is None:
+            slab = np.asarray(src.read_rows(expert, expert + 1), dtype=np.float32).reshape(inner)
+            with _SLABS_LOCK:
+                _SLABS[key] = slab
+                while len(_SLABS) > _SLABS_KEPT:
+                    _SLABS.popitem(last=False)
+        return slab[r0:r1]
+
+    return derived(src, name, inner, reader)

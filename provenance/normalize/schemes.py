@@ -431,3 +431,79 @@ LOOKUPS: dict[str, Lookup] = {name: Lookup.of(s) for name, s in SCHEMES.items()}
 def canonical_name(role: str, layer: int | None) -> str:
     template = CANONICAL[role]
     return template.replace(LAYER, str(layer)) if LAYER in template else template
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Mixture-of-experts MLPs (sparse upcycling and MoE families). Templates use {L} for the layer and {E} for the
+# expert. Canonical names are Qwen2-MoE's (transformers modeling_qwen2_moe.py): routed experts
+# ``mlp.experts.{E}.{gate,up,down}_proj``, router ``mlp.gate``, always-on ``mlp.shared_expert`` and its scalar gate
+# ``mlp.shared_expert_gate``. These tensors are kept out of the dense-LLaMA role inference.
+EXPERT = "{E}"
+MOE_CANONICAL: dict[str, str] = {
+    "expert_gate": "model.layers.{L}.mlp.experts.{E}.gate_proj.weight",
+    "expert_up": "model.layers.{L}.mlp.experts.{E}.up_proj.weight",
+    "expert_down": "model.layers.{L}.mlp.experts.{E}.down_proj.weight",
+    "router": "model.layers.{L}.mlp.gate.weight",
+    "shared_gate": "model.layers.{L}.mlp.shared_expert.gate_proj.weight",
+    "shared_up": "model.layers.{L}.mlp.shared_expert.up_proj.weight",
+    "shared_down": "model.layers.{L}.mlp.shared_expert.down_proj.weight",
+    "shared_router": "model.layers.{L}.mlp.shared_expert_gate.weight",
+}
+_QWEN_MOE = dict(MOE_CANONICAL)
+MOE_LAYOUTS: dict[str, tuple[str, dict[str, str]]] = {
+    # Mixtral (transformers MixtralForCausalLM hub layout; mistral-src moe.py): w1 gate, w3 up, w2 down, as in Meta.
+    "mixtral": ("transformers MixtralForCausalLM (hub layout)", {
+        "expert_gate": "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight",
+        "expert_up": "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight",
+        "expert_down": "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight",
+        "router": "model.layers.{L}.block_sparse_moe.gate.weight",
+    }),
+    # Qwen1.5-MoE / Qwen2-MoE (transformers modeling_qwen2_moe.py), also OLMoE and Qwen3-MoE (no shared expert).
+    "qwen2_moe": ("transformers Qwen2MoeForCausalLM", _QWEN_MOE),
+    # DeepSeek-MoE / DeepSeek-V2 remote code (modeling_deepseek.py): `shared_experts` (plural) is one wider MLP.
+    "deepseek_moe": ("deepseek-ai DeepseekForCausalLM remote code", dict(
+        _QWEN_MOE, shared_gate="model.layers.{L}.mlp.shared_experts.gate_proj.weight",
+        shared_up="model.layers.{L}.mlp.shared_experts.up_proj.weight",
+        shared_down="model.layers.{L}.mlp.shared_experts.down_proj.weight")),
+    # llama.cpp GGUF, one tensor per expert (Mixtral conversions before the stacked layout; gguf-py tensor_mapping.py
+    # MODEL_TENSOR.FFN_*_EXP history); routers and shared experts as gguf-py constants.py names them.
+    "gguf": ("llama.cpp GGUF", {
+        "expert_gate": "blk.{L}.ffn_gate.{E}.weight",
+        "expert_up": "blk.{L}.ffn_up.{E}.weight",
+        "expert_down": "blk.{L}.ffn_down.{E}.weight",
+        "router": "blk.{L}.ffn_gate_inp.weight",
+        "shared_gate": "blk.{L}.ffn_gate_shexp.weight",
+        "shared_up": "blk.{L}.ffn_up_shexp.weight",
+        "shared_down": "blk.{L}.ffn_down_shexp.weight",
+        "shared_router": "blk.{L}.ffn_gate_inp_shexp.weight",
+    }),
+    # llama.cpp GGUF, all experts of a role stacked in one 3-D tensor [experts, rows, columns] (numpy order;
+    # gguf-py constants.py FFN_GATE_EXP "blk.{bid}.ffn_gate_exps" etc.): read one expert at a time.
+    "gguf_stacked": ("llama.cpp GGUF, stacked experts", {
+        "expert_gate": "blk.{L}.ffn_gate_exps.weight",
+        "expert_up": "blk.{L}.ffn_up_exps.weight",
+        "expert_down": "blk.{L}.ffn_down_exps.weight",
+    }),
+}
+STACKED_MOE = {"gguf_stacked"}  # layouts whose templates have no {E}: one tensor holds every expert
+
+
+def _moe_regex(template: str) -> re.Pattern:
+    parts = re.split(r"(\{L\}|\{E\})", template)
+    rx = "".join("(?P<L>\\d+)" if p == LAYER else "(?P<E>\\d+)" if p == EXPERT else re.escape(p) for p in parts)
+    return re.compile(f"^{rx}$")
+
+
+_MOE_RX: list[tuple[str, str, re.Pattern]] = [(layout, role, _moe_regex(t)) for layout, (_, roles) in
+                                              MOE_LAYOUTS.items() for role, t in roles.items()]
+
+
+def moe_canonical(name: str) -> tuple[str, str] | None:
+    """``(canonical name, layout)`` for a mixture-of-experts tensor name (prefixes already stripped), else None. For
+    a stacked layout (:data:`STACKED_MOE`) the canonical name keeps ``{E}``: the tensor holds every expert."""
+    for layout, role, rx in _MOE_RX:
+        m = rx.match(name)
+        if m:
+            out = MOE_CANONICAL[role].replace(LAYER, m.group("L"))
+            return (out.replace(EXPERT, m.group("E")) if "E" in rx.groupindex else out), layout
+    return None
