@@ -181,3 +181,10 @@ def test_huggingface_purls():
     assert purl("meta-llama/Llama-2-7b-hf") == "pkg:huggingface/meta-llama/Llama-2-7b-hf"
     assert purl("gpt2") == "pkg:huggingface/gpt2"
     assert purl("../etc/passwd") is None and purl("a/b/c") is None and purl(None) is None
+
+
+def test_finding_reference_is_generated_from_the_rules():
+    from provenance.reports.finding_reference import DOC, current_document
+
+    text = DOC.read_text(encoding="utf-8")
+    assert text == current_document(text), "run: python -m provenance.reports.finding_reference --write"
