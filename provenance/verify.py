@@ -119,7 +119,8 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     else:
         reasons.append("logits are not finite")
 
-    native, note = native_logits(ckpt, ids, cm.tensors, weights)
+    sizes = {k: hf_config[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size", "vocab_size")}
+    native, note = native_logits(ckpt, ids, cm.tensors, weights, sizes)
     report["comparison_note"] = note
     if native is not None:
         cls_name, other = native
@@ -220,10 +221,12 @@ def _read_stored(ref):
     flat = out.reshape(out.shape[0] if shape else 1, -1)
     raw = getattr(ref, "bf16_rows", None) if dtype == torch.bfloat16 else None
     for start, block in _blocks(ref, raw):
+        # A non-finite value is a broken checkpoint, not a model that fails to run as LLaMA. (bfloat16: exponent
+        # bits all ones; checked on the bits, much faster than torch.isfinite on bfloat16.)
+        if not (not ((block & 0x7F80) == 0x7F80).any() if raw else np.isfinite(block).all()):
+            raise InputError(ref.file, f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)")
         value = (torch.from_numpy(block.view(np.int16)).view(torch.bfloat16) if raw else torch.from_numpy(block))
         value = value.reshape(value.shape[0] if shape else 1, -1)
-        if not bool(torch.isfinite(value).all()):  # a broken checkpoint, not a model that fails to run as LLaMA
-            raise InputError(ref.file, f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)")
         narrow = value.to(dtype)
         if narrow.dtype != value.dtype and not torch.equal(narrow.to(value.dtype), value):
             out = out.float()  # a transform (1 + w, a normalised row) left the stored dtype: keep float32
@@ -300,12 +303,14 @@ def bos_token_id(ckpt: Checkpoint, hf_config: dict[str, Any]) -> int:
 
 
 def native_logits(ckpt: Checkpoint, ids, canonical: Mapping[str, Any] | None = None,
-                  weights: Mapping[str, Any] | None = None) -> tuple[tuple[str, Any] | None, str | None]:
+                  weights: Mapping[str, Any] | None = None, sizes: Mapping[str, Any] | None = None
+                  ) -> tuple[tuple[str, Any] | None, str | None]:
     """((class name, logits), None) from the transformers class config.json declares, or (None, why not).
 
     The class is built with its parameters on the meta device (never initialised) and run from the ORIGINAL
     tensors, widened one layer at a time; tensors the canonical ``weights`` already hold unchanged (same source
-    reader, same name) are shared, the rest are read once here."""
+    reader, same name) are shared, the rest are read once here. ``sizes`` (what the tensors show) must agree
+    with config.json before the class is even built: a config declaring a million layers builds nothing."""
     config = ckpt.metadata.get("config")
     if not isinstance(config, dict):
         return None, "no config.json declares an architecture"
@@ -316,6 +321,10 @@ def native_logits(ckpt: Checkpoint, ids, canonical: Mapping[str, Any] | None = N
                       "class covered by the reference (never loaded as remote code)")
     if ckpt.format not in HF_LAYOUT_FORMATS:
         return None, f"{ckpt.format} files are not in the layout transformers loads"
+    differ = [f"{key} {config.get(key)!r} vs {value!r}" for key, value in (sizes or {}).items()
+              if key in config and config.get(key) != value]
+    if differ:
+        return None, f"config.json disagrees with the tensors ({', '.join(differ)}); transformers not run"
     try:
         import torch
         import transformers

@@ -390,24 +390,34 @@ def stream_weights(units: list[tuple[nn.Module, bool]], root: nn.Module, weights
     """Give a meta-device model its weights one unit at a time: just before a unit (a decoder layer, the
     embedding, the final norm, the head) runs, its parameters are taken from ``weights`` (full names as in
     ``root.named_parameters``), widened to ``dtype`` when the unit's flag says so; just after, they are dropped
-    again. Memory holds the stored weights once plus one widened unit. Returns the hook handles."""
+    again. Widened copies go into buffers reused from layer to layer (no fresh allocation per layer) and released
+    when the last unit has run, so memory holds the stored weights once plus about one widened layer and the
+    head. Returns the hook handles."""
     owner = {id(m): n for n, m in root.named_modules(remove_duplicate=False)}
+    pool: dict[tuple, torch.Tensor] = {}
     handles = []
-    for unit, widen in units:
+    for position, (unit, widen) in enumerate(units):
         prefix = owner[id(unit)]
-        slots = [(mod, local, f"{prefix}.{sub}.{local}".replace("..", ".").strip("."), p)
+        slots = [(mod, local, f"{sub}.{local}".lstrip("."), p)
                  for sub, mod in unit.named_modules(remove_duplicate=False)
                  for local, p in mod.named_parameters(recurse=False)]
 
-        def before(_module, _args, slots=slots, widen=widen):
-            for mod, local, full, _ in slots:
-                value = weights[full]
+        def before(_module, _args, slots=slots, widen=widen, prefix=prefix):
+            for mod, local, rel, _ in slots:
+                value = weights[f"{prefix}.{rel}" if prefix else rel]
                 value = value() if callable(value) else value
-                mod._parameters[local] = nn.Parameter(value.to(dtype) if widen else value, requires_grad=False)
+                if widen and value.dtype != dtype:
+                    key = (rel, tuple(value.shape))
+                    if key not in pool:
+                        pool[key] = torch.empty(value.shape, dtype=dtype)
+                    value = pool[key].copy_(value)
+                mod._parameters[local] = nn.Parameter(value, requires_grad=False)
 
-        def after(_module, _args, _out, slots=slots):
+        def after(_module, _args, _out, slots=slots, last=position == len(units) - 1):
             for mod, local, _, meta in slots:
                 mod._parameters[local] = meta
+            if last:
+                pool.clear()
 
         handles += [unit.register_forward_pre_hook(before), unit.register_forward_hook(after)]
     return handles

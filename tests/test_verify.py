@@ -331,3 +331,26 @@ def test_stored_weights_keep_the_file_dtype_and_share_a_tied_source(models, tmp_
     assert {w.dtype for w in weights.values()} == {torch.bfloat16}
     assert weights["lm_head.weight"] is weights["model.embed_tokens.weight"]  # one tensor, not two
     assert torch.equal(weights["model.layers.1.mlp.up_proj.weight"], hf.model.layers[1].mlp.up_proj.weight.detach())
+
+
+def test_quantized_gguf_is_dequantized_per_layer_and_matches_its_dequantized_model(tmp_path):
+    """Q8_0 blocks stay in the file (re-read when their layer runs): the greedy path equals transformers' on the
+    exactly dequantized weights (llama.cpp's rotary permutation undone by normalization)."""
+    gguf = pytest.importorskip("gguf")
+    from test_normalize_common import build, tiny_llama_config
+    from test_normalize_formats import _model_with, _write_gguf
+
+    cfg = tiny_llama_config(intermediate_size=64, num_attention_heads=4, num_key_value_heads=2)
+    model = build(transformers.LlamaForCausalLM, cfg)
+    deq = _write_gguf(tmp_path / "m.gguf", model, cfg, gguf.GGMLQuantizationType.Q8_0)
+    from provenance.checkpoint import open_checkpoint
+
+    weights = V.stored_weights({"w": open_checkpoint(tmp_path / "m.gguf").tensors["blk.0.attn_q.weight"]}, ["w"])
+    assert callable(weights["w"])  # kept in the file, not widened in memory
+    r = V.verify_path(tmp_path / "m.gguf", steps=12)
+    assert r["format"] == "gguf" and r["runs_as_llama"], r["reasons"]
+    expected = _model_with(deq, cfg)
+    with torch.no_grad():
+        theirs = expected.generate(torch.tensor([[r["bos_token_id"]]]), max_new_tokens=12, min_new_tokens=12,
+                                   do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert r["greedy_from_bos"] == theirs[0, 1:].tolist()
