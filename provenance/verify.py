@@ -88,7 +88,7 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     # Names and shapes decide what fits before any tensor is read.
     load = model.check_shapes({n: tuple(t.shape) for n, t in cm.tensors.items()})
     tensors = _raw_bf16(ckpt, cm.tensors)
-    weights = stored_weights(tensors, [n for n in load.consumed if n in model.expected_shapes()])
+    weights = stored_weights(tensors, load.consumed)
     mismatched = list(load.mismatched)
     if model.config.tie_word_embeddings:
         head, embed = weights.get("lm_head.weight"), weights.get("model.embed_tokens.weight")

@@ -385,38 +385,68 @@ def parameters_on_meta() -> Iterator[None]:
         nn.Module.register_parameter = register
 
 
+FEW_TOKENS = 8  # up to this many positions (a cached greedy step), a linear layer widens its weight in blocks
+BLOCK_ELEMS = 1 << 17  # weight values widened per block: 512 KB of float32, which stays in the CPU cache
+
+
 def stream_weights(units: list[tuple[nn.Module, bool]], root: nn.Module, weights: Mapping[str, Stored],
                    dtype: torch.dtype = torch.float32) -> list:
     """Give a meta-device model its weights one unit at a time: just before a unit (a decoder layer, the
     embedding, the final norm, the head) runs, its parameters are taken from ``weights`` (full names as in
     ``root.named_parameters``), widened to ``dtype`` when the unit's flag says so; just after, they are dropped
     again. Widened copies go into buffers reused from layer to layer (no fresh allocation per layer) and released
-    when the last unit has run, so memory holds the stored weights once plus about one widened layer and the
-    head. Returns the hook handles."""
+    when the last unit has run, so memory holds the stored weights once plus about one widened layer and the head. A linear layer run on a few
+    positions (a KV-cached step) does not widen its weight whole: it widens a block of rows at a time into a small
+    buffer and multiplies by it, so each step reads the stored weights once and writes no float32 copy of them
+    (the same float32 products, only the output is assembled block by block). Returns the hook handles."""
     owner = {id(m): n for n, m in root.named_modules(remove_duplicate=False)}
     pool: dict[tuple, torch.Tensor] = {}
     handles = []
+
+    def buffer(key: tuple, shape: tuple[int, ...]) -> torch.Tensor:
+        if key not in pool:
+            pool[key] = torch.empty(shape, dtype=dtype)
+        return pool[key]
+
+    def mixed_linear(mod: nn.Module, rel: str, x: torch.Tensor) -> torch.Tensor:
+        w, b = mod.weight, mod.bias
+        b = None if b is None else b.to(x.dtype)
+        if w.dtype == x.dtype:
+            return F.linear(x, w, b)
+        if x.numel() // x.shape[-1] > FEW_TOKENS:
+            return F.linear(x, buffer((rel, tuple(w.shape)), tuple(w.shape)).copy_(w), b)
+        flat = x.reshape(-1, x.shape[-1]).T
+        out = torch.empty(w.shape[0], flat.shape[1], dtype=x.dtype)
+        rows = max(1, BLOCK_ELEMS // w.shape[1])
+        scratch = buffer(("block", rows, w.shape[1]), (rows, w.shape[1]))
+        for r in range(0, w.shape[0], rows):
+            n = min(rows, w.shape[0] - r)
+            torch.mm(scratch[:n].copy_(w[r:r + n]), flat, out=out[r:r + n])
+        out = out.T.reshape(*x.shape[:-1], w.shape[0])
+        return out if b is None else out + b
+
     for position, (unit, widen) in enumerate(units):
         prefix = owner[id(unit)]
         slots = [(mod, local, f"{sub}.{local}".lstrip("."), p)
                  for sub, mod in unit.named_modules(remove_duplicate=False)
                  for local, p in mod.named_parameters(recurse=False)]
+        if widen:  # set here, not in the hook: a module reads its forward before its own pre-hooks run
+            for mod, local, rel, _ in slots:
+                if isinstance(mod, nn.Linear) and local == "weight":
+                    mod.forward = lambda x, mod=mod, rel=rel: mixed_linear(mod, rel, x)
 
         def before(_module, _args, slots=slots, widen=widen, prefix=prefix):
             for mod, local, rel, _ in slots:
                 value = weights[f"{prefix}.{rel}" if prefix else rel]
                 value = value() if callable(value) else value
-                if widen and value.dtype != dtype:
-                    key = (rel, tuple(value.shape))
-                    if key not in pool:
-                        pool[key] = torch.empty(value.shape, dtype=dtype)
-                    value = pool[key].copy_(value)
+                if widen and value.dtype != dtype and not isinstance(mod, nn.Linear):  # linears: mixed_linear
+                    value = buffer((rel, tuple(value.shape)), tuple(value.shape)).copy_(value)
                 mod._parameters[local] = nn.Parameter(value, requires_grad=False)
 
         def after(_module, _args, _out, slots=slots, last=position == len(units) - 1):
             for mod, local, _, meta in slots:
                 mod._parameters[local] = meta
-            if last:
+            if last:  # the forward is over: no widened copy outlives it
                 pool.clear()
 
         handles += [unit.register_forward_pre_hook(before), unit.register_forward_hook(after)]

@@ -415,3 +415,21 @@ def test_edges_join_existing_nodes_and_layer_counts_are_said_once():
     assert diff(reference_graph(cfg), graph_from_inventory(shapes, {})) == [
         "3 layers vs 4 in the reference",
         "layer 0 has an extra tensor model.layers.0.self_attn.rel_bias.weight [8]"]
+
+
+def test_streamed_single_token_step_widens_in_blocks_with_float32_products(monkeypatch):
+    """A cached step (few positions) multiplies block by block: the same logits as float32 up to summation order."""
+    from reference_impl import model as M
+
+    monkeypatch.setattr(M, "BLOCK_ELEMS", 64 * 7)  # 7 rows per block: many blocks and a ragged last one
+    cfg = LlamaConfig(**BASE, num_key_value_heads=2)
+    f32 = Llama(cfg).eval()
+    randomize(f32, seed=6)
+    stored = {n: p.detach().to(torch.bfloat16) for n, p in f32.named_parameters()}
+    f32.load_canonical({n: v.float() for n, v in stored.items()})
+    lazy = M.streamed(Llama.empty(cfg).eval(), stored)
+    ids = torch.tensor([[1, 5, 9, 2]])
+    with torch.no_grad():
+        a, b = lazy.new_cache(), f32.new_cache()
+        lazy.run(ids[:, :3], a), f32.run(ids[:, :3], b)
+        torch.testing.assert_close(lazy.run(ids[:, 3:], a), f32.run(ids[:, 3:], b))

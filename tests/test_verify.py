@@ -354,3 +354,27 @@ def test_quantized_gguf_is_dequantized_per_layer_and_matches_its_dequantized_mod
         theirs = expected.generate(torch.tensor([[r["bos_token_id"]]]), max_new_tokens=12, min_new_tokens=12,
                                    do_sample=False, eos_token_id=None, pad_token_id=0)
     assert r["greedy_from_bos"] == theirs[0, 1:].tolist()
+
+
+def test_config_declaring_other_sizes_than_the_tensors_builds_no_transformers_model(models, tmp_path):
+    """Sizes come from the tensors; a config.json claiming a million layers is not even handed to transformers."""
+    import shutil
+
+    odd = tmp_path / "odd"
+    shutil.copytree(models["llama"], odd)
+    cfg = json.loads((odd / "config.json").read_text())
+    cfg["num_hidden_layers"] = 10 ** 6
+    (odd / "config.json").write_text(json.dumps(cfg))
+    r = V.verify_path(odd, steps=3)
+    assert r["reference_config"]["num_hidden_layers"] == 2 and r["consumed"] == r["canonical_tensors"]
+    assert r["compared_with"] is None and "num_hidden_layers 1000000 vs 2" in r["comparison_note"]
+    assert r["greedy_from_bos"] == V.verify_path(models["llama"], steps=3)["greedy_from_bos"]
+
+
+def test_non_finite_bfloat16_weight_is_bad_input(tmp_path, capsys):
+    hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**TINY)).to(torch.bfloat16)
+    with torch.no_grad():
+        hf.model.layers[1].mlp.down_proj.weight[3, 5] = float("inf")
+    hf.save_pretrained(tmp_path / "inf16")
+    err = refused(capsys, str(tmp_path / "inf16"))
+    assert "model.layers.1.mlp.down_proj.weight" in err and "non-finite" in err
