@@ -221,11 +221,16 @@ def _read_stored(ref):
     flat = out.reshape(out.shape[0] if shape else 1, -1)
     raw = getattr(ref, "bf16_rows", None) if dtype == torch.bfloat16 else None
     for start, block in _blocks(ref, raw):
-        # A non-finite value is a broken checkpoint, not a model that fails to run as LLaMA. (bfloat16: exponent
-        # bits all ones; checked on the bits, much faster than torch.isfinite on bfloat16.)
-        if not (not ((block & 0x7F80) == 0x7F80).any() if raw else np.isfinite(block).all()):
+        # A non-finite value is a broken checkpoint, not a model that fails to run as LLaMA. bfloat16: some value
+        # has all exponent bits set; checked on the bits (one masked copy and a max), far faster than isfinite.
+        if raw is not None:
+            finite = block.size == 0 or int(np.bitwise_and(block, 0x7F80).max()) != 0x7F80
+        else:
+            finite = bool(np.isfinite(block).all())
+        if not finite:
             raise InputError(ref.file, f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)")
-        value = (torch.from_numpy(block.view(np.int16)).view(torch.bfloat16) if raw else torch.from_numpy(block))
+        value = (torch.from_numpy(block.view(np.int16)).view(torch.bfloat16) if raw is not None
+                 else torch.from_numpy(block))
         value = value.reshape(value.shape[0] if shape else 1, -1)
         narrow = value.to(dtype)
         if narrow.dtype != value.dtype and not torch.equal(narrow.to(value.dtype), value):
