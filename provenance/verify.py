@@ -32,22 +32,42 @@ NATIVE_CLASSES = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM")
 HF_LAYOUT_FORMATS = ("safetensors", "torch")  # formats whose tensor names a native class can load as they are
 
 
+# Sizes the reference needs and never guesses: a default would build a 7B-sized model out of nothing.
+REQUIRED_SIZES = ("hidden_size", "num_hidden_layers", "vocab_size", "intermediate_size", "num_attention_heads",
+                  "head_dim")
+# Block traits the reference has no code for: a checkpoint with any of them is refused, not run (see family.py).
+UNRUNNABLE_TRAITS = ("norm", "mlp", "positions", "parallel_block", "pre_norm", "partial_rotary_factor")
+# Stored dtypes kept as they are in memory (widened one layer at a time); others are re-read when their layer runs.
+KEPT_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+
+
 def verify_path(path: str | Path, steps: int = 32, head_dim: int | None = None) -> dict[str, Any]:
-    """The `verify` report for a checkpoint file or directory (fields: README, section "provenance verify PATH")."""
+    """The `verify` report for a checkpoint file or directory (fields: README, section "provenance verify PATH").
+
+    Raises InputError (exit 2) for unreadable input and for inputs it cannot run, decided from headers and shapes
+    before any tensor is read: a fingerprint file, a PEFT/LoRA adapter, a non-LLM, blocks the reference has no
+    code for, sizes the files do not state."""
     if steps < 0:
         raise UsageError(f"--steps must be >= 0, got {steps}")
     if head_dim is not None and head_dim <= 0:
         raise UsageError(f"--head-dim must be positive, got {head_dim}")
+    _refuse_fingerprint(Path(path))
     return verify_checkpoint(open_checkpoint(path), steps=steps, head_dim=head_dim)
 
 
 def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = None) -> dict[str, Any]:
-    torch = require_torch("verify (running the model)")
-
     from provenance.normalize import normalize
-    from reference_impl import Llama, LlamaConfig, greedy
 
+    for f in ckpt.files:
+        _refuse_fingerprint(f)
+    _refuse_adapter(ckpt)
+    torch = require_torch("verify (running the model)")  # normalization's architecture graph traces a model too
     cm = normalize(ckpt, head_dim=head_dim)
+    refuse_unrunnable(ckpt, cm)
+
+    from reference_impl import Llama, LlamaConfig, greedy
+    from reference_impl.model import streamed
+
     reasons: list[str] = list(getattr(cm, "incompatible", None) or cm.graph_diff.get("differences", []))
     reasons += [f"architecture not fully known: {p}" for p in getattr(cm, "problems", [])]
     hf_config = reference_config(cm)
@@ -60,18 +80,31 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
         "comparison_note": None, "bos_token_id": None, "steps": steps, "greedy_from_bos": [],
     }
     try:
-        model = Llama(LlamaConfig.from_hf(hf_config)).eval()
+        model = Llama.empty(LlamaConfig.from_hf(hf_config)).eval()  # meta device: no memory, nothing initialised
     except (ValueError, NotImplementedError) as exc:
         reasons.append(f"the reference implementation cannot run it: {exc}")
         return _finish(report, reasons)
 
-    load = model.load_canonical(_LazyTensors(cm.tensors, counter("load tensors", len(cm.tensors))), strict=False)
-    report.update(consumed=len(load.consumed), missing=load.missing, unexpected=load.unexpected,
-                  mismatched=load.mismatched)
+    # Names and shapes decide what fits before any tensor is read.
+    load = model.check_shapes({n: tuple(t.shape) for n, t in cm.tensors.items()})
+    tensors = _raw_bf16(ckpt, cm.tensors)
+    weights = stored_weights(tensors, load.consumed)
+    mismatched = list(load.mismatched)
+    if model.config.tie_word_embeddings:
+        head, embed = weights.get("lm_head.weight"), weights.get("model.embed_tokens.weight")
+        if head is not None and head is not embed and not _equal(head, embed):
+            mismatched.append("lm_head.weight: differs from model.embed_tokens.weight but config ties them")
+        if embed is not None:
+            weights["lm_head.weight"] = embed
+    consumed = [n for n in load.consumed if not any(m.startswith(n + ":") for m in mismatched)]
+    report.update(consumed=len(consumed), missing=load.missing, unexpected=load.unexpected, mismatched=mismatched)
     for what, keys in (("missing", load.missing), ("unexpected (no place in the LLaMA reference)", load.unexpected),
-                       ("wrong shape", load.mismatched)):
+                       ("wrong shape", mismatched)):
         if keys:
             reasons.append(f"{len(keys)} tensor(s) {what}: " + ", ".join(keys[:5]) + (" …" if len(keys) > 5 else ""))
+    if load.missing or load.mismatched:  # nothing random is ever put in their place: the model is not run
+        return _finish(report, reasons)
+    streamed(model, weights)
 
     ids = torch.randint(0, model.config.vocab_size, BATCH_SHAPE, generator=torch.Generator().manual_seed(BATCH_SEED))
     progress("forward pass", 0, 1)
@@ -84,11 +117,13 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
         logp = torch.log_softmax(logits, dim=-1)
         report["mean_entropy"] = round(float(-(logp.exp() * logp).sum(-1).mean()), 6)
         report["max_entropy"] = round(math.log(model.config.vocab_size), 6)
+        del logp
     else:
         reasons.append("logits are not finite")
 
     progress("transformers comparison", 0, 1)
-    native, note = native_logits(ckpt, ids)
+    sizes = {k: hf_config[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size", "vocab_size")}
+    native, note = native_logits(ckpt, ids, cm.tensors, weights, sizes)
     progress("transformers comparison", 1, 1)
     report["comparison_note"] = note
     if native is not None:
@@ -98,6 +133,7 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
         if not diff <= LOGIT_TOLERANCE:
             reasons.append(f"logits differ from transformers {cls_name} by {diff:.3g} "
                            f"(tolerance {LOGIT_TOLERANCE:g})")
+    del logits, native
 
     bos = bos_token_id(ckpt, hf_config)
     report["bos_token_id"] = bos
@@ -108,28 +144,142 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     return _finish(report, reasons)
 
 
-class _LazyTensors(Mapping):
-    """name → float32 array, read from the checkpoint only when asked (one tensor in memory at a time)."""
+# ------------------------------------------------------------------------------------------------ refusals
+def _refuse_fingerprint(path: Path) -> None:
+    from fingerprints.fingerprint import is_fingerprint_file
 
-    def __init__(self, refs: dict[str, Any], tick=None):
-        self._refs = refs
-        self._tick = tick
+    if is_fingerprint_file(path):
+        raise InputError(path, "a fingerprint file holds weight statistics, not weights: verify needs the "
+                               "checkpoint itself (compare and identify accept fingerprints)")
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        ref = self._refs[name]
-        value = ref.read()
-        if self._tick is not None:
-            self._tick()
-        if not np.isfinite(value).all():  # a broken checkpoint, not a model that fails to run as LLaMA
-            raise InputError(ref.file, f"tensor {ref.name} holds {value.size - np.count_nonzero(np.isfinite(value))} "
-                                       "non-finite value(s) (NaN or infinity)")
-        return value
 
-    def __iter__(self):
-        return iter(self._refs)
+def _refuse_adapter(ckpt: Checkpoint) -> None:
+    if ckpt.format == "peft" or ckpt.adapter is not None:
+        base = ckpt.adapter.base_model if ckpt.adapter is not None else None
+        raise InputError(ckpt.path, "a PEFT/LoRA adapter holds low-rank deltas, not a model: it cannot run on its "
+                                    "own; compare it with its base" + (f" ({base})" if base else ""))
 
-    def __len__(self) -> int:
-        return len(self._refs)
+
+def refuse_unrunnable(ckpt: Checkpoint, cm) -> None:
+    """InputError unless the normalized checkpoint is a decoder the reference can run: adapter deltas only, no
+    embedding or attention, blocks the reference has no code for, or sizes the files do not state."""
+    if (cm.graph_diff or {}).get("source") == "adapter":
+        raise InputError(ckpt.path, "holds LoRA adapter deltas only, not a model: it cannot run on its own; "
+                                    "compare it with its base")
+    names = set(cm.tensors)
+    lacking = [what for what, present in (
+        ("a token embedding", "model.embed_tokens.weight" in names),
+        ("attention projections", any(n.endswith("self_attn.q_proj.weight") for n in names))) if not present]
+    if lacking:
+        raise InputError(ckpt.path, f"not a language model the reference can run: no {' and no '.join(lacking)} "
+                                    f"among its {len(ckpt.tensors)} tensor(s) (family {cm.family})")
+    from provenance.normalize.family import _LLAMA_TRAITS, builtin_diff
+
+    llama = {key: value for key, value, _ in _LLAMA_TRAITS}
+    blocks = builtin_diff({**llama, **{k: cm.traits[k] for k in UNRUNNABLE_TRAITS if k in (cm.traits or {})}})
+    if blocks:
+        raise InputError(ckpt.path, f"family {cm.family} is not supported by the reference LLaMA: "
+                                    + "; ".join(blocks))
+    unknown = []
+    for key in REQUIRED_SIZES:
+        value = cm.arch.get(key)
+        if not cm.arch.known(key):
+            unknown.append(f"{key} unknown")
+        elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            unknown.append(f"{key} = {value!r} is not a positive integer")
+    if unknown:
+        hint = " (give --head-dim)" if any(k.split()[0] in ("head_dim", "num_attention_heads") for k in unknown) \
+            else ""
+        raise InputError(ckpt.path, "cannot size the model from its files: " + ", ".join(unknown) + hint
+                                    + "; verify never falls back to a default size")
+
+
+# ------------------------------------------------------------------------------------------------ weights
+def _raw_bf16(ckpt: Checkpoint, tensors: dict[str, Any]) -> dict[str, Any]:
+    from provenance.formats.safetensors_format import with_raw_bf16
+
+    return with_raw_bf16(ckpt, tensors)
+
+
+def stored_weights(tensors: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """name → the tensor in its stored dtype (read once; F32/F16/BF16, when that dtype holds the canonical values
+    exactly), or a reader returning it as float32 (quantized and other dtypes: dequantized when its layer runs).
+    Canonical names that share one source (a tied head) share one stored tensor."""
+    out: dict[str, Any] = {}
+    shared: dict[tuple, Any] = {}
+    tick = counter("load tensors", len(names))
+    for name in names:
+        ref = tensors[name]
+        key = (id(getattr(getattr(ref, "ref", ref), "reader", ref)), tuple(ref.shape))
+        if key not in shared:
+            shared[key] = _read_stored(ref) if ref.dtype in KEPT_DTYPES else _Reread(ref)
+        out[name] = shared[key]
+        tick()
+    return out
+
+
+def _read_stored(ref):
+    """One tensor, read in blocks of rows straight into its stored dtype (float32 when a transform made values
+    that dtype cannot hold), checked finite block by block."""
+    import torch
+
+    dtype = getattr(torch, KEPT_DTYPES[ref.dtype])
+    shape = tuple(ref.shape)
+    out = torch.empty(shape, dtype=dtype)
+    flat = out.reshape(out.shape[0] if shape else 1, -1)
+    raw = getattr(ref, "bf16_rows", None) if dtype == torch.bfloat16 else None
+    for start, block in _blocks(ref, raw):
+        # A non-finite value is a broken checkpoint, not a model that fails to run as LLaMA. bfloat16: some value
+        # has all exponent bits set; checked on the bits (one masked copy and a max), far faster than isfinite.
+        if raw is not None:
+            finite = block.size == 0 or int(np.bitwise_and(block, 0x7F80).max()) != 0x7F80
+        else:
+            finite = bool(np.isfinite(block).all())
+        if not finite:
+            raise InputError(ref.file, f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)")
+        value = (torch.from_numpy(block.view(np.int16)).view(torch.bfloat16) if raw is not None
+                 else torch.from_numpy(block))
+        value = value.reshape(value.shape[0] if shape else 1, -1)
+        narrow = value.to(dtype)
+        if narrow.dtype != value.dtype and not torch.equal(narrow.to(value.dtype), value):
+            out = out.float()  # a transform (1 + w, a normalised row) left the stored dtype: keep float32
+            flat, dtype = out.reshape(flat.shape), torch.float32
+            narrow = value
+        flat[start:start + narrow.shape[0]] = narrow
+    return out
+
+
+def _blocks(ref, raw, max_bytes: int = 64 * 1024 * 1024):
+    if raw is None:
+        yield from ref.iter_rows(max_bytes)
+        return
+    row = max(1, ref.numel // max(1, ref.shape[0]))
+    step = max(1, max_bytes // (4 * row))
+    for start in range(0, ref.shape[0], step):
+        yield start, raw(start, start + step).reshape(-1, row)
+
+
+class _Reread:
+    """A tensor kept in the file (quantized blocks, other dtypes): read and dequantized each time it is needed."""
+
+    def __init__(self, ref):
+        self.ref = ref
+
+    def __call__(self):
+        import torch
+
+        value = self.ref.read()
+        if not np.isfinite(value).all():
+            raise InputError(self.ref.file, f"tensor {self.ref.name} holds non-finite value(s) (NaN or infinity)")
+        return torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+
+
+def _equal(a, b) -> bool:
+    import torch
+
+    a = a() if callable(a) else a
+    b = b() if callable(b) else b
+    return tuple(a.shape) == tuple(b.shape) and bool(torch.equal(a.float(), b.float()))
 
 
 def _finish(report: dict[str, Any], reasons: list[str]) -> dict[str, Any]:
@@ -165,8 +315,15 @@ def bos_token_id(ckpt: Checkpoint, hf_config: dict[str, Any]) -> int:
     return 1
 
 
-def native_logits(ckpt: Checkpoint, ids) -> tuple[tuple[str, Any] | None, str | None]:
-    """((class name, logits), None) from the transformers class config.json declares, or (None, why not)."""
+def native_logits(ckpt: Checkpoint, ids, canonical: Mapping[str, Any] | None = None,
+                  weights: Mapping[str, Any] | None = None, sizes: Mapping[str, Any] | None = None
+                  ) -> tuple[tuple[str, Any] | None, str | None]:
+    """((class name, logits), None) from the transformers class config.json declares, or (None, why not).
+
+    The class is built with its parameters on the meta device (never initialised) and run from the ORIGINAL
+    tensors, widened one layer at a time; tensors the canonical ``weights`` already hold unchanged (same source
+    reader, same name) are shared, the rest are read once here. ``sizes`` (what the tensors show) must agree
+    with config.json before the class is even built: a config declaring a million layers builds nothing."""
     config = ckpt.metadata.get("config")
     if not isinstance(config, dict):
         return None, "no config.json declares an architecture"
@@ -177,18 +334,24 @@ def native_logits(ckpt: Checkpoint, ids) -> tuple[tuple[str, Any] | None, str | 
                       "class covered by the reference (never loaded as remote code)")
     if ckpt.format not in HF_LAYOUT_FORMATS:
         return None, f"{ckpt.format} files are not in the layout transformers loads"
+    differ = [f"{key} {config.get(key)!r} vs {value!r}" for key, value in (sizes or {}).items()
+              if key in config and config.get(key) != value]
+    if differ:
+        return None, f"config.json disagrees with the tensors ({', '.join(differ)}); transformers not run"
     try:
         import torch
         import transformers
     except ImportError:
         return None, "transformers is not installed"
+    from reference_impl.model import parameters_on_meta, stream_weights
+
     model_cls = getattr(transformers, cls_name)
     try:
         hf_config = model_cls.config_class.from_dict(dict(config))
-        model = model_cls(hf_config).float().eval()
+        with parameters_on_meta():
+            model = model_cls(hf_config).eval()
     except Exception as exc:  # noqa: BLE001 - an odd config.json is a finding, not a crash
         return None, f"transformers {cls_name} rejects config.json: {type(exc).__name__}: {exc}"
-    # Copy tensor by tensor (never the whole checkpoint in memory twice), checking names and shapes first.
     target = model.state_dict()
     tied = bool(getattr(hf_config, "tie_word_embeddings", False))
     missing = [k for k in target if k not in ckpt.tensors and not (tied and k == "lm_head.weight")]
@@ -197,11 +360,21 @@ def native_logits(ckpt: Checkpoint, ids) -> tuple[tuple[str, Any] | None, str | 
     if missing or unexpected or misshapen:
         return None, (f"the original tensors do not load into transformers {cls_name}: {len(missing)} missing, "
                       f"{len(unexpected)} unexpected, {len(misshapen)} with another shape")
-    with torch.no_grad():
-        for name, ref in ckpt.tensors.items():
-            target[name].copy_(torch.from_numpy(np.array(ref.read())))
+    backbone = getattr(model, "model", None)
+    units = [(model.get_input_embeddings(), True), *[(layer, True) for layer in getattr(backbone, "layers", [])],
+             (getattr(backbone, "norm", None), True), (model.get_output_embeddings(), True)]
+    units = [(u, w) for u, w in units if u is not None]
+    covered = {id(p) for u, _ in units for p in u.parameters()}
+    if any(id(p) not in covered for p in model.parameters()):
+        return None, f"transformers {cls_name} has parameters outside its layers; not run layer by layer"
+    canonical, weights = canonical or {}, weights or {}
+    mine = {name: weights[name] for name, ref in ckpt.tensors.items()
+            if name in weights and name in canonical and canonical[name].reader is ref.reader}
+    rest = [name for name in ckpt.tensors if name not in mine]
+    original = {**mine, **stored_weights(_raw_bf16(ckpt, ckpt.tensors), rest)}
     if tied:
-        model.tie_weights()
+        original["lm_head.weight"] = original["model.embed_tokens.weight"]
+    stream_weights(units, model, original)
     with torch.no_grad():
         return (cls_name, model(ids).logits.float()), None
 

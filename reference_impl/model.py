@@ -9,8 +9,9 @@ float32 softmax) so logits agree to float32 rounding; the tests check that again
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -111,10 +112,10 @@ def rope_inv_freq(cfg: LlamaConfig, seq_len: int) -> torch.Tensor:
     return inv_freq
 
 
-def rope_tables(input_ids: torch.Tensor, cfg: LlamaConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin [T, head_dim] for positions 0..T-1; each frequency is used for both halves of a head."""
-    seq_len = input_ids.shape[-1]
-    positions = torch.arange(seq_len, device=input_ids.device).float()
+def rope_tables(input_ids: torch.Tensor, cfg: LlamaConfig, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin [T, head_dim] for positions start..start+T-1; each frequency is used for both halves of a head."""
+    seq_len = start + input_ids.shape[-1]
+    positions = torch.arange(start, seq_len, device=input_ids.device).float()
     freqs = positions[:, None] * rope_inv_freq(cfg, seq_len).to(input_ids.device)[None, :]
     angles = torch.cat((freqs, freqs), dim=-1)
     return angles.cos(), angles.sin()
@@ -136,12 +137,13 @@ def causal_attention(q, k, v, sliding_window: int | None = None) -> torch.Tensor
     """Softmax attention with a causal mask; k/v heads are shared by consecutive query heads (GQA).
 
     Query head h reads key/value head h // (heads / kv_heads): repeat_interleave, like transformers'
-    `repeat_kv` and Meta's llama `repeat_kv`.
+    `repeat_kv` and Meta's llama `repeat_kv`. With a KV cache there are more keys than queries: the queries are
+    the last positions of the sequence.
     """
     n_rep = q.shape[1] // k.shape[1]
     k, v = k.repeat_interleave(n_rep, dim=1), v.repeat_interleave(n_rep, dim=1)
-    i = torch.arange(q.shape[2], device=q.device)[:, None]  # query position
-    j = i.T  # key position
+    i = torch.arange(q.shape[2], device=q.device)[:, None] + (k.shape[2] - q.shape[2])  # query position
+    j = torch.arange(k.shape[2], device=q.device)[None, :]  # key position
     allowed = j <= i
     if sliding_window is not None:  # transformers' sliding_window_overlay: kv_idx > q_idx - window
         allowed = allowed & (j > i - sliding_window)
@@ -176,12 +178,18 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(h, kvd, bias=cfg.attention_bias)
         self.o_proj = nn.Linear(qd, h, bias=cfg.o_proj_bias)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: list | None = None
+                ) -> torch.Tensor:
+        """cache: this layer's [keys, values] of the earlier positions (empty at first), extended in place."""
         # [B, T, heads*head_dim] → [B, heads, T, head_dim]; unflatten needs no shape lookups (keeps fx traces clean)
         q = self.q_proj(x).unflatten(-1, (self.n_heads, self.head_dim)).transpose(1, 2)
         k = self.k_proj(x).unflatten(-1, (self.n_kv_heads, self.head_dim)).transpose(1, 2)
         v = self.v_proj(x).unflatten(-1, (self.n_kv_heads, self.head_dim)).transpose(1, 2)
         q, k = apply_rope(q, k, cos, sin)
+        if cache is not None:
+            if cache:
+                k, v = torch.cat((cache[0], k), dim=2), torch.cat((cache[1], v), dim=2)
+            cache[:] = [k, v]
         out = causal_attention(q, k, v, self.sliding_window)
         return self.o_proj(out.transpose(1, 2).flatten(-2))
 
@@ -211,8 +219,9 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        h = x + self.self_attn(self.input_layernorm(x), cos, sin)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: list | None = None
+                ) -> torch.Tensor:
+        h = x + self.self_attn(self.input_layernorm(x), cos, sin, cache)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 
@@ -252,15 +261,55 @@ class Llama(nn.Module):
         if config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
         self.to(dtype)
+        self.compute_dtype: torch.dtype | None = None  # None: the embedding's dtype (set by stream_weights)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """input_ids [B, T] → logits [B, T, vocab] in float32 (causal, positions 0..T-1)."""
-        cos, sin = rope_tables(input_ids, self.config)
+        return self.run(input_ids)
+
+    def run(self, input_ids: torch.Tensor, cache: list[list] | None = None) -> torch.Tensor:
+        """forward, optionally continuing a KV cache (one list per layer, see `new_cache`): then input_ids are the
+        positions after the cached ones and only they are computed."""
+        start = cache[0][0].shape[2] if cache and cache[0] else 0
+        cos, sin = rope_tables(input_ids, self.config, start)
         x = self.model.embed_tokens(input_ids)
+        if self.compute_dtype is not None:
+            x = x.to(self.compute_dtype)
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-        for layer in self.model.layers:
-            x = layer(x, cos, sin)
+        for i, layer in enumerate(self.model.layers):
+            x = layer(x, cos, sin, None if cache is None else cache[i])
         return self.lm_head(self.model.norm(x)).float()
+
+    def new_cache(self) -> list[list]:
+        return [[] for _ in self.model.layers]
+
+    @classmethod
+    def empty(cls, config: LlamaConfig) -> "Llama":
+        """The model with every parameter on the meta device: no memory, any size, nothing initialised. It runs
+        only once `stream_weights` gives it weights."""
+        with torch.device("meta"):
+            return cls(config)
+
+    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Canonical name → shape of every parameter (a tied lm_head listed under both names)."""
+        return {n: tuple(p.shape) for n, p in self.named_parameters(remove_duplicate=False)}
+
+    def check_shapes(self, shapes: Mapping[str, tuple[int, ...]]) -> LoadReport:
+        """What `load_canonical(strict=False)` would report, from names and shapes alone (no tensor read). A tied
+        lm_head present in the file counts as consumed here; its values are checked when read."""
+        expected = self.expected_shapes()
+        consumed, unexpected, mismatched = [], [], []
+        for name in sorted(shapes, key=lambda n: (n == "lm_head.weight", n)):
+            shape = tuple(shapes[name])
+            if name not in expected:
+                unexpected.append(name)
+            elif shape != expected[name]:
+                mismatched.append(f"{name}: got {shape}, expected {expected[name]}")
+            else:
+                consumed.append(name)
+        tied_head = {"lm_head.weight"} if self.config.tie_word_embeddings else set()
+        missing = sorted(set(expected) - tied_head - set(consumed) - {m.split(":")[0] for m in mismatched})
+        return LoadReport(consumed, missing, unexpected, mismatched)
 
     def load_canonical(self, state_dict: Mapping[str, Any], strict: bool = True) -> LoadReport:
         """Copy canonical HF-named tensors (torch tensors or numpy arrays) into the model, one at a time.
@@ -297,8 +346,123 @@ class Llama(nn.Module):
 
 @torch.no_grad()
 def greedy(model: Llama, prompt: list[int], steps: int) -> list[int]:
-    """Greedy continuation (argmax, full recompute each step; no cache to keep it obviously right)."""
+    """Greedy continuation (argmax). A KV cache makes each step one token's forward; dynamic-NTK RoPE changes
+    every position's angles once the sequence outgrows the training length, so that case recomputes it whole."""
     ids = list(prompt)
-    for _ in range(steps):
-        ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+    cfg = model.config
+    dynamic = (cfg.rope_scaling or {}).get("rope_type") == "dynamic"
+    if dynamic and len(ids) + steps > cfg.max_position_embeddings:
+        for _ in range(steps):
+            ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+        return ids[len(prompt):]
+    cache, new = model.new_cache(), ids
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a cached step is a chain of small ops: waiting for other threads would dominate
+    try:
+        for _ in range(steps):
+            ids.append(int(model.run(torch.tensor([new]), cache)[0, -1].argmax()))
+            new = ids[-1:]
+    finally:
+        torch.set_num_threads(threads)
     return ids[len(prompt):]
+
+
+# ---------------------------------------------------------------------------------------------- stored weights
+Stored = torch.Tensor | Callable[[], torch.Tensor]  # a tensor as stored, or a reader that returns it widened
+
+
+@contextmanager
+def parameters_on_meta() -> Iterator[None]:
+    """Build any nn.Module (transformers' too) with its parameters on the meta device and its buffers (RoPE
+    frequencies) real, as accelerate's `init_empty_weights(include_buffers=False)` does: each parameter is moved
+    to meta as it is registered, before an initialiser could fill it."""
+    register = nn.Module.register_parameter
+
+    def on_meta(module: nn.Module, name: str, param):
+        register(module, name, param)
+        if param is not None and param.device.type != "meta":
+            module._parameters[name] = nn.Parameter(param.to("meta"), requires_grad=False)
+
+    nn.Module.register_parameter = on_meta
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register
+
+
+FEW_TOKENS = 8  # up to this many positions (a cached greedy step), a linear layer widens its weight in blocks
+BLOCK_ELEMS = 1 << 19  # weight values widened per block: 2 MB of float32, about a core's L2 cache
+
+
+def stream_weights(units: list[tuple[nn.Module, bool]], root: nn.Module, weights: Mapping[str, Stored],
+                   dtype: torch.dtype = torch.float32) -> list:
+    """Give a meta-device model its weights one unit at a time: just before a unit (a decoder layer, the
+    embedding, the final norm, the head) runs, its parameters are taken from ``weights`` (full names as in
+    ``root.named_parameters``), widened to ``dtype`` when the unit's flag says so; just after, they are dropped
+    again. Widened copies go into buffers reused from layer to layer (no fresh allocation per layer) and released
+    when the last unit has run, so memory holds the stored weights once plus about one widened layer and the head. A linear layer run on a few
+    positions (a KV-cached step) does not widen its weight whole: it widens a block of rows at a time into a small
+    buffer and multiplies by it, so each step reads the stored weights once and writes no float32 copy of them
+    (the same float32 products, only the output is assembled block by block). Returns the hook handles."""
+    owner = {id(m): n for n, m in root.named_modules(remove_duplicate=False)}
+    pool: dict[tuple, torch.Tensor] = {}
+    handles = []
+
+    def buffer(key: tuple, shape: tuple[int, ...]) -> torch.Tensor:
+        if key not in pool:
+            pool[key] = torch.empty(shape, dtype=dtype)
+        return pool[key]
+
+    def mixed_linear(mod: nn.Module, rel: str, x: torch.Tensor) -> torch.Tensor:
+        w, b = mod.weight, mod.bias
+        b = None if b is None else b.to(x.dtype)
+        if w.dtype == x.dtype:
+            return F.linear(x, w, b)
+        if x.numel() // x.shape[-1] > FEW_TOKENS:
+            return F.linear(x, buffer((rel, tuple(w.shape)), tuple(w.shape)).copy_(w), b)
+        flat = x.reshape(-1, x.shape[-1]).T
+        out = torch.empty(w.shape[0], flat.shape[1], dtype=x.dtype)
+        rows = max(1, BLOCK_ELEMS // w.shape[1])
+        scratch = buffer(("block", rows, w.shape[1]), (rows, w.shape[1]))
+        for r in range(0, w.shape[0], rows):
+            n = min(rows, w.shape[0] - r)
+            torch.mm(scratch[:n].copy_(w[r:r + n]), flat, out=out[r:r + n])
+        out = out.T.reshape(*x.shape[:-1], w.shape[0])
+        return out if b is None else out + b
+
+    for position, (unit, widen) in enumerate(units):
+        prefix = owner[id(unit)]
+        slots = [(mod, local, f"{sub}.{local}".lstrip("."), p)
+                 for sub, mod in unit.named_modules(remove_duplicate=False)
+                 for local, p in mod.named_parameters(recurse=False)]
+        if widen:  # set here, not in the hook: a module reads its forward before its own pre-hooks run
+            for mod, local, rel, _ in slots:
+                if isinstance(mod, nn.Linear) and local == "weight":
+                    mod.forward = lambda x, mod=mod, rel=rel: mixed_linear(mod, rel, x)
+
+        def before(_module, _args, slots=slots, widen=widen, prefix=prefix):
+            for mod, local, rel, _ in slots:
+                value = weights[f"{prefix}.{rel}" if prefix else rel]
+                value = value() if callable(value) else value
+                if widen and value.dtype != dtype and not isinstance(mod, nn.Linear):  # linears: mixed_linear
+                    value = buffer((rel, tuple(value.shape)), tuple(value.shape)).copy_(value)
+                mod._parameters[local] = nn.Parameter(value, requires_grad=False)
+
+        def after(_module, _args, _out, slots=slots, last=position == len(units) - 1):
+            for mod, local, _, meta in slots:
+                mod._parameters[local] = meta
+            if last:  # the forward is over: no widened copy outlives it
+                pool.clear()
+
+        handles += [unit.register_forward_pre_hook(before), unit.register_forward_hook(after)]
+    return handles
+
+
+def streamed(model: Llama, weights: Mapping[str, Stored]) -> Llama:
+    """An `empty` Llama computing in float32 from weights kept as stored: the embedding rows are looked up in the
+    stored dtype and widened, each layer and the head are widened while they run."""
+    model.compute_dtype = torch.float32
+    units = [(model.model.embed_tokens, False), *[(layer, True) for layer in model.model.layers],
+             (model.model.norm, True), (model.lm_head, True)]
+    stream_weights(units, model, weights)
+    return model

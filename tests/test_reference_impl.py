@@ -152,6 +152,66 @@ def test_bfloat16_forward_returns_float32_logits_close_to_float32():
     assert (out - f32(ids)).abs().max() < 0.5
 
 
+# ------------------------------------------------------------------ KV cache and weights kept as stored
+def greedy_full_recompute(model, prompt, steps):
+    """The cache-free definition: recompute the whole sequence for every new token."""
+    ids = list(prompt)
+    with torch.no_grad():
+        for _ in range(steps):
+            ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+    return ids[len(prompt):]
+
+
+@pytest.mark.parametrize("extra", [dict(num_key_value_heads=2), dict(num_key_value_heads=1, sliding_window=5),
+                                   dict(rope_scaling={"rope_type": "dynamic", "factor": 2.0},
+                                        max_position_embeddings=8)])
+def test_cached_greedy_equals_full_recompute(extra):
+    model = Llama(LlamaConfig(**{**BASE, **extra})).eval()
+    randomize(model, seed=2)
+    assert greedy(model, [1, 7, 9], 20) == greedy_full_recompute(model, [1, 7, 9], 20)
+
+
+def test_streamed_model_runs_from_stored_bfloat16_and_keeps_nothing_widened():
+    from reference_impl.model import streamed
+
+    cfg = LlamaConfig(**BASE, num_key_value_heads=2, tie_word_embeddings=True)
+    f32 = Llama(cfg).eval()
+    randomize(f32, seed=4)
+    stored = {n: p.detach().to(torch.bfloat16) for n, p in f32.named_parameters(remove_duplicate=False)}
+    f32.load_canonical({n: v.float() for n, v in stored.items() if n != "lm_head.weight"})  # the widened values
+    lazy = streamed(Llama.empty(cfg).eval(), {**stored, "model.norm.weight": lambda: stored["model.norm.weight"].float()})
+    ids = torch.randint(0, cfg.vocab_size, (2, 20), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        assert torch.equal(lazy(ids), f32(ids))
+    assert {p.device.type for p in lazy.parameters()} == {"meta"}  # weights given back after each unit
+    assert greedy(lazy, [1], 12) == greedy(f32, [1], 12)
+
+
+def test_check_shapes_reports_like_a_non_strict_load_without_reading():
+    model = Llama.empty(LlamaConfig(**BASE))
+    shapes = model.expected_shapes()
+    shapes.pop("model.layers.1.mlp.up_proj.weight")
+    shapes["model.layers.0.self_attn.q_proj.weight"] = (3, 64)
+    shapes["model.layers.0.extra.weight"] = (4,)
+    r = model.check_shapes(shapes)
+    assert r.missing == ["model.layers.1.mlp.up_proj.weight"] and r.unexpected == ["model.layers.0.extra.weight"]
+    assert r.mismatched == ["model.layers.0.self_attn.q_proj.weight: got (3, 64), expected (64, 64)"]
+
+
+def test_parameters_on_meta_builds_transformers_models_with_real_buffers():
+    from reference_impl.model import parameters_on_meta
+
+    with parameters_on_meta():
+        hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**BASE))
+    assert {p.device.type for p in hf.parameters()} == {"meta"}
+    assert all(b.device.type == "cpu" for b in hf.buffers()) and any(True for _ in hf.buffers())
+    assert nn_register_is_restored()
+
+
+def nn_register_is_restored() -> bool:
+    return torch.nn.Linear(2, 2).weight.device.type == "cpu"
+
+
 # ------------------------------------------------------------------ stories260K (real llama2.c v0 checkpoint)
 def read_llama2c_v0(path) -> tuple[dict, dict[str, np.ndarray]]:
     """Parse the legacy llama2.c export here, independently of the project's reader: 7 int32 header fields,
@@ -355,3 +415,21 @@ def test_edges_join_existing_nodes_and_layer_counts_are_said_once():
     assert diff(reference_graph(cfg), graph_from_inventory(shapes, {})) == [
         "3 layers vs 4 in the reference",
         "layer 0 has an extra tensor model.layers.0.self_attn.rel_bias.weight [8]"]
+
+
+def test_streamed_single_token_step_widens_in_blocks_with_float32_products(monkeypatch):
+    """A cached step (few positions) multiplies block by block: the same logits as float32 up to summation order."""
+    from reference_impl import model as M
+
+    monkeypatch.setattr(M, "BLOCK_ELEMS", 64 * 7)  # 7 rows per block: many blocks and a ragged last one
+    cfg = LlamaConfig(**BASE, num_key_value_heads=2)
+    f32 = Llama(cfg).eval()
+    randomize(f32, seed=6)
+    stored = {n: p.detach().to(torch.bfloat16) for n, p in f32.named_parameters()}
+    f32.load_canonical({n: v.float() for n, v in stored.items()})
+    lazy = M.streamed(Llama.empty(cfg).eval(), stored)
+    ids = torch.tensor([[1, 5, 9, 2]])
+    with torch.no_grad():
+        a, b = lazy.new_cache(), f32.new_cache()
+        lazy.run(ids[:, :3], a), f32.run(ids[:, :3], b)
+        torch.testing.assert_close(lazy.run(ids[:, 3:], a), f32.run(ids[:, 3:], b))

@@ -222,3 +222,159 @@ def test_non_finite_weights_are_bad_input_not_a_verdict(models, tmp_path, capsys
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "model.layers.0.self_attn.k_proj.weight" in err and "non-finite" in err
+
+
+# ------------------------------------------------------------------ refused before any tensor is read (exit 2)
+def refused(capsys, *args: str) -> str:
+    """Run the CLI; it must exit 2 with one line on stderr and nothing on stdout. Returns that line."""
+    capsys.readouterr()  # what building the input printed
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", *args])
+    captured = capsys.readouterr()
+    assert exc.value.code == 2, captured
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("provenance: error: "), captured.err
+    return captured.err
+
+
+def test_fingerprint_file_is_refused(models, tmp_path, capsys):
+    fp = tmp_path / "llama.fp"
+    with pytest.raises(SystemExit) as exc:
+        main(["fingerprint", str(models["llama"]), "-o", str(fp)])
+    assert exc.value.code in (0, None) and fp.is_file()
+    capsys.readouterr()
+    err = refused(capsys, str(fp))
+    assert str(fp) in err and "fingerprint file" in err and "not weights" in err
+
+
+def test_peft_lora_adapter_is_refused_with_a_pointer_to_its_base(models, tmp_path, capsys):
+    peft = pytest.importorskip("peft")
+    base = transformers.LlamaForCausalLM(transformers.LlamaConfig(**TINY))
+    base.config.name_or_path = "org/tiny-llama-base"
+    lora = peft.get_peft_model(base, peft.LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
+    lora.save_pretrained(tmp_path / "adapter")
+    err = refused(capsys, str(tmp_path / "adapter"))
+    assert "adapter" in err and "compare it with its base" in err
+    # The same deltas without adapter_config.json (a bare safetensors of lora_A/lora_B) are refused too.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (tmp_path / "adapter" / "adapter_model.safetensors").rename(bare / "model.safetensors")
+    err = refused(capsys, str(bare))
+    assert "adapter" in err and "compare it with its base" in err
+
+
+def test_a_network_that_is_not_a_language_model_is_refused(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    gen = torch.Generator().manual_seed(0)
+    cnn = {"conv1.weight": torch.randn(16, 3, 3, 3, generator=gen), "conv1.bias": torch.randn(16, generator=gen),
+           "bn1.weight": torch.randn(16, generator=gen), "fc.weight": torch.randn(10, 64, generator=gen),
+           "fc.bias": torch.randn(10, generator=gen)}
+    save_file(cnn, str(tmp_path / "cnn.safetensors"))
+    err = refused(capsys, str(tmp_path / "cnn.safetensors"))
+    assert "not a language model" in err and "cnn.safetensors" in err
+
+
+def test_an_architecture_without_llama_blocks_is_refused(tmp_path, capsys):
+    cfg = transformers.GPT2Config(vocab_size=96, n_embd=64, n_layer=2, n_head=4, n_positions=64)
+    model = transformers.GPT2LMHeadModel(cfg)
+    model.save_pretrained(tmp_path / "gpt2")
+    err = refused(capsys, str(tmp_path / "gpt2"))
+    assert "not supported by the reference" in err and "LayerNorm" in err
+
+
+def test_sizes_the_files_do_not_state_are_refused_never_defaulted(models, tmp_path, capsys):
+    """A bare safetensors (no config.json) shows every width but not the head count: refused with the option that
+    fixes it, and with --head-dim it runs like the original."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(models["llama"] / "model.safetensors", bare / "model.safetensors")
+    err = refused(capsys, str(bare))
+    assert "num_attention_heads unknown" in err and "--head-dim" in err and "never falls back" in err
+    r = V.verify_path(bare, steps=6, head_dim=16)
+    assert r["consumed"] == r["canonical_tensors"] and not r["missing"] and r["finite"]
+    original = V.verify_path(models["llama"], steps=6)
+    assert len(r["greedy_from_bos"]) == 6  # rms_norm_eps is LLaMA's default here (1e-6, the file says 1e-5):
+    assert abs(r["mean_entropy"] - original["mean_entropy"]) < 1e-3  # the same weights, the same heads
+
+
+# ------------------------------------------------------------------ weights kept as stored, widened per layer
+def test_bfloat16_checkpoint_is_run_in_float32_from_its_stored_weights(tmp_path):
+    """Weights stay bfloat16 in memory and are widened layer by layer: the logits equal transformers' float32 model
+    holding the same (widened) weights, and so does the greedy path (transformers caches too)."""
+    cfg = transformers.LlamaConfig(**TINY)
+    hf = transformers.LlamaForCausalLM(cfg).eval()
+    randomize(hf, seed=3)
+    hf.to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    hf.float()
+    r = V.verify_path(tmp_path / "bf16", steps=10)
+    assert r["runs_as_llama"], r["reasons"]
+    assert r["compared_with"] == "LlamaForCausalLM" and r["max_abs_logit_diff"] <= 1e-4
+    with torch.no_grad():
+        theirs = hf.generate(torch.tensor([[3]]), max_new_tokens=10, min_new_tokens=10, do_sample=False,
+                             eos_token_id=None, pad_token_id=0)
+    assert r["greedy_from_bos"] == theirs[0, 1:].tolist()
+
+
+def test_stored_weights_keep_the_file_dtype_and_share_a_tied_source(models, tmp_path):
+    from provenance.checkpoint import open_checkpoint
+    from provenance.normalize import normalize
+
+    cfg = transformers.LlamaConfig(**TINY, tie_word_embeddings=True)
+    hf = transformers.LlamaForCausalLM(cfg)
+    hf.to(torch.bfloat16).save_pretrained(tmp_path / "tied16")
+    ckpt = open_checkpoint(tmp_path / "tied16")
+    cm = normalize(ckpt)
+    weights = V.stored_weights(V._raw_bf16(ckpt, cm.tensors), list(cm.tensors))
+    assert {w.dtype for w in weights.values()} == {torch.bfloat16}
+    assert weights["lm_head.weight"] is weights["model.embed_tokens.weight"]  # one tensor, not two
+    assert torch.equal(weights["model.layers.1.mlp.up_proj.weight"], hf.model.layers[1].mlp.up_proj.weight.detach())
+
+
+def test_quantized_gguf_is_dequantized_per_layer_and_matches_its_dequantized_model(tmp_path):
+    """Q8_0 blocks stay in the file (re-read when their layer runs): the greedy path equals transformers' on the
+    exactly dequantized weights (llama.cpp's rotary permutation undone by normalization)."""
+    gguf = pytest.importorskip("gguf")
+    from test_normalize_common import build, tiny_llama_config
+    from test_normalize_formats import _model_with, _write_gguf
+
+    cfg = tiny_llama_config(intermediate_size=64, num_attention_heads=4, num_key_value_heads=2)
+    model = build(transformers.LlamaForCausalLM, cfg)
+    deq = _write_gguf(tmp_path / "m.gguf", model, cfg, gguf.GGMLQuantizationType.Q8_0)
+    from provenance.checkpoint import open_checkpoint
+
+    weights = V.stored_weights({"w": open_checkpoint(tmp_path / "m.gguf").tensors["blk.0.attn_q.weight"]}, ["w"])
+    assert callable(weights["w"])  # kept in the file, not widened in memory
+    r = V.verify_path(tmp_path / "m.gguf", steps=12)
+    assert r["format"] == "gguf" and r["runs_as_llama"], r["reasons"]
+    expected = _model_with(deq, cfg)
+    with torch.no_grad():
+        theirs = expected.generate(torch.tensor([[r["bos_token_id"]]]), max_new_tokens=12, min_new_tokens=12,
+                                   do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert r["greedy_from_bos"] == theirs[0, 1:].tolist()
+
+
+def test_config_declaring_other_sizes_than_the_tensors_builds_no_transformers_model(models, tmp_path):
+    """Sizes come from the tensors; a config.json claiming a million layers is not even handed to transformers."""
+    import shutil
+
+    odd = tmp_path / "odd"
+    shutil.copytree(models["llama"], odd)
+    cfg = json.loads((odd / "config.json").read_text())
+    cfg["num_hidden_layers"] = 10 ** 6
+    (odd / "config.json").write_text(json.dumps(cfg))
+    r = V.verify_path(odd, steps=3)
+    assert r["reference_config"]["num_hidden_layers"] == 2 and r["consumed"] == r["canonical_tensors"]
+    assert r["compared_with"] is None and "num_hidden_layers 1000000 vs 2" in r["comparison_note"]
+    assert r["greedy_from_bos"] == V.verify_path(models["llama"], steps=3)["greedy_from_bos"]
+
+
+def test_non_finite_bfloat16_weight_is_bad_input(tmp_path, capsys):
+    hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**TINY)).to(torch.bfloat16)
+    with torch.no_grad():
+        hf.model.layers[1].mlp.down_proj.weight[3, 5] = float("inf")
+    hf.save_pretrained(tmp_path / "inf16")
+    err = refused(capsys, str(tmp_path / "inf16"))
+    assert "model.layers.1.mlp.down_proj.weight" in err and "non-finite" in err

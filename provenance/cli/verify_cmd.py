@@ -23,9 +23,15 @@ def verify(
     finite (and their entropy), the max abs logit difference from the
     transformers class config.json declares (LlamaForCausalLM,
     MistralForCausalLM, Qwen2ForCausalLM; never remote code), and the greedy
-    continuation of BOS. Reads every tensor into memory.
+    continuation of BOS. Weights stay in their stored dtype and are widened
+    to float32 one layer at a time (peak memory about the checkpoint's size).
 
-    Exit codes: 0 runs as LLaMA; 1 does not (reasons listed); 2 bad input.
+    Refused with exit 2 before any tensor is read: fingerprint files, PEFT/LoRA
+    adapters, non-LLMs, blocks the reference has no code for, and sizes the
+    files do not state (never a default size).
+
+    Exit codes: 0 runs as LLaMA; 1 does not (reasons listed); 2 bad input or
+    input it cannot run.
 
     Example: provenance verify ./tiny-yi --format json | jq .runs_as_llama
     """
