@@ -272,6 +272,8 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
         "summary": "",
     }
     report["evidence"] = deep.get("evidence", "neuron-matching") if deep is not None else "fingerprint"
+    # Element-wise: did the suspect's lossy-stored tensors move by more than their storage type rounds? (deep only)
+    report["storage_rounding"] = deep.get("storage") if deep is not None else None
     if deep is not None and v != "derived" and float(fp["log10_p"]) <= DERIVED_LOG10_P:
         report["caveats"].append(CAVEAT_DISAGREE.format(fp=float(fp["log10_p"])))
     if deep is not None and report["evidence"] != "neuron-matching":
