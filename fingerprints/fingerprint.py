@@ -205,6 +205,8 @@ def _pack(g: np.ndarray) -> np.ndarray:
     return g[_TRIU[k]].astype(np.float16)
 
 
+DISTINCT_HEAD = 4096  # distinct values counted among a tensor's first values: tells trained floats from constants
+
 # float32 bytes per block: the several passes over a block stay in cache, and the matmuls stay efficient
 CHUNK_BYTES = 2 << 20
 
@@ -257,11 +259,17 @@ def _scan(t: Any, each: Callable[[int, np.ndarray], None] | None = None) -> tupl
     every block on the way (for the projections)."""
     blocks = _Blocks(t)
     h = StreamingHash(restart=lambda: (b for _, b, _ in blocks))
+    distinct = 0
     for r0, blk, bits in blocks:
+        if r0 == 0:
+            distinct = int(np.unique(blk.reshape(-1)[:DISTINCT_HEAD]).size)
         h.update(blk, bits)
         if each is not None:
             each(r0, blk)
-    info = dict(h.result(), shape=list(shape_of(t)))
+    info = dict(h.result(), shape=list(shape_of(t)), distinct_head=distinct)
+    if h.size and h.finite:  # copy evidence needs to know constant and low-entropy tensors (version 4)
+        info["min"], info["max"] = float(h.value_min), float(h.value_max)
+        info["sumsq"] = float(f"{h.sum_squares:.9e}")
     if not h.finite:
         info["non_finite"] = True  # turned into NonFiniteTensor by the caller, which knows the name
     return info, float(np.sqrt(h.sum_squares))

@@ -7,6 +7,7 @@ The verdict is a decision on a p-value (the probability of similarity this stron
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 DERIVED_LOG10_P = -6.0
@@ -16,7 +17,7 @@ FINE_TUNE_CKA = 0.995  # some layer's token-space CKA below this: the values mov
 QUANT_NOISE_SCALE = 12.0  # CKA loss allowed for b-bit block rounding: 12/4^b (b=4: 0.047, measured 0.024)
 # Labels that already say how the values changed; without one of them a derived, non-identical pair is near-identical.
 VALUE_CHANGES = {"fine-tuned", "quantized", "dtype-changed", "pruned", "vocab-changed", "depth-changed",
-                 "layers-reordered", "permuted", "rotated", "gains-folded", "layout-changed"}
+                 "layers-reordered", "permuted", "rotated", "gains-folded", "layout-changed", "copied"}
 
 
 def verdict(log10_p: float) -> str:
@@ -41,12 +42,25 @@ def cka_floor(dtypes: dict | None) -> float:
     return min(FINE_TUNE_CKA, 1.0 - QUANT_NOISE_SCALE / 4.0 ** min(bits)) if bits else FINE_TUNE_CKA
 
 
-def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dict | None) -> list[str]:
+def combine_copy(ln_p: float, copy_ln_p: float) -> float:
+    """The verdict's ln p from the weight-statistics test and the content-identity bound: the smaller, times two
+    (Bonferroni: two tests looked at the same pair)."""
+    if copy_ln_p >= 0.0:
+        return ln_p
+    return min(0.0, min(ln_p, copy_ln_p) + math.log(2.0))
+
+
+def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dict | None,
+              copy: dict | None = None) -> list[str]:
     """Plain labels for how the suspect relates to the reference (only meaningful for a derived verdict)."""
     if verdict_ != "derived":
         return []
     rel: set[str] = set()
     h = fp["hashes"]
+    if copy and copy.get("copied"):
+        rel.add("copied")  # informative tensors hold exactly the reference's values (dropped for "identical")
+    if copy and copy.get("layout_changed"):
+        rel.add("layout-changed")
     # The canonical names always line up after normalization; the digest of the names in the files tells whether
     # the files themselves use another naming scheme (layer numbers blanked, so pruning is not renaming).
     na, nb = ref_meta.get("source_names_digest"), sus_meta.get("source_names_digest")
@@ -100,6 +114,8 @@ def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dic
             rel.add("fine-tuned")
     if ref_meta.get("all_gains_one") is False and sus_meta.get("all_gains_one") and "rotated" not in rel:
         rel.add("gains-folded")
+    if "identical" in rel:
+        rel.discard("copied")
     if not h["all_identical"] and not rel & VALUE_CHANGES:
         rel.add("near-identical")  # the values differ, but by less than any label above describes
     return sorted(rel)

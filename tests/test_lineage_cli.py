@@ -208,6 +208,7 @@ def test_independent_models_of_the_same_architecture_are_not_derived(files, caps
         assert r["verdict"] != "derived", (suspect, reference, r["mode"], r["log10_p_value"])
         assert r["p_value"] > 1e-3 and r["relation"] == []
         assert r["hashes"]["identical_tensors"] == 0
+        assert r["copy_evidence"]["copied"] == [] and r["copy_evidence"]["layout_changed"] == []
     assert deep["score"] < 0.2
 
 
