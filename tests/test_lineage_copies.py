@@ -126,3 +126,25 @@ def test_independent_models_share_no_copy_evidence(base, capsys, tmp_path):
         ce = r["copy_evidence"]
         assert ce["copied"] == [] and ce["layout_changed"] == [] and ce["bound_bits_per_tensor"] == 0
         assert r["hashes"]["identical_tensors"] > 0 and ce["ignored_uninformative"] > 0  # the norms
+
+
+def test_scrambled_names_with_shuffled_layers_are_mapped_by_content(base, capsys, stories260k):
+    """Names that still look like layers (so structural inference runs and guesses), numbered in a shuffled order."""
+    from test_normalize_structural import SCRAMBLED, opaque
+
+    d, sd, _, _ = base
+    order = [3, 0, 4, 1, 2]  # file layer i holds reference layer order[i]
+    where = {src: i for i, src in enumerate(order)}
+    globals_ = {"model.embed_tokens.weight": "net.a", "model.norm.weight": "net.b", "lm_head.weight": "net.c"}
+    out = {}
+    for n, w in sd.items():
+        lay = _layer(n)
+        name = n if lay is None else n.replace(f"layers.{lay}.", f"layers.{where[lay]}.")
+        out[opaque(name, SCRAMBLED, globals_)] = w
+    r = compare_json(capsys, _save_safetensors(d / "scrambled-shuffled", out, None), stories260k)
+    assert r["verdict"] == "derived" and r["p_value"] <= 1e-6
+    assert [(e["suspect"], e["reference"]) for e in r["layers"]] == [(i, i) for i in range(5)]
+    assert all(e["neuron_agreement"] == 1.0 for e in r["layers"]) and r["hashes"]["all_identical"]
+    assert "layers-reordered" not in r["relation"] and "depth-changed" not in r["relation"]
+    moved = {e["reference"] for e in r["copy_evidence"]["renamed"]}
+    assert "model.layers.0.mlp.up_proj.weight" in moved  # file layer 1 holds reference layer 0
