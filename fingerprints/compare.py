@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,42 +53,67 @@ def hash_relation(ma: dict, mb: dict) -> dict:
     }
 
 
-def shared_anchors(fa: Fingerprint, fb: Fingerprint) -> tuple[np.ndarray, np.ndarray, str]:
-    """Positions of the anchors both fingerprints hold, matched by token string when both have strings."""
+MIN_STRING_OVERLAP = 0.5  # share of anchors both string-keyed sets must hold to compare by string
+
+
+@dataclass
+class AnchorSet:
+    """One side's Grams and the anchors they are on."""
+
+    grams: np.ndarray
+    anchors: list
+
+
+def _index_set(f: Fingerprint) -> AnchorSet:
+    """The index-chosen anchors of a fingerprint: the extra set of a version-4 file with strings, else its own."""
+    if f.grams_index is not None and f.meta.get("index_anchors"):
+        return AnchorSet(f.grams_index, list(f.meta["index_anchors"]))
+    return AnchorSet(f.grams, f.anchors)
+
+
+def shared_anchors(fa: Fingerprint, fb: Fingerprint) -> tuple[np.ndarray, np.ndarray, str, AnchorSet, AnchorSet]:
+    """The anchors both fingerprints hold, chosen jointly: by token string when both carry strings that overlap
+    enough, else by token index on the index-chosen sets (which every version-4 fingerprint holds), so a side
+    with vocabulary strings and one without still share the full anchor set."""
     if fa.anchor_strings is not None and fb.anchor_strings is not None:
         pos_b = {s: i for i, s in enumerate(fb.anchor_strings)}
         pairs = [(i, pos_b[s]) for i, s in enumerate(fa.anchor_strings) if s in pos_b]
-        mode = "token-string"
-    else:
-        pos_b = {t: i for i, t in enumerate(fb.anchors)}
-        pairs = [(i, pos_b[t]) for i, t in enumerate(fa.anchors) if t in pos_b]
-        mode = "token-index"
+        if len(pairs) >= MIN_STRING_OVERLAP * min(len(fa.anchors), len(fb.anchors)) or (
+                fa.grams_index is None or fb.grams_index is None):
+            return _pairs(pairs) + ("token-string", AnchorSet(fa.grams, fa.anchors), AnchorSet(fb.grams, fb.anchors))
+    sa, sb = _index_set(fa), _index_set(fb)
+    pos_b = {t: i for i, t in enumerate(sb.anchors)}
+    pairs = [(i, pos_b[t]) for i, t in enumerate(sa.anchors) if t in pos_b]
+    return _pairs(pairs) + ("token-index", sa, sb)
+
+
+def _pairs(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     if not pairs:
-        return np.zeros(0, int), np.zeros(0, int), mode
+        return np.zeros(0, int), np.zeros(0, int)
     a, b = zip(*pairs)
-    return np.asarray(a), np.asarray(b), mode
+    return np.asarray(a), np.asarray(b)
 
 
 def similarity_matrix(fa: Fingerprint, fb: Fingerprint) -> tuple[np.ndarray, dict]:
     """[layers of A, layers of B] mean unbiased CKA over the invariants both hold, on the shared anchors."""
-    ia, ib, mode = shared_anchors(fa, fb)
+    ia, ib, mode, sa, sb = shared_anchors(fa, fb)
     la, lb = len(fa.layers), len(fb.layers)
-    info = {"shared_anchors": int(len(ia)), "anchors_reference": len(fa.anchors), "anchors_suspect": len(fb.anchors),
+    info = {"shared_anchors": int(len(ia)), "anchors_reference": len(sa.anchors), "anchors_suspect": len(sb.anchors),
             "vocab_match": mode, "invariants": []}
     if len(ia) < 8 or la == 0 or lb == 0:
         return np.zeros((la, lb)), info
     pa, pb = np.asarray(fa.meta["present"], bool), np.asarray(fb.meta["present"], bool)
     total = np.zeros((la, lb))
     count = 0
-    sel_a, sel_b = _pair_positions(len(fa.anchors), ia), _pair_positions(len(fb.anchors), ib)
+    sel_a, sel_b = _pair_positions(len(sa.anchors), ia), _pair_positions(len(sb.anchors), ib)
     for j, inv in enumerate(fa.meta["invariants"]):
         if inv not in fb.meta["invariants"]:
             continue
         jb = fb.meta["invariants"].index(inv)
         if not (pa[:, j].any() and pb[:, jb].any()):
             continue
-        ua = _u_centred_offdiag(fa.grams[:, j], len(ia), sel_a)
-        ub = _u_centred_offdiag(fb.grams[:, jb], len(ib), sel_b)
+        ua = _u_centred_offdiag(sa.grams[:, j], len(ia), sel_a)
+        ub = _u_centred_offdiag(sb.grams[:, jb], len(ib), sel_b)
         na, nb = np.sqrt(np.einsum("ij,ij->i", ua, ua)), np.sqrt(np.einsum("ij,ij->i", ub, ub))
         den = np.outer(na, nb)
         s = np.where(den > 0, (ua @ ub.T) / np.where(den > 0, den, 1.0), 0.0).astype(np.float64)

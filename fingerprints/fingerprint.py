@@ -43,7 +43,10 @@ FORMAT = "provenance-fingerprint"
 # prefix, so the 32 are the first 32 of the 128 and old and new files share them), BLAKE3 content hashes (recorded
 # in ``content_hash``; SHA-1 before) and one sum of squares per block in the layout signatures. Older files are
 # still read and compared; their hashes are not compared with version-3 hashes.
-VERSION = 3
+# Version 4 (issue 10): tensor hashes carry min, max, sum of squares and a distinct-value count (copy evidence);
+# a fingerprint whose anchors were chosen by token string also holds Grams on the index-chosen anchors
+# (``index_anchors``, array ``grams_index``), so it compares with a side that has no vocabulary strings.
+VERSION = 4
 # Anchor tokens: the projection through them is most of the fingerprint's arithmetic (2·K FLOP per weight), so K sets
 # the speed. 32 gives 496 anchor pairs per Gram, enough that derived scores move by under 0.03 from K = 128 on the
 # toy zoo (the null is calibrated at this K); ``compute_fingerprint(anchors=...)`` and ``--anchors`` take more.
@@ -76,6 +79,9 @@ class Fingerprint:
     grams: np.ndarray  # [layers, invariants, K(K+1)/2] float16, upper triangles of RMS-normalised Grams
     gain_profiles: np.ndarray  # [layers, 2, hidden] float16: sorted attention / MLP norm gains
     norms: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), np.float32))  # Frobenius norms per matrix
+    # Version 4, when the anchors were chosen by token string: the same Grams on index-chosen anchors
+    # (``meta["index_anchors"]``), so a side without vocabulary strings can still be compared on shared anchors.
+    grams_index: np.ndarray | None = None
 
     @property
     def anchors(self) -> list[int]:
@@ -104,6 +110,8 @@ class Fingerprint:
         arrays = {"grams": np.ascontiguousarray(self.grams, np.float16),
                   "gain_profiles": np.ascontiguousarray(self.gain_profiles, np.float16),
                   "norms": np.ascontiguousarray(self.norms, np.float32)}
+        if self.grams_index is not None:
+            arrays["grams_index"] = np.ascontiguousarray(self.grams_index, np.float16)
         return save(arrays, metadata={FORMAT: json.dumps(self.meta, sort_keys=True, separators=(",", ":"))})
 
     def save(self, path: str | Path) -> Path:
@@ -119,7 +127,8 @@ class Fingerprint:
         if int(meta.get("version", 0)) > VERSION:
             raise ValueError(f"fingerprint version {meta.get('version')} is newer than this tool ({VERSION})")
         arrays = load(data)
-        return cls(meta=meta, grams=arrays["grams"], gain_profiles=arrays["gain_profiles"], norms=arrays["norms"])
+        return cls(meta=meta, grams=arrays["grams"], gain_profiles=arrays["gain_profiles"], norms=arrays["norms"],
+                   grams_index=arrays.get("grams_index"))
 
     @staticmethod
     def meta_from_bytes(data: bytes) -> dict:
@@ -190,6 +199,11 @@ def _prep(rows: np.ndarray) -> np.ndarray:
     x = x - x[:MIN_ANCHORS].mean(axis=0, keepdims=True)
     n = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.where(n > 0, n, 1.0)).astype(np.float32)
+
+
+def _prep_sets(rows: np.ndarray, k: int) -> np.ndarray:
+    """``_prep`` of the first k anchors and, separately, of the rest (the index-chosen set, when present)."""
+    return _prep(rows) if rows.shape[0] == k else np.concatenate([_prep(rows[:k]), _prep(rows[k:])])
 
 
 _TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -418,10 +432,19 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         raise ValueError(f"at least {MIN_ANCHORS} anchors are needed (the null distribution is calibrated there)")
     vocab = view.vocab_size
     ids, strings = anchor_tokens(vocab, token_strings, anchors)
-    idx = np.asarray(ids, dtype=np.int64)
+    index_ids = anchor_tokens(vocab, None, anchors)[0] if strings is not None else []
+    K = len(ids)
+    idx = np.asarray(ids + index_ids, dtype=np.int64)  # both anchor sets go through one pass
     n_layers = len(view.layers)
     ntri = len(ids) * (len(ids) + 1) // 2
     grams = np.zeros((n_layers, len(INVARIANTS), ntri), np.float16)
+    grams_index = np.zeros((n_layers, len(INVARIANTS), len(index_ids) * (len(index_ids) + 1) // 2), np.float16)
+
+    def put(pos: int, inv: str, g: np.ndarray) -> None:
+        grams[pos, INVARIANTS.index(inv)] = _pack(g[:K, :K])
+        if index_ids:
+            grams_index[pos, INVARIANTS.index(inv)] = _pack(g[K:, K:])
+        present[pos, INVARIANTS.index(inv)] = True
     profiles = np.zeros((n_layers, 2, view.hidden_size), np.float16)
     norms = np.zeros((n_layers, 7), np.float32)
     present = np.zeros((n_layers, len(INVARIANTS)), bool)
@@ -442,8 +465,8 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         for n, f in futs.items():
             info, rows[n] = f.result()
             record(n, info)
-        z = _prep(rows[head_name] * g_final[None, :])
-        x = _prep(rows[EMBED] if EMBED in rows else rows[head_name])
+        z = _prep_sets(rows[head_name] * g_final[None, :], K)
+        x = _prep_sets(rows[EMBED] if EMBED in rows else rows[head_name], K)
         del rows
 
         roles = ("q", "k", "v", "gate", "up", "o", "down")
@@ -469,8 +492,7 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
             info, nrm, p = fut.result()
             record(nm, info)
             norms[pos, j] = nrm
-            grams[pos, INVARIANTS.index(role)] = _pack(p @ p.T)
-            present[pos, INVARIANTS.index(role)] = True
+            put(pos, role, p @ p.T)
             if role in ("q", "k", "v", "o"):
                 proj[pos, role] = p
             circuits(pos)
@@ -493,8 +515,7 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
                         g = expand_kv(pa.T, H, Hkv).T @ pb.T
                 except ValueError:  # head counts that do not divide the shapes: skip the circuit invariant
                     continue
-                grams[pos, INVARIANTS.index(inv)] = _pack(g)
-                present[pos, INVARIANTS.index(inv)] = True
+                put(pos, inv, g)
 
         for job in jobs:
             pending.append((job, pool.submit(job[4], tensors[job[3]], *job[5])))
@@ -519,6 +540,7 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         "anchors": ids,
         "anchor_strings": strings,
         "anchor_mode": "token-string" if strings is not None else "token-index",
+        "index_anchors": index_ids or ids,
         "invariants": list(INVARIANTS),
         "present": present.astype(int).tolist(),
         "tensor_hashes": dict(sorted(hashes.items())),
@@ -528,7 +550,8 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
     }
     if extra_meta:
         meta.update({k: v for k, v in extra_meta.items()})
-    return Fingerprint(meta=meta, grams=grams, gain_profiles=profiles, norms=norms)
+    return Fingerprint(meta=meta, grams=grams, gain_profiles=profiles, norms=norms,
+                       grams_index=grams_index if index_ids else None)
 
 
 def _nbytes(t: Any) -> int:

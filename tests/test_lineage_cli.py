@@ -323,7 +323,7 @@ def test_registry_and_identify(files, capsys, tmp_path):
     assert [r["name"] for r in rows] == ["stories260k", "toy-independent", "toy-untrained"]
     assert rows[0]["path"] == str(files["orig"].resolve()) and rows[1]["path"] is None
     assert rows[0]["layers"] == 5 and rows[0]["hidden_size"] == 64 and rows[0]["vocab_size"] == 512
-    assert (rows[0]["fingerprint_version"], rows[0]["anchors"], rows[0]["content_hash"]) == (3, 32, "blake3-160")
+    assert (rows[0]["fingerprint_version"], rows[0]["anchors"], rows[0]["content_hash"]) == (4, 32, "blake3-160")
     code, out, _ = run(["registry", "list", "--registry", reg], capsys)
     assert code == 0 and len(out.splitlines()) == 3 and "(fingerprint only)" in out and "version" not in out
 
