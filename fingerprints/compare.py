@@ -170,6 +170,57 @@ def fingerprint_test(score: float, calib: dict | None = None) -> float:
     return norm_logsf((score - mean) / sd)
 
 
+def _neuron_set(f: Fingerprint, mode: str) -> np.ndarray | None:
+    """The neuron features on the anchor set the comparison uses (see ``shared_anchors``)."""
+    if mode == "token-index" and f.grams_index is not None:
+        return f.neurons_index
+    return f.neurons
+
+
+def neuron_evidence(fa: Fingerprint, fb: Fingerprint, lmap: list[int], calib: dict | None = None) -> dict | None:
+    """The deep mode's two-matchings test run on stored neuron features (version 4 on both sides), per mapped
+    layer pair, combined like deep mode (Fisher over distinct reference layers). Each neuron's two views are seen
+    through the same shared anchors on both sides, which a rotation or permutation of the residual stream, gain
+    folding and neuron permutations leave unchanged; a model trained from its own initialisation to imitate the
+    reference (distillation) matches its function, not its neurons, so its two matchings disagree. None when either
+    side has no features."""
+    from fingerprints.deep import neuron_test
+    from fingerprints.stats import fisher_ln_p
+
+    ia, ib, mode, _, _ = shared_anchors(fa, fb)
+    na, nb = _neuron_set(fa, mode), _neuron_set(fb, mode)
+    if na is None or nb is None or fa.meta.get("neuron_views") != fb.meta.get("neuron_views") or not lmap:
+        return None
+    keep = [(x, y) for x, y in zip(ia, ib) if x < na.shape[3] and y < nb.shape[3]]
+    if len(keep) < MIN_NEURON_ANCHORS:
+        return None
+    ca, cb = (np.asarray(v) for v in zip(*keep))
+    c = calib or load_calibration()
+    inflation = max(1.0, c.get("fp_neuron_z_sd", c["neuron_z_sd"]) * c["neuron_z_safety"])
+    counts_a, counts_b = fa.meta["neuron_counts"], fb.meta["neuron_counts"]
+    layers = []
+    for bpos, apos in enumerate(lmap):
+        ka, kb = counts_a[apos], counts_b[bpos]
+        if ka < 3 or kb < 3:
+            continue
+        va = [na[apos, j, :ka][:, ca].astype(np.float32) for j in (0, 1)]
+        vb = [nb[bpos, j, :kb][:, cb].astype(np.float32) for j in (0, 1)]
+        t = neuron_test(va[0], va[1], vb[0], vb[1], inflation)
+        layers.append({"suspect": fb.layers[bpos], "reference": fa.layers[apos], "rho": t["rho"], "n": t["n"],
+                       "agreement": t["agreement"], "ln_p": t["ln_p"]})
+    if not layers:
+        return None
+    groups: dict[int, list[float]] = {}
+    for e in layers:
+        groups.setdefault(e["reference"], []).append(e["ln_p"])
+    terms = [min(0.0, min(v) + math.log(len(v))) for v in groups.values()]
+    return {"layers": layers, "ln_p": fisher_ln_p(terms), "anchors_used": len(keep),
+            "agreement": float(np.mean([e["agreement"] for e in layers]))}
+
+
+MIN_NEURON_ANCHORS = 8
+
+
 def compare_fingerprints(reference: Fingerprint, suspect: Fingerprint) -> dict[str, Any]:
     """Evidence from two fingerprints: hash relation, similarity matrix, layer map, score and ln p."""
     fa, fb = reference, suspect
@@ -179,6 +230,11 @@ def compare_fingerprints(reference: Fingerprint, suspect: Fingerprint) -> dict[s
     best = [float(sim[a, b]) for b, a in enumerate(lmap)]
     score = float(np.mean(best)) if best else 0.0
     ln_p = fingerprint_test(score) if info["shared_anchors"] >= 8 else 0.0
+    # The token-space CKA measures what the weights compute, which distillation copies too: when both fingerprints
+    # carry neuron features, the p-value is the neuron test's (lineage), and the CKA only maps the layers.
+    neurons = neuron_evidence(fa, fb, lmap)
+    if neurons is not None:
+        ln_p = neurons["ln_p"]
     if hashes["all_identical"]:
         # Bit-identical tensors: the chance that independent training yields the same 160-bit hashes is nil.
         ln_p = min(ln_p, -160 * math.log(2))
@@ -195,4 +251,6 @@ def compare_fingerprints(reference: Fingerprint, suspect: Fingerprint) -> dict[s
         "log10_p": log10_p(ln_p),
         "p_value": p_value(ln_p),
         "anchors": info,
+        "neurons": neurons,
+        "evidence": "neuron-matching (stored features)" if neurons is not None else "token-space CKA",
     }

@@ -82,6 +82,11 @@ class Fingerprint:
     # Version 4, when the anchors were chosen by token string: the same Grams on index-chosen anchors
     # (``meta["index_anchors"]``), so a side without vocabulary strings can still be compared on shared anchors.
     grams_index: np.ndarray | None = None
+    # Version 4: per-MLP-neuron features [layers, 2 views, neurons, NEURON_ANCHORS] int8 — each neuron's two views
+    # (gate and up rows, or up rows and down columns) seen through the first anchors — on the primary anchors and,
+    # with strings, on the index-chosen ones. Permutation-invariant lineage evidence (see compare.neuron_evidence).
+    neurons: np.ndarray | None = None
+    neurons_index: np.ndarray | None = None
 
     @property
     def anchors(self) -> list[int]:
@@ -110,8 +115,9 @@ class Fingerprint:
         arrays = {"grams": np.ascontiguousarray(self.grams, np.float16),
                   "gain_profiles": np.ascontiguousarray(self.gain_profiles, np.float16),
                   "norms": np.ascontiguousarray(self.norms, np.float32)}
-        if self.grams_index is not None:
-            arrays["grams_index"] = np.ascontiguousarray(self.grams_index, np.float16)
+        for key in ("grams_index", "neurons", "neurons_index"):
+            if getattr(self, key) is not None:
+                arrays[key] = np.ascontiguousarray(getattr(self, key))
         return save(arrays, metadata={FORMAT: json.dumps(self.meta, sort_keys=True, separators=(",", ":"))})
 
     def save(self, path: str | Path) -> Path:
@@ -128,7 +134,8 @@ class Fingerprint:
             raise ValueError(f"fingerprint version {meta.get('version')} is newer than this tool ({VERSION})")
         arrays = load(data)
         return cls(meta=meta, grams=arrays["grams"], gain_profiles=arrays["gain_profiles"], norms=arrays["norms"],
-                   grams_index=arrays.get("grams_index"))
+                   grams_index=arrays.get("grams_index"), neurons=arrays.get("neurons"),
+                   neurons_index=arrays.get("neurons_index"))
 
     @staticmethod
     def meta_from_bytes(data: bytes) -> dict:
@@ -440,6 +447,8 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
     grams = np.zeros((n_layers, len(INVARIANTS), ntri), np.float16)
     grams_index = np.zeros((n_layers, len(INVARIANTS), len(index_ids) * (len(index_ids) + 1) // 2), np.float16)
 
+    feats: dict[tuple[int, str], np.ndarray] = {}
+
     def put(pos: int, inv: str, g: np.ndarray) -> None:
         grams[pos, INVARIANTS.index(inv)] = _pack(g[:K, :K])
         if index_ids:
@@ -493,6 +502,9 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
             record(nm, info)
             norms[pos, j] = nrm
             put(pos, role, p @ p.T)
+            if role in ("gate", "up", "down"):
+                # each column of p is one neuron seen through the anchors: kept compact (int8) right away
+                feats[pos, role] = (_compact(p, 0, K), _compact(p, K, len(index_ids)) if index_ids else None)
             if role in ("q", "k", "v", "o"):
                 proj[pos, role] = p
             circuits(pos)
@@ -550,8 +562,44 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
     }
     if extra_meta:
         meta.update({k: v for k, v in extra_meta.items()})
+    neurons, views = _neuron_features(feats, n_layers, 0)
+    meta["neuron_views"] = views
+    meta["neuron_anchors"] = NEURON_ANCHORS
+    meta["neuron_counts"] = [int(feats[pos, views[0]][0].shape[0]) if views and (pos, views[0]) in feats else 0
+                             for pos in range(n_layers)]
+    neurons_index = _neuron_features(feats, n_layers, 1)[0] if index_ids else None
     return Fingerprint(meta=meta, grams=grams, gain_profiles=profiles, norms=norms,
-                       grams_index=grams_index if index_ids else None)
+                       grams_index=grams_index if index_ids else None, neurons=neurons, neurons_index=neurons_index)
+
+
+NEURON_ANCHORS = 16  # anchors per neuron feature: 7B (32 layers × 11008 neurons × 2 views) = 11 MB per set, int8
+
+
+def _compact(p: np.ndarray, start: int, k: int) -> np.ndarray:
+    """int8 [neurons, ≤NEURON_ANCHORS]: columns of a projection through anchors start.. of one set, each neuron's
+    vector scaled to unit length."""
+    f = p[start:start + min(NEURON_ANCHORS, k)].T.astype(np.float64)
+    n = np.linalg.norm(f, axis=1, keepdims=True)
+    f = f / np.where(n > 0, n, 1.0)
+    return np.clip(np.rint(f * 127), -127, 127).astype(np.int8)
+
+
+def _neuron_features(feats: dict, n_layers: int, which: int) -> tuple[np.ndarray | None, list[str]]:
+    """int8 [layers, 2, max neurons, anchors]: each layer's two neuron views (gate and up for a gated MLP, up and
+    down otherwise) from one anchor set (``which``: 0 primary, 1 index-chosen); zero rows pad narrower layers."""
+    layers = sorted({pos for pos, _ in feats})
+    gated = any((pos, "gate") in feats for pos in layers)
+    views = ["gate", "up"] if gated else ["up", "down"]
+    if not layers or not all((pos, v) in feats for pos in layers for v in views):
+        return None, []
+    width = max(feats[pos, views[0]][which].shape[0] for pos in layers)
+    ka = feats[layers[0], views[0]][which].shape[1]
+    out = np.zeros((n_layers, 2, width, ka), np.int8)
+    for pos in layers:
+        for j, v in enumerate(views):
+            f = feats[pos, v][which]
+            out[pos, j, :f.shape[0]] = f
+    return out, views
 
 
 def _nbytes(t: Any) -> int:

@@ -433,6 +433,9 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
         "hashes": fp["hashes"],
         "fingerprint_score": round(float(fp["score"]), 6),
         "fingerprint_log10_p_value": round(float(fp["log10_p"]), 3),
+        # Fingerprint mode's neuron test on stored features (version 4 on both sides; else null and the
+        # fingerprint p-value is the token-space CKA test's).
+        "fingerprint_neuron_evidence": _neuron_summary(fp.get("neurons")),
         "models": {"reference": _model_summary(ref_meta), "suspect": _model_summary(sus_meta)},
         "thresholds": {"derived_log10_p_at_most": DERIVED_LOG10_P, "independent_log10_p_above": INDEPENDENT_LOG10_P},
         "caveats": caveats(mode, fp, deep, v) + list(notes or []),
@@ -453,6 +456,15 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
     report["p_value"] = float(f"{p_value(ln_p):.4g}")
     report["summary"] = summary_sentence(report)
     return report
+
+
+def _neuron_summary(n: dict | None) -> dict | None:
+    from fingerprints.stats import log10_p
+
+    if n is None:
+        return None
+    return {"layers": len(n["layers"]), "log10_p_value": round(log10_p(n["ln_p"]), 3),
+            "agreement": round(n["agreement"], 4), "anchors_used": n["anchors_used"]}
 
 
 def _model_summary(meta: dict) -> dict:
