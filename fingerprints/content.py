@@ -83,6 +83,30 @@ def storage_explains(ref: Mapping[str, Any], sus: Mapping[str, Any]) -> dict | N
             "explained": not moved}
 
 
+DRIFT_ROWS = 64  # rows read per matrix for the drift estimate (evenly spaced)
+
+
+def value_drift(ref: Mapping[str, Any], sus: Mapping[str, Any]) -> dict | None:
+    """How far the suspect's values moved from the reference's, tensor by tensor (same name and shape, 2-D),
+    estimated on evenly spaced rows: the median and largest relative Frobenius change. None when no tensors
+    line up (then nothing is claimed)."""
+    from fingerprints.canon import read_rows
+
+    rel = []
+    for name, tb in sus.items():
+        ta = ref.get(name)
+        if ta is None or len(shape_of(tb)) != 2 or shape_of(ta) != shape_of(tb):
+            continue
+        rows = np.unique(np.linspace(0, shape_of(tb)[0] - 1, DRIFT_ROWS).round().astype(np.int64))
+        a, b = read_rows(ta, rows).astype(np.float64), read_rows(tb, rows).astype(np.float64)
+        na = float(np.linalg.norm(a))
+        if na > 0:
+            rel.append(float(np.linalg.norm(a - b)) / na)
+    if not rel:
+        return None
+    return {"tensors": len(rel), "median": float(np.median(rel)), "max": float(np.max(rel))}
+
+
 # ------------------------------------------------------------------------------------------ copy evidence
 # A tensor counts as copy evidence only when it holds at least MIN_COPY_VALUES values, is not constant, and at least
 # MIN_DISTINCT of its first 4096 values differ: norms left at one, zero biases, identity or ternary matrices are

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 DERIVED_LOG10_P = -6.0
+NEAR_IDENTICAL_DRIFT = 0.01  # median relative change of the matrices above which a pair is not near-identical
 INDEPENDENT_LOG10_P = -2.0
 QUANTIZED_PREFIXES = ("Q", "IQ", "I8", "I4", "F8", "TQ", "MXFP")
 FINE_TUNE_CKA = 0.995  # some layer's token-space CKA below this: the values moved (a fine-tune, or noise)
@@ -85,9 +86,9 @@ def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dic
     lmap = [e["reference"] for e in fp["layer_map"]]
     if len(lb) < len(la):
         rel.add("pruned")
-    if len(lb) != len(la) or len(set(lmap)) < len(lmap):
-        rel.add("depth-changed")
-    elif lmap != sorted(lmap):
+    if len(lb) != len(la):
+        rel.add("depth-changed")  # only when the depths differ (a layer map with repeats at equal depth is not)
+    elif lmap != sorted(lmap) and len(set(lmap)) == len(lmap):
         rel.add("layers-reordered")
     ia, ib = ref_meta.get("intermediate_size"), sus_meta.get("intermediate_size")
     if ia and ib and ib < ia:
@@ -117,7 +118,11 @@ def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dic
     if "identical" in rel:
         rel.discard("copied")
     if not h["all_identical"] and not rel & VALUE_CHANGES:
-        rel.add("near-identical")  # the values differ, but by less than any label above describes
+        drift = (deep or {}).get("drift")
+        if drift is not None and drift["median"] > NEAR_IDENTICAL_DRIFT:
+            rel.add("modified")  # the values moved well beyond rounding (a merge, an edit) in no way named above
+        else:
+            rel.add("near-identical")  # the values differ, but by less than any label above describes
     return sorted(rel)
 
 
