@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_lineage_cli import compare_json
+from test_lineage_cli import compare_json, show  # noqa: F401 (fixture)
 
 
 def tok512_pieces(path: Path) -> list[str]:
@@ -77,7 +77,7 @@ def sides(stories260k, tmp_path_factory):
     return {"orig": stories260k, "hf": hf, "gguf": d / "vocab.gguf"}
 
 
-def test_gguf_with_vocabulary_gives_the_same_per_layer_evidence_as_a_safetensors_copy(sides, capsys, tmp_path):
+def test_gguf_with_vocabulary_gives_the_same_per_layer_evidence_as_a_safetensors_copy(sides, capsys, tmp_path, show):
     from provenance.lineage import load_side
 
     assert load_side(sides["gguf"]).tokens is not None and load_side(sides["hf"]).tokens is None
@@ -88,6 +88,9 @@ def test_gguf_with_vocabulary_gives_the_same_per_layer_evidence_as_a_safetensors
         assert all(e["token_cka"] > 0.999 for e in r["layers"])
         assert "depth-changed" not in r["relation"]
     ref = compare_json(capsys, sides["hf"], sides["orig"])
+    fpm = compare_json(capsys, sides["gguf"], sides["hf"], "--fingerprint-only")
+    show(f"\nGGUF with vocabulary vs safetensors copy: deep log10 p {g['log10_p_value']}, fingerprint log10 p "
+         f"{fpm['log10_p_value']}, anchors {g['anchors']['vocab_match']} {g['anchors']['shared_anchors']}")
     assert abs(g["log10_p_value"] - ref["log10_p_value"]) <= 0.1 * abs(ref["log10_p_value"])
     # fingerprint files: one with strings, one without, still share every anchor
     fa, fb = tmp_path / "gguf.fp", tmp_path / "hf.fp"

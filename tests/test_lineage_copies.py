@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from test_lineage_cli import SAME_ARCH, _save_safetensors, compare_json
+from test_lineage_cli import SAME_ARCH, _save_safetensors, compare_json, show  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +32,17 @@ def base(stories260k, tmp_path_factory):
     return d, sd, config, hf
 
 
+def _show(show, what: str, deep: dict, fp: dict) -> None:
+    show(f"\n{what}: deep {deep['verdict']} log10 p {deep['log10_p_value']}, fingerprint {fp['verdict']} log10 p "
+         f"{fp['log10_p_value']}, relation {deep['relation']}")
+
+
 def _layer(name: str) -> int | None:
     parts = name.split(".")
     return int(parts[2]) if name.startswith("model.layers.") else None
 
 
-def test_obfuscated_copy_is_mapped_completely_by_content(base, capsys, stories260k):
+def test_obfuscated_copy_is_mapped_completely_by_content(base, capsys, stories260k, show):
     """Every name meaningless, layers shuffled, no config.json: content alone maps it back."""
     d, sd, _, _ = base
     rng = np.random.default_rng(3)
@@ -51,6 +56,7 @@ def test_obfuscated_copy_is_mapped_completely_by_content(base, capsys, stories26
         out[f"blk{where[lay]}.t{tag:03d}" if lay is not None else f"g.t{tag:03d}"] = sd[n]
     sus = _save_safetensors(d / "obfuscated", out, None)
     r = compare_json(capsys, sus, stories260k)
+    _show(show, "obfuscated copy", r, compare_json(capsys, sus, stories260k, "--fingerprint-only"))
     assert r["verdict"] == "derived" and r["mode"] == "deep" and r["log10_p_value"] <= -6
     assert r["p_value"] <= 1e-6
     # mapped completely and correctly: every suspect layer onto the reference layer its values came from
@@ -77,7 +83,7 @@ def _rewrite_in_place(w: np.ndarray, how: int) -> np.ndarray:
     return np.ascontiguousarray(blocks[perm]).reshape(w.shape)
 
 
-def test_in_place_layout_rewrite_of_every_matrix_is_derived_and_layout_changed(base, capsys, stories260k):
+def test_in_place_layout_rewrite_of_every_matrix_is_derived_and_layout_changed(base, capsys, stories260k, show):
     d, sd, config, _ = base
     out, rewritten = {}, 0
     for i, (n, w) in enumerate(sorted(sd.items())):
@@ -96,10 +102,11 @@ def test_in_place_layout_rewrite_of_every_matrix_is_derived_and_layout_changed(b
     # the layouts were rebuilt from the values, so the deep test sees the reference's own weights
     assert [(e["suspect"], e["reference"]) for e in r["layers"]] == [(i, i) for i in range(5)]
     fp = compare_json(capsys, sus, stories260k, "--fingerprint-only")
+    _show(show, "in-place layout rewrite", r, fp)
     assert fp["verdict"] == "derived" and "layout-changed" in fp["relation"]
 
 
-def test_a_few_copied_tensors_make_a_model_derived(base, capsys, stories260k, tmp_path):
+def test_a_few_copied_tensors_make_a_model_derived(base, capsys, stories260k, tmp_path, show):
     """An independent model that took only the reference's embedding is derived, by the copy evidence alone."""
     from fingerprints.toymodels import ToyConfig, train
 
@@ -107,7 +114,10 @@ def test_a_few_copied_tensors_make_a_model_derived(base, capsys, stories260k, tm
     toy = ToyConfig(**SAME_ARCH)
     own = train(toy, 5, 0, 20, batch=8)
     own["model.embed_tokens.weight"] = sd["model.embed_tokens.weight"]
-    r = compare_json(capsys, _save_safetensors(tmp_path / "partial", own, toy.arch()), stories260k)
+    partial = _save_safetensors(tmp_path / "partial", own, toy.arch())
+    r = compare_json(capsys, partial, stories260k)
+    _show(show, "independent model + copied embedding", r, compare_json(capsys, partial, stories260k,
+                                                                        "--fingerprint-only"))
     assert r["verdict"] == "derived" and r["copy_evidence"]["decisive"]
     assert r["log10_p_value"] <= -6 and "copied" in r["relation"]
     assert [e["reference"] for e in r["copy_evidence"]["copied"]] == ["model.embed_tokens.weight"]
