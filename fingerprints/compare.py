@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fingerprints.calibration import load_calibration
-from fingerprints.fingerprint import Fingerprint
+from fingerprints.fingerprint import Fingerprint, blas_threads
 from fingerprints.stats import log10_p, norm_logsf, p_value
 
 
@@ -184,7 +184,6 @@ def neuron_evidence(fa: Fingerprint, fb: Fingerprint, lmap: list[int], calib: di
     folding and neuron permutations leave unchanged; a model trained from its own initialisation to imitate the
     reference (distillation) matches its function, not its neurons, so its two matchings disagree. None when either
     side has no features."""
-    from fingerprints.deep import neuron_test
     from fingerprints.stats import fisher_ln_p
 
     ia, ib, mode, _, _ = shared_anchors(fa, fb)
@@ -197,17 +196,12 @@ def neuron_evidence(fa: Fingerprint, fb: Fingerprint, lmap: list[int], calib: di
     ca, cb = (np.asarray(v) for v in zip(*keep))
     c = calib or load_calibration()
     inflation = max(1.0, c.get("fp_neuron_z_sd", c["neuron_z_sd"]) * c["neuron_z_safety"])
-    counts_a, counts_b = fa.meta["neuron_counts"], fb.meta["neuron_counts"]
-    layers = []
-    for bpos, apos in enumerate(lmap):
-        ka, kb = counts_a[apos], counts_b[bpos]
-        if ka < 3 or kb < 3:
-            continue
-        va = [na[apos, j, :ka][:, ca].astype(np.float32) for j in (0, 1)]
-        vb = [nb[bpos, j, :kb][:, cb].astype(np.float32) for j in (0, 1)]
-        t = neuron_test(va[0], va[1], vb[0], vb[1], inflation)
-        layers.append({"suspect": fb.layers[bpos], "reference": fa.layers[apos], "rho": t["rho"], "n": t["n"],
-                       "agreement": t["agreement"], "ln_p": t["ln_p"]})
+    # A bounded amount of matching keeps a comparison of two 7B fingerprints well under a second: up to
+    # FP_MAX_LAYERS suspect layers (evenly spaced), FP_MAX_NEURONS suspect neurons each (z ≈ 11 per layer for a copy).
+    picked = np.unique(np.linspace(0, len(lmap) - 1, min(FP_MAX_LAYERS, len(lmap))).round().astype(int))
+    with blas_threads(1):  # small products: BLAS threads cost more than they save
+        layers = [e for e in (_neuron_layer(fa, fb, na, nb, ca, cb, int(bpos), lmap[bpos], inflation)
+                              for bpos in picked) if e is not None]
     if not layers:
         return None
     groups: dict[int, list[float]] = {}
@@ -218,7 +212,25 @@ def neuron_evidence(fa: Fingerprint, fb: Fingerprint, lmap: list[int], calib: di
             "agreement": float(np.mean([e["agreement"] for e in layers]))}
 
 
+def _neuron_layer(fa: Fingerprint, fb: Fingerprint, na: np.ndarray, nb: np.ndarray, ca: np.ndarray, cb: np.ndarray,
+                  bpos: int, apos: int, inflation: float) -> dict | None:
+    """The two-matchings test for one mapped layer pair on stored features (shared anchor columns ca / cb)."""
+    from fingerprints.deep import neuron_test
+
+    ka, kb = fa.meta["neuron_counts"][apos], fb.meta["neuron_counts"][bpos]
+    if ka < 3 or kb < 3:
+        return None
+    sub = np.unique(np.linspace(0, kb - 1, min(FP_MAX_NEURONS, kb)).round().astype(int))
+    va = [na[apos, j, :ka][:, ca].astype(np.float32) for j in (0, 1)]
+    vb = [nb[bpos, j, sub][:, cb].astype(np.float32) for j in (0, 1)]
+    t = neuron_test(va[0], va[1], vb[0], vb[1], inflation)
+    return {"suspect": fb.layers[bpos], "reference": fa.layers[apos], "rho": t["rho"], "n": t["n"],
+            "agreement": t["agreement"], "ln_p": t["ln_p"]}
+
+
 MIN_NEURON_ANCHORS = 8
+FP_MAX_LAYERS = 8
+FP_MAX_NEURONS = 128
 
 
 def compare_fingerprints(reference: Fingerprint, suspect: Fingerprint) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def storage_explains(ref: Mapping[str, Any], sus: Mapping[str, Any]) -> dict | N
             "explained": not moved}
 
 
-DRIFT_ROWS = 64  # rows read per matrix for the drift estimate (evenly spaced)
+DRIFT_ROWS = 32  # rows read per matrix for the drift estimate (evenly spaced)
 
 
 def value_drift(ref: Mapping[str, Any], sus: Mapping[str, Any]) -> dict | None:

@@ -26,7 +26,6 @@ from fingerprints.align import align_residual, rotation
 from fingerprints.calibration import load_calibration
 from fingerprints.canon import ModelView
 from fingerprints.compare import compare_fingerprints
-from fingerprints.content import storage_explains, value_drift
 from fingerprints.fingerprint import WORKERS, Fingerprint, blas_threads, compute_fingerprint, select_rows
 from fingerprints.stats import cka_u, fisher_ln_p, log10_p, p_value, spearman, spearman_ln_p
 
@@ -166,6 +165,4 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
         "suspect_fingerprint": fb,
         "neuron_inflation": inflation,
         "evidence": evidence,
-        "storage": storage_explains(ref_tensors, sus_tensors),
-        "drift": value_drift(ref_tensors, sus_tensors),
     }

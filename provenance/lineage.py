@@ -368,8 +368,13 @@ def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,
     if deep and sus.kind == "checkpoint" and ref.kind == "checkpoint":
         from fingerprints.deep import deep_compare
 
+        from fingerprints.content import storage_explains, value_drift
+
         result = deep_compare(ref.tensors, ref.arch, sus.tensors, sus.arch, ref_tokens=ref.tokens,
                               sus_tokens=sus.tokens, ref_fingerprint=fa, sus_fingerprint=fb, progress=progress)
+        # Element-wise facts for the labels: rounding by the suspect's storage type, and how far the values moved.
+        result["storage"] = storage_explains(ref.tensors, sus.tensors)
+        result["drift"] = value_drift(ref.tensors, sus.tensors)
         return build_report(result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path, deep=result, notes=notes,
                             copy=copy)
     from fingerprints.compare import compare_fingerprints
