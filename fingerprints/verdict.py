@@ -58,8 +58,8 @@ def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dic
         return []
     rel: set[str] = set()
     h = fp["hashes"]
-    if copy and copy.get("copied"):
-        rel.add("copied")  # informative tensors hold exactly the reference's values (dropped for "identical")
+    if copy and copy.get("copied") and not h["all_identical"]:
+        rel.add("copied")  # some informative tensors hold exactly the reference's values, others do not
     if copy and copy.get("layout_changed"):
         rel.add("layout-changed")
     # The canonical names always line up after normalization; the digest of the names in the files tells whether
@@ -115,8 +115,6 @@ def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dic
             rel.add("fine-tuned")
     if ref_meta.get("all_gains_one") is False and sus_meta.get("all_gains_one") and "rotated" not in rel:
         rel.add("gains-folded")
-    if "identical" in rel:
-        rel.discard("copied")
     if not h["all_identical"] and not rel & VALUE_CHANGES:
         drift = (deep or {}).get("drift")
         if drift is not None and drift["median"] > NEAR_IDENTICAL_DRIFT:

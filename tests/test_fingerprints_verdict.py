@@ -64,8 +64,9 @@ def test_copy_evidence_names_copied_and_layout_changed_tensors():
     assert "copied" in rel and "layout-changed" not in rel
     copy = {"copied": [], "layout_changed": [{"suspect": "y", "reference": "z", "how": "transposed"}]}
     assert "layout-changed" in relations("derived", _changed([1.0, 1.0]), _meta("a"), _meta("a"), None, copy=copy)
-    assert relations("derived", _fp(), _meta("a"), _meta("a"), None,
-                     copy={"copied": [{"suspect": "a", "reference": "a"}], "layout_changed": []}) == ["identical"]
+    every = {"copied": [{"suspect": "a", "reference": "a"}], "layout_changed": []}  # all tensors identical
+    assert relations("derived", _fp(), _meta("a"), _meta("a"), None, copy=every) == ["identical"]
+    assert relations("derived", _fp(), _meta("a"), _meta("b"), None, copy=every) == ["renamed"]
 
 
 def test_a_pair_whose_values_moved_far_is_not_near_identical():

@@ -68,7 +68,7 @@ def test_obfuscated_copy_is_mapped_completely_by_content(base, capsys, stories26
     assert len(ce["copied"]) == len(big) and len(ce["renamed"]) == len(big)
     assert {e["reference"] for e in ce["copied"]} == set(big)
     assert all(e["suspect"].startswith(("blk", "g.")) for e in ce["copied"])  # the names in the file
-    assert "copied" in r["relation"] and "depth-changed" not in r["relation"]
+    assert "renamed" in r["relation"] and "depth-changed" not in r["relation"]  # every tensor: a renamed copy
     assert any("identified by their values" in c for c in r["caveats"])
 
 
