@@ -229,7 +229,7 @@ def _neuron_layer(fa: Fingerprint, fb: Fingerprint, na: np.ndarray, nb: np.ndarr
 
 
 MIN_NEURON_ANCHORS = 8
-FP_MAX_LAYERS = 8
+FP_MAX_LAYERS = 6
 FP_MAX_NEURONS = 128
 
 
