@@ -8,6 +8,7 @@ initialises independent tiny LLaMA-shaped models and records, for every independ
   mean raised to at least the largest null score seen (conservative: the calibration models are small).
 - ``neuron_z_sd``: the spread of the per-layer neuron-matching z statistic on independent pairs; the deep-mode test
   divides z by max(1, this × ``neuron_z_safety``) so that a null wider than N(0, 1) cannot produce false positives.
+- ``fp_neuron_z_sd``: the same for the neuron test run on stored fingerprint features (fingerprint mode, version 4).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ DEFAULTS = {
     "fp_score_sd_floor": 0.05,
     "fp_score_max_null": 0.3,
     "neuron_z_sd": 1.0,
+    "fp_neuron_z_sd": 1.0,
     "neuron_z_safety": 1.25,
     "n_null_pairs": 0,
 }

@@ -43,7 +43,10 @@ FORMAT = "provenance-fingerprint"
 # prefix, so the 32 are the first 32 of the 128 and old and new files share them), BLAKE3 content hashes (recorded
 # in ``content_hash``; SHA-1 before) and one sum of squares per block in the layout signatures. Older files are
 # still read and compared; their hashes are not compared with version-3 hashes.
-VERSION = 3
+# Version 4 (issue 10): tensor hashes carry min, max, sum of squares and a distinct-value count (copy evidence);
+# a fingerprint whose anchors were chosen by token string also holds Grams on the index-chosen anchors
+# (``index_anchors``, array ``grams_index``), so it compares with a side that has no vocabulary strings.
+VERSION = 4
 # Anchor tokens: the projection through them is most of the fingerprint's arithmetic (2·K FLOP per weight), so K sets
 # the speed. 32 gives 496 anchor pairs per Gram, enough that derived scores move by under 0.03 from K = 128 on the
 # toy zoo (the null is calibrated at this K); ``compute_fingerprint(anchors=...)`` and ``--anchors`` take more.
@@ -76,6 +79,14 @@ class Fingerprint:
     grams: np.ndarray  # [layers, invariants, K(K+1)/2] float16, upper triangles of RMS-normalised Grams
     gain_profiles: np.ndarray  # [layers, 2, hidden] float16: sorted attention / MLP norm gains
     norms: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), np.float32))  # Frobenius norms per matrix
+    # Version 4, when the anchors were chosen by token string: the same Grams on index-chosen anchors
+    # (``meta["index_anchors"]``), so a side without vocabulary strings can still be compared on shared anchors.
+    grams_index: np.ndarray | None = None
+    # Version 4: per-MLP-neuron features [layers, 2 views, neurons, NEURON_ANCHORS] int8 — each neuron's two views
+    # (gate and up rows, or up rows and down columns) seen through the first anchors — on the primary anchors and,
+    # with strings, on the index-chosen ones. Permutation-invariant lineage evidence (see compare.neuron_evidence).
+    neurons: np.ndarray | None = None
+    neurons_index: np.ndarray | None = None
 
     @property
     def anchors(self) -> list[int]:
@@ -104,6 +115,9 @@ class Fingerprint:
         arrays = {"grams": np.ascontiguousarray(self.grams, np.float16),
                   "gain_profiles": np.ascontiguousarray(self.gain_profiles, np.float16),
                   "norms": np.ascontiguousarray(self.norms, np.float32)}
+        for key in ("grams_index", "neurons", "neurons_index"):
+            if getattr(self, key) is not None:
+                arrays[key] = np.ascontiguousarray(getattr(self, key))
         return save(arrays, metadata={FORMAT: json.dumps(self.meta, sort_keys=True, separators=(",", ":"))})
 
     def save(self, path: str | Path) -> Path:
@@ -119,7 +133,9 @@ class Fingerprint:
         if int(meta.get("version", 0)) > VERSION:
             raise ValueError(f"fingerprint version {meta.get('version')} is newer than this tool ({VERSION})")
         arrays = load(data)
-        return cls(meta=meta, grams=arrays["grams"], gain_profiles=arrays["gain_profiles"], norms=arrays["norms"])
+        return cls(meta=meta, grams=arrays["grams"], gain_profiles=arrays["gain_profiles"], norms=arrays["norms"],
+                   grams_index=arrays.get("grams_index"), neurons=arrays.get("neurons"),
+                   neurons_index=arrays.get("neurons_index"))
 
     @staticmethod
     def meta_from_bytes(data: bytes) -> dict:
@@ -192,6 +208,11 @@ def _prep(rows: np.ndarray) -> np.ndarray:
     return (x / np.where(n > 0, n, 1.0)).astype(np.float32)
 
 
+def _prep_sets(rows: np.ndarray, k: int) -> np.ndarray:
+    """``_prep`` of the first k anchors and, separately, of the rest (the index-chosen set, when present)."""
+    return _prep(rows) if rows.shape[0] == k else np.concatenate([_prep(rows[:k]), _prep(rows[k:])])
+
+
 _TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -204,6 +225,8 @@ def _pack(g: np.ndarray) -> np.ndarray:
         _TRIU[k] = np.triu_indices(k)
     return g[_TRIU[k]].astype(np.float16)
 
+
+DISTINCT_HEAD = 4096  # distinct values counted among a tensor's first values: tells trained floats from constants
 
 # float32 bytes per block: the several passes over a block stay in cache, and the matmuls stay efficient
 CHUNK_BYTES = 2 << 20
@@ -257,11 +280,17 @@ def _scan(t: Any, each: Callable[[int, np.ndarray], None] | None = None) -> tupl
     every block on the way (for the projections)."""
     blocks = _Blocks(t)
     h = StreamingHash(restart=lambda: (b for _, b, _ in blocks))
+    distinct = 0
     for r0, blk, bits in blocks:
+        if r0 == 0:
+            distinct = int(np.unique(blk.reshape(-1)[:DISTINCT_HEAD]).size)
         h.update(blk, bits)
         if each is not None:
             each(r0, blk)
-    info = dict(h.result(), shape=list(shape_of(t)))
+    info = dict(h.result(), shape=list(shape_of(t)), distinct_head=distinct)
+    if h.size and h.finite:  # copy evidence needs to know constant and low-entropy tensors (version 4)
+        info["min"], info["max"] = float(h.value_min), float(h.value_max)
+        info["sumsq"] = float(f"{h.sum_squares:.9e}")
     if not h.finite:
         info["non_finite"] = True  # turned into NonFiniteTensor by the caller, which knows the name
     return info, float(np.sqrt(h.sum_squares))
@@ -410,10 +439,21 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         raise ValueError(f"at least {MIN_ANCHORS} anchors are needed (the null distribution is calibrated there)")
     vocab = view.vocab_size
     ids, strings = anchor_tokens(vocab, token_strings, anchors)
-    idx = np.asarray(ids, dtype=np.int64)
+    index_ids = anchor_tokens(vocab, None, anchors)[0] if strings is not None else []
+    K = len(ids)
+    idx = np.asarray(ids + index_ids, dtype=np.int64)  # both anchor sets go through one pass
     n_layers = len(view.layers)
     ntri = len(ids) * (len(ids) + 1) // 2
     grams = np.zeros((n_layers, len(INVARIANTS), ntri), np.float16)
+    grams_index = np.zeros((n_layers, len(INVARIANTS), len(index_ids) * (len(index_ids) + 1) // 2), np.float16)
+
+    feats: dict[tuple[int, str], np.ndarray] = {}
+
+    def put(pos: int, inv: str, g: np.ndarray) -> None:
+        grams[pos, INVARIANTS.index(inv)] = _pack(g[:K, :K])
+        if index_ids:
+            grams_index[pos, INVARIANTS.index(inv)] = _pack(g[K:, K:])
+        present[pos, INVARIANTS.index(inv)] = True
     profiles = np.zeros((n_layers, 2, view.hidden_size), np.float16)
     norms = np.zeros((n_layers, 7), np.float32)
     present = np.zeros((n_layers, len(INVARIANTS)), bool)
@@ -434,8 +474,8 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         for n, f in futs.items():
             info, rows[n] = f.result()
             record(n, info)
-        z = _prep(rows[head_name] * g_final[None, :])
-        x = _prep(rows[EMBED] if EMBED in rows else rows[head_name])
+        z = _prep_sets(rows[head_name] * g_final[None, :], K)
+        x = _prep_sets(rows[EMBED] if EMBED in rows else rows[head_name], K)
         del rows
 
         roles = ("q", "k", "v", "gate", "up", "o", "down")
@@ -461,8 +501,10 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
             info, nrm, p = fut.result()
             record(nm, info)
             norms[pos, j] = nrm
-            grams[pos, INVARIANTS.index(role)] = _pack(p @ p.T)
-            present[pos, INVARIANTS.index(role)] = True
+            put(pos, role, p @ p.T)
+            if role in ("gate", "up", "down"):
+                # each column of p is one neuron seen through the anchors: kept compact (int8) right away
+                feats[pos, role] = (_compact(p, 0, K), _compact(p, K, len(index_ids)) if index_ids else None)
             if role in ("q", "k", "v", "o"):
                 proj[pos, role] = p
             circuits(pos)
@@ -485,8 +527,7 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
                         g = expand_kv(pa.T, H, Hkv).T @ pb.T
                 except ValueError:  # head counts that do not divide the shapes: skip the circuit invariant
                     continue
-                grams[pos, INVARIANTS.index(inv)] = _pack(g)
-                present[pos, INVARIANTS.index(inv)] = True
+                put(pos, inv, g)
 
         for job in jobs:
             pending.append((job, pool.submit(job[4], tensors[job[3]], *job[5])))
@@ -511,6 +552,7 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         "anchors": ids,
         "anchor_strings": strings,
         "anchor_mode": "token-string" if strings is not None else "token-index",
+        "index_anchors": index_ids or ids,
         "invariants": list(INVARIANTS),
         "present": present.astype(int).tolist(),
         "tensor_hashes": dict(sorted(hashes.items())),
@@ -520,7 +562,44 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
     }
     if extra_meta:
         meta.update({k: v for k, v in extra_meta.items()})
-    return Fingerprint(meta=meta, grams=grams, gain_profiles=profiles, norms=norms)
+    neurons, views = _neuron_features(feats, n_layers, 0)
+    meta["neuron_views"] = views
+    meta["neuron_anchors"] = NEURON_ANCHORS
+    meta["neuron_counts"] = [int(feats[pos, views[0]][0].shape[0]) if views and (pos, views[0]) in feats else 0
+                             for pos in range(n_layers)]
+    neurons_index = _neuron_features(feats, n_layers, 1)[0] if index_ids else None
+    return Fingerprint(meta=meta, grams=grams, gain_profiles=profiles, norms=norms,
+                       grams_index=grams_index if index_ids else None, neurons=neurons, neurons_index=neurons_index)
+
+
+NEURON_ANCHORS = 16  # anchors per neuron feature: 7B (32 layers × 11008 neurons × 2 views) = 11 MB per set, int8
+
+
+def _compact(p: np.ndarray, start: int, k: int) -> np.ndarray:
+    """int8 [neurons, ≤NEURON_ANCHORS]: columns of a projection through anchors start.. of one set, each neuron's
+    vector scaled to unit length."""
+    f = p[start:start + min(NEURON_ANCHORS, k)].T.astype(np.float64)
+    n = np.linalg.norm(f, axis=1, keepdims=True)
+    f = f / np.where(n > 0, n, 1.0)
+    return np.clip(np.rint(f * 127), -127, 127).astype(np.int8)
+
+
+def _neuron_features(feats: dict, n_layers: int, which: int) -> tuple[np.ndarray | None, list[str]]:
+    """int8 [layers, 2, max neurons, anchors]: each layer's two neuron views (gate and up for a gated MLP, up and
+    down otherwise) from one anchor set (``which``: 0 primary, 1 index-chosen); zero rows pad narrower layers."""
+    layers = sorted({pos for pos, _ in feats})
+    gated = any((pos, "gate") in feats for pos in layers)
+    views = ["gate", "up"] if gated else ["up", "down"]
+    if not layers or not all((pos, v) in feats for pos in layers for v in views):
+        return None, []
+    width = max(feats[pos, views[0]][which].shape[0] for pos in layers)
+    ka = feats[layers[0], views[0]][which].shape[1]
+    out = np.zeros((n_layers, 2, width, ka), np.int8)
+    for pos in layers:
+        for j, v in enumerate(views):
+            f = feats[pos, v][which]
+            out[pos, j, :f.shape[0]] = f
+    return out, views
 
 
 def _nbytes(t: Any) -> int:

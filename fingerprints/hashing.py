@@ -98,6 +98,14 @@ class StreamingHash:
         self._sumsq += float(np.dot(flat, flat))  # float32 BLAS dot per block, added in float64
 
     @property
+    def value_min(self) -> float:
+        return self._min + 0.0
+
+    @property
+    def value_max(self) -> float:
+        return self._max + 0.0
+
+    @property
     def sum_squares(self) -> float:
         return self._sumsq
 

@@ -9,6 +9,7 @@ per-layer CKA, neuron matching with a combined p-value); otherwise it compares f
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -35,6 +36,7 @@ class Side:
     unsure: list[str] = field(default_factory=list)  # why the tensor roles or head layout are not certain
     notes: list[str] = field(default_factory=list)  # what the comparison assumed about this side
     adapter: dict[str, Any] | None = None  # a PEFT adapter applied to the other side (provenance.adapters)
+    problem: str | None = None  # why names and shapes alone did not make it a LLaMA-shaped model (lenient loads)
 
 
 def canonical_tensors(ckpt, reference=None, head_dim: int | None = None
@@ -90,9 +92,11 @@ def token_strings(ckpt) -> list[str] | None:
     return None
 
 
-def load_side(path: str | Path, adapters: bool = False) -> Side:
-    """One side, loaded; ``adapters=True`` returns a PEFT adapter as a side of kind "adapter" (to be applied to
-    the other side by :func:`provenance.adapters.apply_adapter`) instead of refusing it."""
+def load_side(path: str | Path, adapters: bool = False, lenient: bool = False) -> Side:
+    """One side of a comparison. ``adapters=True`` returns a PEFT adapter as a side of kind "adapter" (to be
+    applied to the other side by :func:`provenance.adapters.apply_adapter`) instead of refusing it. ``lenient``: a
+    checkpoint whose names and shapes do not reveal a LLaMA-shaped model is returned with its raw tensors and
+    ``problem`` set, so content matching can still place them."""
     from fingerprints.fingerprint import Fingerprint, is_fingerprint_file
 
     p = Path(path)
@@ -110,14 +114,26 @@ def load_side(path: str | Path, adapters: bool = False) -> Side:
     if ckpt.format == "peft":
         raise InputError(p, "a PEFT adapter holds only low-rank deltas; merge it into its base model first "
                             "(or compare the base named in adapter_config.json)")
-    tensors, arch, unsure = canonical_tensors(ckpt)
+    problem = None
+    try:
+        tensors, arch, unsure = canonical_tensors(ckpt)
+    except InputError as exc:
+        if not lenient:
+            raise
+        tensors, arch, unsure, problem = {}, {}, [], exc.problem
     from provenance.formats.safetensors_format import with_raw_bf16
 
     tensors = with_raw_bf16(ckpt, tensors)
-    if "model.embed_tokens.weight" not in tensors and "lm_head.weight" not in tensors:
-        raise InputError(p, "no token embedding found: not a LLaMA-shaped language model")
-    if not any(".layers." in n for n in tensors):
-        raise InputError(p, "no transformer layers found: not a LLaMA-shaped language model")
+    if problem is None and "model.embed_tokens.weight" not in tensors and "lm_head.weight" not in tensors:
+        problem = "no token embedding found: not a LLaMA-shaped language model"
+    if problem is None and not any(".layers." in n for n in tensors):
+        problem = "no transformer layers found: not a LLaMA-shaped language model"
+    if problem is not None:
+        if not lenient:
+            raise InputError(p, problem)
+        return Side(path=p, kind="checkpoint", tensors=dict(ckpt.tensors), tokens=token_strings(ckpt),
+                    format=ckpt.format, storage_dtypes=ckpt.dtype_counts(), source_names=sorted(ckpt.tensors),
+                    ckpt=ckpt, problem=problem)
     return Side(path=p, kind="checkpoint", tensors=tensors, arch=arch, tokens=token_strings(ckpt),
                 format=ckpt.format, storage_dtypes=ckpt.dtype_counts(), source_names=sorted(ckpt.tensors),
                 ckpt=ckpt, unsure=unsure)
@@ -149,6 +165,136 @@ def guide(side: Side, other: Side) -> Side:
     return Side(path=side.path, kind="checkpoint", tensors=tensors, arch=arch, tokens=side.tokens,
                 format=side.format, storage_dtypes=side.storage_dtypes, source_names=side.source_names,
                 ckpt=side.ckpt, unsure=unsure, notes=side.notes + [note])
+
+
+_LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.")
+
+
+def _layer_of(name: str) -> int | None:
+    m = _LAYER_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def _content_mapping(ref: Side, sus: Side, ha: dict, hb: dict, comparable: bool):
+    """Content matches of the suspect's tensors onto the reference's: (copy evidence, mapping suspect name →
+    reference name for identifying matches, re-laid-out arrays by suspect name)."""
+    from fingerprints.content import copy_evidence, informative, match_tensors, recover_layout
+
+    exact, multiset = match_tensors(ha, hb, comparable=comparable)
+    verified = ref.kind == "checkpoint" and sus.kind == "checkpoint"
+    fixed: dict[str, Any] = {}
+    how: dict[str, str] = {}
+    if verified:
+        for s, r in list(multiset.items()):
+            got = recover_layout(ref.tensors[r], sus.tensors[s])
+            if got is None:
+                del multiset[s]
+            else:
+                fixed[s], how[s] = got
+    names = {n: str(getattr(t, "name", n)) for n, t in sus.tensors.items()}
+    copy = copy_evidence(ha, hb, exact, multiset, verified, names, how)
+    seen: dict[str, int] = {}
+    for v in ha.values():
+        seen[v["content"]] = seen.get(v["content"], 0) + 1
+    # Uninformative content that occurs more than once in the reference (norms left at one) identifies no
+    # particular tensor; informative content shared by several names (a tied embedding and head) does.
+    mapping = {s: r for s, r in exact.items() if seen[ha[r]["content"]] == 1 or informative(ha[r])}
+    if verified:
+        mapping.update(multiset)
+    return copy, mapping, fixed
+
+
+def content_first(ref: Side, sus: Side, fa, fb) -> tuple[Side, dict]:
+    """Match the suspect's tensors to the reference's by content before trusting any inferred role, and let the
+    matches fix the suspect's roles, layer indices and layouts. Returns the (possibly re-mapped) suspect and the
+    copy-evidence block.
+
+    Exact matches (same values in the same order, any name, shape or storage dtype) and, with both checkpoints at
+    hand, same-multiset matches confirmed on the sorted values (transposed, rows or blocks permuted: the layout is
+    rebuilt from the values) name the reference tensor each suspect tensor is; the remaining tensors follow their
+    layer's majority. A match is the same values, so it cannot make independent weights look alike: it only
+    removes guesses.
+    """
+    from fingerprints.compare import hash_kind
+
+    copy, mapping, fixed = _content_mapping(ref, sus, fa.meta["tensor_hashes"], fb.meta["tensor_hashes"],
+                                            hash_kind(fa.meta) == hash_kind(fb.meta))
+    if sus.kind != "checkpoint" or not (copy["copied"] or copy["layout_changed"]):
+        return sus, copy
+    if all(s == r for s, r in mapping.items()) and not fixed:
+        return sus, copy
+    return _remapped(ref, sus, mapping, fixed, keep_unmatched=True), copy
+
+
+def structure_by_content(side: Side, other: Side, progress: Progress | None = None) -> Side:
+    """A side whose names and shapes told nothing (``problem`` set) built from content matches with ``other``
+    (a checkpoint or a fingerprint): each raw tensor that holds a reference tensor's values takes its name."""
+    from fingerprints.fingerprint import _scan
+    from fingerprints.hashing import HASH_NAME
+
+    fo = _fingerprint_of(other, progress, "fingerprint reference")
+    hb = {n: _scan(t)[0] for n, t in sorted(side.tensors.items())}
+    _, mapping, fixed = _content_mapping(other, side, fo.meta["tensor_hashes"], hb,
+                                         fo.meta.get("content_hash", "sha1") == HASH_NAME)
+    out = _remapped(other, side, mapping, fixed, keep_unmatched=False)
+    if not mapping or ("model.embed_tokens.weight" not in out.tensors and "lm_head.weight" not in out.tensors) \
+            or not any(".layers." in n for n in out.tensors):
+        raise InputError(side.path, side.problem or "not a LLaMA-shaped language model")
+    return out
+
+
+def _remapped(ref: Side, sus: Side, mapping: dict[str, str], fixed: dict[str, Any], keep_unmatched: bool) -> Side:
+    """``sus`` with matched tensors under the reference's names (layers renumbered when the matches give a
+    permutation of layers; unmatched tensors follow their layer, or are dropped when they had no name)."""
+    votes: dict[int, dict[int, int]] = {}
+    for s, r in mapping.items():
+        ls, lr = _layer_of(s), _layer_of(r)
+        if ls is not None and lr is not None:
+            votes.setdefault(ls, {}).setdefault(lr, 0)
+            votes[ls][lr] += 1
+    relabel = {ls: min(c, key=lambda lr: (-c[lr], lr)) for ls, c in votes.items()}
+    unvoted = {_layer_of(n) for n in sus.tensors} - set(relabel) - {None}
+    if len(set(relabel.values())) < len(relabel) or unvoted & set(relabel.values()):
+        relabel = {}  # not a permutation of layers: keep the suspect's layer numbers, fix roles only
+
+    def renamed(name: str, like: str | None = None) -> str:
+        ls = _layer_of(name)
+        base = like if like is not None else name
+        if ls is None or _layer_of(base) is None:
+            return base
+        return _LAYER_RE.sub(f"model.layers.{relabel.get(ls, ls)}.", base)
+
+    tensors: dict[str, Any] = {}
+    for s, r in sorted(mapping.items()):
+        tensors[renamed(s, r)] = fixed.get(s, sus.tensors[s])
+    if keep_unmatched:
+        for s, t in sus.tensors.items():
+            if s not in mapping:
+                tensors.setdefault(renamed(s), t)
+    tensors = dict(sorted(tensors.items(), key=lambda kv: _canonical_order(kv[0])))
+    arch = dict(sus.arch)
+    if all(r in mapping.values() for r in ref.tensors if r.endswith(("q_proj.weight", "k_proj.weight"))):
+        # the suspect holds the reference's q and k values, so it has the reference's head layout
+        for key in ("num_attention_heads", "num_key_value_heads", "head_dim", "rope_theta", "rms_norm_eps",
+                    "vocab_size", "hidden_size"):
+            if ref.arch.get(key) is not None:
+                arch[key] = ref.arch[key]
+    arch["num_hidden_layers"] = len({_layer_of(n) for n in tensors} - {None})
+    moved = sum(1 for s, r in mapping.items() if renamed(s, r) != s)
+    dropped = len(sus.tensors) - len(mapping) if not keep_unmatched else 0
+    note = (f"{sus.path}: {len(mapping)} tensors were identified by their values in the reference ({moved} under "
+            "another name, role or layer than their names and shapes suggested"
+            + (f", {len(fixed)} re-laid-out" if fixed else "")
+            + (f", {dropped} left out: their values match nothing and their names tell nothing" if dropped else "")
+            + "); the comparison used that mapping.")
+    return Side(path=sus.path, kind="checkpoint", tensors=tensors, arch=arch, tokens=sus.tokens, format=sus.format,
+                storage_dtypes=sus.storage_dtypes, source_names=sus.source_names, ckpt=sus.ckpt, unsure=[],
+                notes=sus.notes + [note])
+
+
+def _canonical_order(name: str) -> tuple:
+    lay = _layer_of(name)
+    return (lay if lay is not None else -1, name)
 
 
 def _fingerprint_of(side: Side, progress: Progress | None, label: str, anchors: int | None = None):
@@ -210,25 +356,39 @@ def fingerprint_path(path: str | Path, progress: Progress | None = None, anchors
 def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,
                   progress: Progress | None = None) -> dict:
     """The ``compare`` report for two paths (checkpoints or fingerprint files)."""
-    sus, ref = load_side(suspect, adapters=True), load_side(reference, adapters=True)
-    sus, ref = _adapted(sus, ref), _adapted(ref, sus)  # lin2: an adapter side becomes the other side, adapted
+    sus, ref = load_side(suspect, adapters=True, lenient=True), load_side(reference, adapters=True, lenient=True)
+    sus, ref = _adapted(sus, ref), _adapted(ref, sus)  # an adapter side becomes the other side, adapted
+    for side, other in ((sus, ref), (ref, sus)):
+        if side.problem and other.problem:
+            raise InputError(side.path, side.problem)
+    # Names and shapes that reveal nothing: the other side's content may still place every tensor.
+    if sus.problem:
+        sus = structure_by_content(sus, ref, progress)
+    if ref.problem:
+        ref = structure_by_content(ref, sus, progress)
     sus, ref = guide(sus, ref), guide(ref, sus)
+    fa, fb = _both_fingerprints(ref, sus, progress)
+    sus, copy = content_first(ref, sus, fa, fb)
+    fb = _fingerprint_of(sus, progress, "fingerprint suspect")  # again only when the mapping changed
     notes = sus.notes + ref.notes
     if deep and sus.kind == "checkpoint" and ref.kind == "checkpoint":
         from fingerprints.deep import deep_compare
 
-        fa, fb = _both_fingerprints(ref, sus, progress)
+        from fingerprints.content import storage_explains, value_drift
+
         _mark_adapter(fa, ref), _mark_adapter(fb, sus)
         result = deep_compare(ref.tensors, ref.arch, sus.tensors, sus.arch, ref_tokens=ref.tokens,
                               sus_tokens=sus.tokens, ref_fingerprint=fa, sus_fingerprint=fb, progress=progress)
+        # Element-wise facts for the labels: rounding by the suspect's storage type, and how far the values moved.
+        result["storage"] = storage_explains(ref.tensors, sus.tensors)
+        result["drift"] = value_drift(ref.tensors, sus.tensors)
         return _with_adapter_facts(build_report(result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path,
-                                                deep=result, notes=notes), sus, ref)
+                                                deep=result, notes=notes, copy=copy), sus, ref)
     from fingerprints.compare import compare_fingerprints
 
-    fa, fb = _both_fingerprints(ref, sus, progress)
     _mark_adapter(fa, ref), _mark_adapter(fb, sus)
     return _with_adapter_facts(build_report(compare_fingerprints(fa, fb), fa.meta, fb.meta, sus.path, ref.path,
-                                            deep=None, notes=notes), sus, ref)
+                                            deep=None, notes=notes, copy=copy), sus, ref)
 
 
 # --- PEFT adapters (helper lin2; provenance/adapters.py, docs/transforms.md) -----------------------------------
@@ -278,12 +438,22 @@ CAVEAT_DISAGREE = ("The fingerprint comparison alone finds shared weight lineage
 
 
 def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, reference: Any,
-                 deep: dict | None, notes: list[str] | None = None) -> dict:
-    from fingerprints.verdict import DERIVED_LOG10_P, INDEPENDENT_LOG10_P, caveats, relations, round_floats, verdict
+                 deep: dict | None, notes: list[str] | None = None, copy: dict | None = None) -> dict:
+    from fingerprints.stats import log10_p, p_value
+    from fingerprints.verdict import (DERIVED_LOG10_P, INDEPENDENT_LOG10_P, caveats, combine_copy, relations,
+                                      round_floats, verdict)
 
     mode = "deep" if deep is not None else "fingerprint"
     src = deep if deep is not None else fp
-    log10p = float(src["log10_p"])
+    if copy is None:  # two fingerprints: content matches from their hashes alone (signatures, not sorted values)
+        from fingerprints.content import copy_evidence, match_tensors
+
+        ha, hb = ref_meta.get("tensor_hashes", {}), sus_meta.get("tensor_hashes", {})
+        comparable = fp["hashes"]["comparable"]
+        copy = copy_evidence(ha, hb, *match_tensors(ha, hb, comparable), verified=False)
+    ln_p = combine_copy(float(src["ln_p"]), copy["ln_p"])
+    copy["decisive"] = bool(copy["ln_p"] < float(src["ln_p"]))
+    log10p = log10_p(ln_p)
     v = verdict(log10p)
     if deep is not None:
         layers = [{k: e[k] for k in sorted(e) if k != "ln_p"} for e in deep["layers"]]
@@ -298,10 +468,10 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
         "suspect": str(suspect),
         "reference": str(reference),
         "verdict": v,
-        "p_value": src["p_value"],
+        "p_value": p_value(ln_p),
         "log10_p_value": round(log10p, 3),
         "score": round(float(src["score"]), 6),
-        "relation": relations(v, fp, ref_meta, sus_meta, deep),
+        "relation": relations(v, fp, ref_meta, sus_meta, deep, copy=copy),
         "layers": layers,
         "layer_map": [[e["suspect"], e["reference"]] for e in fp["layer_map"]],
         "alignment": alignment,
@@ -309,12 +479,19 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
         "hashes": fp["hashes"],
         "fingerprint_score": round(float(fp["score"]), 6),
         "fingerprint_log10_p_value": round(float(fp["log10_p"]), 3),
+        # Fingerprint mode's neuron test on stored features (version 4 on both sides; else null and the
+        # fingerprint p-value is the token-space CKA test's).
+        "fingerprint_neuron_evidence": _neuron_summary(fp.get("neurons")),
         "models": {"reference": _model_summary(ref_meta), "suspect": _model_summary(sus_meta)},
         "thresholds": {"derived_log10_p_at_most": DERIVED_LOG10_P, "independent_log10_p_above": INDEPENDENT_LOG10_P},
         "caveats": caveats(mode, fp, deep, v) + list(notes or []),
         "summary": "",
     }
     report["evidence"] = deep.get("evidence", "neuron-matching") if deep is not None else "fingerprint"
+    # Element-wise: did the suspect's lossy-stored tensors move by more than their storage type rounds? (deep only)
+    report["storage_rounding"] = deep.get("storage") if deep is not None else None
+    # Content identity: which tensors were copied (any name), renamed, re-laid-out, and the p-value bound it gives.
+    report["copy_evidence"] = {k: v_ for k, v_ in copy.items() if k != "ln_p"}
     if deep is not None and v != "derived" and float(fp["log10_p"]) <= DERIVED_LOG10_P:
         report["caveats"].append(CAVEAT_DISAGREE.format(fp=float(fp["log10_p"])))
     if deep is not None and report["evidence"] != "neuron-matching":
@@ -322,9 +499,18 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
                                  "fingerprint test's (weaker than the neuron test).")
     report = round_floats(report)
     # Rounding to 6 decimals would turn every small p-value into 0: keep significant digits instead.
-    report["p_value"] = float(f"{float(src['p_value']):.4g}")
+    report["p_value"] = float(f"{p_value(ln_p):.4g}")
     report["summary"] = summary_sentence(report)
     return report
+
+
+def _neuron_summary(n: dict | None) -> dict | None:
+    from fingerprints.stats import log10_p
+
+    if n is None:
+        return None
+    return {"layers": len(n["layers"]), "log10_p_value": round(log10_p(n["ln_p"]), 3),
+            "agreement": round(n["agreement"], 4), "anchors_used": n["anchors_used"]}
 
 
 def _model_summary(meta: dict) -> dict:

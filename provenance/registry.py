@@ -315,7 +315,8 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
                 notes.append(f"the entry {name!r} was made by an older version of the tool; the deep comparison "
                              f"used the current contents of {ref_path} (run `provenance registry add` again to "
                              "refresh the entry)")
-            elif fa_now.meta["tensor_hashes"] != fa.meta["tensor_hashes"]:
+            elif ({n: h["content"] for n, h in fa_now.meta["tensor_hashes"].items()}
+                  != {n: h["content"] for n, h in fa.meta["tensor_hashes"].items()}):  # v4 adds fields per hash
                 notes.append(f"{ref_path} changed since it was registered as {name!r}; the deep comparison used "
                              "its current contents (run `provenance registry add` again to refresh the entry)")
             res = deep_compare(ref.tensors, ref.arch, s2.tensors, s2.arch, ref_tokens=ref.tokens,

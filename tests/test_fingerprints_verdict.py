@@ -47,3 +47,31 @@ def test_quantization_noise_alone_is_not_a_fine_tune():
     assert relations("derived", _changed([0.993, 0.99]), _meta("a"), quant, None) == ["format-converted",
                                                                                          "quantized"]
     assert "fine-tuned" in relations("derived", _changed([0.993, 0.9]), _meta("a"), quant, None)
+
+
+def test_depth_changed_only_when_depths_differ():
+    fp = _fp(all_identical=False, names_too=False)
+    fp["layer_map"] = [{"reference": 0, "token_cka": 0.9}, {"reference": 0, "token_cka": 0.9}]  # repeats
+    assert "depth-changed" not in relations("derived", fp, _meta("a"), _meta("a"), None)
+    short = dict(_meta("a"), layers=[0])
+    fp["layer_map"] = [{"reference": 0, "token_cka": 0.9}]
+    assert "depth-changed" in relations("derived", fp, _meta("a"), short, None)
+
+
+def test_copy_evidence_names_copied_and_layout_changed_tensors():
+    copy = {"copied": [{"suspect": "x", "reference": "model.embed_tokens.weight"}], "layout_changed": []}
+    rel = relations("derived", _changed([0.9, 0.9]), _meta("a"), _meta("a"), None, copy=copy)
+    assert "copied" in rel and "layout-changed" not in rel
+    copy = {"copied": [], "layout_changed": [{"suspect": "y", "reference": "z", "how": "transposed"}]}
+    assert "layout-changed" in relations("derived", _changed([1.0, 1.0]), _meta("a"), _meta("a"), None, copy=copy)
+    every = {"copied": [{"suspect": "a", "reference": "a"}], "layout_changed": []}  # all tensors identical
+    assert relations("derived", _fp(), _meta("a"), _meta("a"), None, copy=every) == ["identical"]
+    assert relations("derived", _fp(), _meta("a"), _meta("b"), None, copy=every) == ["renamed"]
+
+
+def test_a_pair_whose_values_moved_far_is_not_near_identical():
+    deep = {"alignment": {"kind": "identity"}, "layers": [], "storage": None,
+            "drift": {"tensors": 4, "median": 0.3, "max": 0.5}}
+    assert relations("derived", _changed([0.999, 0.998]), _meta("a"), _meta("a"), deep) == ["modified"]
+    deep["drift"] = {"tensors": 4, "median": 0.001, "max": 0.002}
+    assert relations("derived", _changed([0.999, 0.998]), _meta("a"), _meta("a"), deep) == ["near-identical"]

@@ -122,6 +122,11 @@ def files(stories260k, tmp_path_factory):
                                                         "vocab_size": 512, "multiple_of": 4, "norm_eps": 1e-5}))
     f["meta"] = d / "meta"
     sd = load_file(str(d / "hf" / "model.safetensors"))
+    noisy = copy.deepcopy(model)  # a fine-tune (noise, neurons in place), then quantized like the base
+    noisy.load_state_dict({k: torch.from_numpy(v) for k, v in V.add_noise(sd, relative=0.1, seed=9).items()},
+                          strict=False)
+    _write_gguf(d / "tuned-q4_0.gguf", noisy, cfg, gguf.GGMLQuantizationType.Q4_0)
+    f["tuned-q4_0"] = d / "tuned-q4_0.gguf"
     f["tuned"] = _save_safetensors(d / "tuned", V.permute_neurons(V.add_noise(sd, relative=0.1, seed=7), seed=8),
                                    config)
     toy = ToyConfig(**SAME_ARCH)
@@ -149,6 +154,7 @@ DERIVED = {
     "gguf-q4_0": ("orig", {"format-converted", "quantized"}),
     "meta": ("orig", {"format-converted"}),
     "tuned": ("orig", {"fine-tuned"}),
+    "tuned-q4_0": ("orig", {"fine-tuned", "quantized"}),  # moved by more than 4-bit rounding explains
 }
 
 
@@ -166,9 +172,13 @@ def test_derived_files_are_derived_in_deep_mode(files, capsys, show, name):
     if name in ("hf", "yi", "scrambled", "gguf-f32", "meta"):  # lossless conversions: every value survives
         assert r["hashes"]["all_identical"] and r["score"] > 0.99
         assert "fine-tuned" not in r["relation"] and "quantized" not in r["relation"]
-    if name.startswith("gguf-q"):  # quantization noise alone is neither a fine-tune nor a rotation
+    if name.startswith("gguf-q"):  # quantization noise alone is neither a fine-tune nor a rotation (each value
+        # lies within one rounding step of the reference's, checked element by element)
         assert "fine-tuned" not in r["relation"] and "rotated" not in r["relation"]
         assert r["alignment"]["kind"] in ("identity", "signed-permutation")
+        assert r["storage_rounding"]["explained"] and r["storage_rounding"]["tensors_checked"] >= 35
+    if name == "tuned-q4_0":
+        assert not r["storage_rounding"]["explained"] and r["storage_rounding"]["tensors_moved"] >= 35
     # every suspect layer is mapped back onto the same reference layer
     assert [(e["suspect"], e["reference"]) for e in r["layers"]] == [(i, i) for i in range(5)]
     if name == "yi":  # the canonical names agree, the files' names do not: a rename, not identity
@@ -198,6 +208,7 @@ def test_independent_models_of_the_same_architecture_are_not_derived(files, caps
         assert r["verdict"] != "derived", (suspect, reference, r["mode"], r["log10_p_value"])
         assert r["p_value"] > 1e-3 and r["relation"] == []
         assert r["hashes"]["identical_tensors"] == 0
+        assert r["copy_evidence"]["copied"] == [] and r["copy_evidence"]["layout_changed"] == []
     assert deep["score"] < 0.2
 
 
@@ -312,7 +323,7 @@ def test_registry_and_identify(files, capsys, tmp_path):
     assert [r["name"] for r in rows] == ["stories260k", "toy-independent", "toy-untrained"]
     assert rows[0]["path"] == str(files["orig"].resolve()) and rows[1]["path"] is None
     assert rows[0]["layers"] == 5 and rows[0]["hidden_size"] == 64 and rows[0]["vocab_size"] == 512
-    assert (rows[0]["fingerprint_version"], rows[0]["anchors"], rows[0]["content_hash"]) == (3, 32, "blake3-160")
+    assert (rows[0]["fingerprint_version"], rows[0]["anchors"], rows[0]["content_hash"]) == (4, 32, "blake3-160")
     code, out, _ = run(["registry", "list", "--registry", reg], capsys)
     assert code == 0 and len(out.splitlines()) == 3 and "(fingerprint only)" in out and "version" not in out
 
