@@ -35,6 +35,56 @@ LEGAL_PATTERNS = {
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 
 
+MAX_JSON_DEPTH = 64  # configs nest 3-4 levels; tokenizer.json about 6
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} (not JSON)")
+
+
+def parse_json_bytes(path: Path, blob: bytes, prefix: str = "") -> Any:
+    """Strict JSON from untrusted bytes: UTF-8, no NaN/Infinity, no integer beyond Python's digit limit, at most
+    ``MAX_JSON_DEPTH`` levels, no lone surrogate escapes (they cannot be written back as UTF-8). Any failure is an
+    InputError naming the file, its message starting with ``prefix``."""
+    try:
+        value = json.loads(blob.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"{prefix}not UTF-8 text ({exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"{prefix}invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise InputError(path, f"{prefix}JSON nested too deeply") from exc
+    except ValueError as exc:  # integers beyond sys.get_int_max_str_digits, NaN/Infinity
+        raise InputError(path, f"{prefix}invalid JSON: {str(exc).splitlines()[0][:120]}") from exc
+    _check_json_tree(path, value, prefix)
+    return value
+
+
+def _check_json_tree(path: Path, value: Any, prefix: str) -> None:
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            _check_text(path, v, prefix)
+        elif isinstance(v, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise InputError(path, f"{prefix}JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(v, dict):
+                for k, item in v.items():
+                    _check_text(path, k, prefix)
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in v)
+
+
+def _check_text(path: Path, text: str, prefix: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(path, f"{prefix}a string with a lone surrogate escape ({text[:40]!r}) is not valid "
+                               "Unicode text") from None
+
+
 def read_json(path: Path) -> Any:
     """Parse a JSON file, turning every failure into an InputError that names it."""
     try:
@@ -42,13 +92,12 @@ def read_json(path: Path) -> Any:
         if size > MAX_JSON_BYTES:
             raise InputError(path, f"JSON file is {size} bytes, more than the {MAX_JSON_BYTES}-byte limit")
         with open(path, "rb") as fh:
-            return json.loads(fh.read().decode("utf-8"))
+            blob = fh.read(MAX_JSON_BYTES + 1)
     except PermissionError as exc:
         raise InputError(path, "permission denied") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror or exc})") from exc
+    return parse_json_bytes(path, blob)
 
 
 def parse_model_card(text: str, path: Path | None = None) -> ModelCard:

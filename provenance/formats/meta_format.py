@@ -26,7 +26,7 @@ import numpy as np
 from provenance.checkpoint import Checkpoint, TensorRef
 from provenance.dtypes import from_torch_dtype
 from provenance.errors import InputError
-from provenance.formats.torch_format import find_state_dict, load_pickle, tensor_reader
+from provenance.formats.torch_format import check_tensor, find_state_dict, load_pickle, tensor_reader
 
 SHARD_NAME = re.compile(r"^consolidated\.(\d+)\.pth$")
 DIM0 = ("wq", "wk", "wv", "w1", "w3", "output")
@@ -116,6 +116,8 @@ def open_path(path: Path) -> Checkpoint:
     for f in files:
         sd, _ = find_state_dict(load_pickle(f), f)
         states.append({str(k): v for k, v in sd.items() if isinstance(v, torch.Tensor)})
+        for k, v in states[-1].items():
+            check_tensor(k, v, f)
     names = list(states[0])
     for f, st in zip(files[1:], states[1:]):
         if set(st) != set(names):

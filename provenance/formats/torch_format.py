@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +33,7 @@ NOT_WEIGHTS = re.compile(r"^(training_args|optimizer|scheduler|scaler|rng_state.
 STATE_DICT_KEYS = ("model", "state_dict", "module", "model_state_dict")
 COMPILE_PREFIX = "_orig_mod."  # inserted by torch.compile into every parameter name
 MAX_LISTED = 64  # containers longer than this are summarised in metadata
+MAX_ZIP_MEMBERS = 1_000_000  # one member per storage; a 70B model has a few thousand
 
 
 def is_torch_file(head: bytes) -> bool:
@@ -77,9 +79,14 @@ def load_pickle(path: Path) -> Any:
                                "allowed; nothing from the file was executed)") from exc
     except PermissionError as exc:
         raise InputError(path, "permission denied") from exc
-    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, TypeError) as exc:
+    except MemoryError as exc:
+        raise InputError(path, "corrupt torch file: it declares more data than can be held in memory") from exc
+    except RecursionError as exc:
+        raise InputError(path, "corrupt torch file: containers nested too deeply") from exc
+    except Exception as exc:  # noqa: BLE001 - the unpickler and zip reader parse untrusted bytes (struct.error,
+        # AttributeError, UnicodeDecodeError …): any failure is bad input, never a crash
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(path, f"truncated or corrupt torch file ({first[:160]})") from exc
+        raise InputError(path, f"truncated or corrupt torch file ({type(exc).__name__}: {first[:160]})") from exc
 
 
 def _check_zip(path: Path) -> None:
@@ -89,10 +96,18 @@ def _check_zip(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             size = path.stat().st_size
-            for info in zf.infolist():
+            infos = zf.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise InputError(path, f"torch archive has {len(infos)} members (limit {MAX_ZIP_MEMBERS})")
+            for info in infos:
                 if info.header_offset + info.compress_size > size:
                     raise InputError(path, f"truncated torch file: member {info.filename!r} ends past the file end")
-    except zipfile.BadZipFile as exc:
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise InputError(path, f"torch archive member {info.filename!r} is compressed; torch.save "
+                                           "stores members uncompressed")
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, struct.error) as exc:
         raise InputError(path, f"truncated or corrupt torch file (zip archive unreadable: {exc})") from exc
 
 
@@ -150,7 +165,36 @@ def tensor_reader(t):
     return reader
 
 
+def _INTEGER_DTYPES() -> set:  # noqa: N802 - a constant that needs torch imported lazily
+    import torch
+
+    names = ("bool", "int8", "uint8", "int16", "int32", "int64", "uint16", "uint32", "uint64")
+    return {getattr(torch, n) for n in names if hasattr(torch, n)}
+
+
+def check_tensor(name: str, t, path: Path) -> None:
+    """Refuse tensors that are not plain dense real arrays (sparse, quantized, nested, complex, meta)."""
+    import torch
+
+    kind = None
+    if t.is_nested:
+        kind = "a nested tensor"
+    elif t.layout != torch.strided:
+        kind = f"a {str(t.layout).removeprefix('torch.')} (sparse) tensor"
+    elif t.is_quantized:
+        kind = "a quantized torch tensor"
+    elif t.is_complex():
+        kind = "a complex tensor"
+    elif t.is_meta or t.device.type != "cpu":
+        kind = f"a tensor on device {t.device}"
+    elif not (t.is_floating_point() or t.dtype in _INTEGER_DTYPES()):
+        kind = f"a tensor of dtype {t.dtype}"
+    if kind:
+        raise InputError(path, f"tensor {name!r} is {kind}; only dense real tensors are supported")
+
+
 def tensor_ref(name: str, t, path: Path) -> TensorRef:
+    check_tensor(name, t, path)
     return TensorRef(name=name, shape=tuple(int(d) for d in t.shape), dtype=from_torch_dtype(t.dtype),
                      file=path, reader=tensor_reader(t))
 
