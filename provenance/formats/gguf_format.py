@@ -56,11 +56,37 @@ def _plain(value: Any) -> Any:
 
 
 def read_metadata(parsed: GGUFFile) -> dict[str, Any]:
-    """Key-values of one file as plain Python, long arrays summarised (plus ``GGUF.version``)."""
+    """Key-values of one file as plain Python, long arrays summarised (plus ``GGUF.version``). The keys the tool
+    computes with are type-checked (a string ``llama.embedding_length`` is bad input, not a crash later)."""
     out: dict[str, Any] = {"GGUF.version": parsed.version}
     for key, value in parsed.kv.items():
         out[key] = _field_value(value)
+    _check_types(parsed.path, out)
     return out
+
+
+def _check_types(path: Path, meta: dict[str, Any]) -> None:
+    from provenance.companions import _FIELD_TYPES, MAX_SIZE
+    from provenance.normalize.arch import GGUF_KEYS
+
+    arch = meta.get("general.architecture")
+    if arch is not None and not isinstance(arch, str):
+        raise InputError(path, f"general.architecture is {str(arch)[:40]!r}, not a string")
+    checks = {f"{arch}.{k}": _FIELD_TYPES.get(hf) for k, hf in GGUF_KEYS.items()} if arch else {}
+    checks.update({"tokenizer.ggml.bos_token_id": "size", "tokenizer.ggml.eos_token_id": "size"})
+    for key, kind in checks.items():
+        value = meta.get(key)
+        if value is None or kind is None:
+            continue
+        if isinstance(value, dict) and value.get("type") == "array":  # a long per-layer array, summarised
+            value = value.get("head")
+        items = value if isinstance(value, list) else [value]  # per-layer arrays (head_count_kv …)
+        ok = bool(items) and all(
+            not isinstance(v, bool) and (isinstance(v, int) and 0 <= v <= MAX_SIZE if kind == "size"
+                                         else isinstance(v, (int, float))) for v in items)
+        if not ok:
+            raise InputError(path, f"GGUF key {key} is {str(value)[:60]!r}; expected "
+                                   + ("a non-negative integer" if kind == "size" else "a number"))
 
 
 def _dequantizable(qtype) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import struct
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -107,8 +106,10 @@ def _check_zip(path: Path) -> None:
                                            "stores members uncompressed")
     except InputError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, struct.error) as exc:
-        raise InputError(path, f"truncated or corrupt torch file (zip archive unreadable: {exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - zipfile parses untrusted bytes (BadZipFile, struct.error,
+        # NotImplementedError for an unknown "version needed" …): any failure is bad input
+        raise InputError(path, f"truncated or corrupt torch file (zip archive unreadable: {type(exc).__name__}: "
+                               f"{str(exc)[:120]})") from exc
 
 
 _MADV_PAGEOUT = 21  # Linux >= 5.4: reclaim these pages; data stay intact (file pages are re-read on access)
