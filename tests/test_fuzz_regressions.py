@@ -264,3 +264,15 @@ def test_card_dates_and_mixed_keys_render_as_json(tmp_path):
     proc = run_cli("inspect", tmp_path, "--format", "json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["card"]["license"] == "2024-01-02"
+
+
+def test_torch_names_with_lone_surrogates(tmp_path):
+    """A pickle can carry strings no UTF-8 report can hold: a tensor name is refused, other strings replaced."""
+    import torch
+
+    torch.save({"\ud800x": torch.ones(2, 2)}, tmp_path / "a.pt")
+    assert_one_line_error(run_cli("inspect", tmp_path / "a.pt", "--format", "json"), "a.pt", "lone surrogate")
+    torch.save({"w": torch.ones(2, 2), "info": {"\udcff": 1, 5: "x"}}, tmp_path / "b.pt")
+    proc = run_cli("inspect", tmp_path / "b.pt", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["metadata"]["torch"]["non_tensor_entries"]["info"] == {"5": "x", "?": 1}

@@ -204,8 +204,10 @@ def plain(value: Any, depth: int = 0) -> Any:
     """A JSON-serialisable summary of a non-tensor value found in a pickle (tensors become shape/dtype records)."""
     import torch
 
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, (bool, int)):
         return value
+    if isinstance(value, str):
+        return _text(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, torch.Tensor):
@@ -220,14 +222,23 @@ def plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Mapping):
         if depth >= 4 or len(value) > MAX_LISTED:
             return {"type": "dict", "length": len(value)}
-        return {str(k): plain(v, depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {_text(str(k)): plain(v, depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple, set)):
         items = sorted(value, key=str) if isinstance(value, set) else list(value)
         if depth >= 4 or len(items) > MAX_LISTED:
             return {"type": type(value).__name__, "length": len(items), "head": [plain(v, 5) for v in items[:8]]}
         return [plain(v, depth + 1) for v in items]
-    text = repr(value)
+    text = _text(repr(value))
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _text(s: str) -> str:
+    """A pickle can hold strings with lone surrogates, which no UTF-8 report can carry: replace them."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", errors="replace").decode("utf-8")
 
 
 def _has_tensors(obj: Mapping) -> int:
@@ -275,6 +286,9 @@ def read_torch_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, Any]]:
         for key, value in mapping.items():
             name = prefix + str(key)
             if isinstance(value, torch.Tensor):
+                if _text(name) != name:
+                    raise InputError(path, f"tensor name {_text(name)[:60]!r} holds a lone surrogate, which is not "
+                                           "valid Unicode text")
                 if COMPILE_PREFIX in name:
                     name = name.replace(COMPILE_PREFIX, "")
                     stripped += 1
@@ -284,16 +298,16 @@ def read_torch_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, Any]]:
             elif isinstance(value, Mapping) and _has_tensors(value):
                 walk(value, name + ".")
             else:
-                extra[name] = plain(value, 1)
+                extra[_text(name)] = plain(value, 1)
 
     walk(sd, "")
     meta: dict[str, Any] = {}
     if where is not None:
-        meta["state_dict_key"] = where
+        meta["state_dict_key"] = _text(where)
         top = where.split(".")[0]
         for key, value in sorted(obj.items(), key=lambda kv: str(kv[0])):
             if key != top:
-                meta[str(key)] = plain(value, 1)
+                meta[_text(str(key))] = plain(value, 1)
     if extra:
         meta["non_tensor_entries"] = extra
     if stripped:
