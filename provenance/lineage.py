@@ -8,6 +8,7 @@ per-layer CKA, neuron matching with a combined p-value); otherwise it compares f
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
