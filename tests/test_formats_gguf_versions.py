@@ -199,3 +199,12 @@ def test_corrupt_llama2c_tokenizer_is_an_input_error(tmp_path):
     p.write_bytes(struct.pack("<i", 7) + struct.pack("<fi", 0.0, 1 << 30) + b"x")
     with pytest.raises(InputError, match="declares"):
         llama2c_token_strings(p, 1)
+
+
+def test_a_directory_with_a_llama2c_model_and_its_tokenizer(stories260k, tok512, tmp_path):
+    """tok512.bin sorts after the model here but before it when the model is named zz.bin: never the weights."""
+    shutil.copy(stories260k, tmp_path / "zz.bin")
+    shutil.copy(tok512, tmp_path / "tok512.bin")
+    ck = open_checkpoint(tmp_path)
+    assert ck.format == "llama2c" and ck.files == [tmp_path / "zz.bin"]
+    assert load_side(tmp_path).tokens[1] == "<s>"

@@ -91,12 +91,10 @@ def tokenizer_json_strings(path: Path) -> list[str] | None:
     pairs: list[tuple[Any, Any]]
     if isinstance(vocab, dict):
         pairs = list(vocab.items())
-    elif isinstance(vocab, list):  # Unigram: [[piece, score], ...] in id order
-        if not all(isinstance(e, list) and e and isinstance(e[0], str) for e in vocab):
-            raise InputError(path, "tokenizer.json model.vocab is a list but not of [piece, score] pairs")
-        pairs = [(e[0], i) for i, e in enumerate(vocab)]
+    elif isinstance(vocab, list) and all(isinstance(e, list) and e and isinstance(e[0], str) for e in vocab):
+        pairs = [(e[0], i) for i, e in enumerate(vocab)]  # Unigram: [[piece, score], ...] in id order
     else:
-        return None
+        return None  # a tokenizer model without a vocabulary this reader knows: no strings, not an error
     added = data.get("added_tokens") or []
     if not isinstance(added, list):
         raise InputError(path, "tokenizer.json added_tokens is not a list")
