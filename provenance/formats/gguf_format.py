@@ -137,10 +137,16 @@ def _tensor_reader(path: Path, t: GGUFTensorInfo, qtype, supported: bool):
         if not supported:
             raise InputError(path, f"tensor {t.name!r} has GGML type {name}, which the installed gguf package "
                                    "cannot dequantize")
-        if len(shape) <= 1:  # 1-D quantized tensor: blocks do not follow rows; dequantize all, then slice
-            return gguf.quants.dequantize(fetch(0, shape[0] if shape else 1).reshape(-1), qtype).reshape(-1)[r0:r1] \
-                .astype(np.float32, copy=False)
-        return np.asarray(gguf.quants.dequantize(fetch(r0, r1), qtype), dtype=np.float32)
+        try:
+            if len(shape) <= 1:  # 1-D quantized tensor: blocks do not follow rows; dequantize all, then slice
+                return gguf.quants.dequantize(fetch(0, shape[0] if shape else 1).reshape(-1), qtype) \
+                    .reshape(-1)[r0:r1].astype(np.float32, copy=False)
+            return np.asarray(gguf.quants.dequantize(fetch(r0, r1), qtype), dtype=np.float32)
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the bytes are untrusted; a decoder failure is bad input
+            raise InputError(path, f"tensor {t.name!r}: {name} data cannot be decoded ({type(exc).__name__}: "
+                                   f"{str(exc)[:100]})") from exc
 
     return reader
 
