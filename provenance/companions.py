@@ -7,7 +7,6 @@ parse is an input error naming the file; a model card without front matter is fi
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,21 @@ LEGAL_PATTERNS = {
 }
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file, turning every failure into an InputError that names it."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise InputError(path, f"JSON file is {size} bytes, more than the {MAX_JSON_BYTES}-byte limit")
+        with open(path, "rb") as fh:
+            blob = fh.read(MAX_JSON_BYTES + 1)
+    except PermissionError as exc:
+        raise InputError(path, "permission denied") from exc
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror or exc})") from exc
+    return parse_json_bytes(path, blob)
 
 
 MAX_JSON_DEPTH = 64  # configs nest 3-4 levels; tokenizer.json about 6
@@ -86,83 +100,18 @@ def _check_text(path: Path, text: str, prefix: str) -> None:
                                "Unicode text") from None
 
 
-def read_json(path: Path) -> Any:
-    """Parse a JSON file, turning every failure into an InputError that names it."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise InputError(path, f"JSON file is {size} bytes, more than the {MAX_JSON_BYTES}-byte limit")
-        with open(path, "rb") as fh:
-            blob = fh.read(MAX_JSON_BYTES + 1)
-    except PermissionError as exc:
-        raise InputError(path, "permission denied") from exc
-    except OSError as exc:
-        raise InputError(path, f"cannot read ({exc.strerror or exc})") from exc
-    return parse_json_bytes(path, blob)
-
-
-MAX_CARD_BYTES = 16 << 20          # model cards are kilobytes; refuse absurd sizes before reading
-MAX_FRONT_MATTER_BYTES = 1 << 20   # front matter with a large model-index is tens of kilobytes
-MAX_FRONT_MATTER_VALUES = 200_000  # values after aliases are expanded ("billion laughs" expands to ~10^9)
-MAX_YAML_DEPTH = 64
-
-
 def parse_model_card(text: str, path: Path | None = None) -> ModelCard:
-    """Split a model card into YAML front matter and body. Malformed YAML is an input error.
-
-    The front matter is untrusted: it is size-capped before parsing, and the parsed value must expand (aliases
-    followed) to at most ``MAX_FRONT_MATTER_VALUES`` values, ``MAX_YAML_DEPTH`` levels (a recursive alias fails
-    this). Values are returned as JSON-safe data: dates become ISO strings, mapping keys strings.
-    """
-    head = text[:MAX_FRONT_MATTER_BYTES + 4096]
-    m = _FRONT_MATTER.match(head)
+    """Split a model card into YAML front matter and body. Malformed YAML is an input error."""
+    m = _FRONT_MATTER.match(text)
     if not m:
-        if _FRONT_MATTER_OPEN.match(head) and len(text) > len(head):
-            raise InputError(path, f"model card front matter is longer than {MAX_FRONT_MATTER_BYTES} bytes")
         return ModelCard(path=path, front_matter={}, body=text)
-    if len(m.group(1)) > MAX_FRONT_MATTER_BYTES:
-        raise InputError(path, f"model card front matter is longer than {MAX_FRONT_MATTER_BYTES} bytes")
     try:
         data = yaml.safe_load(m.group(1)) or {}
     except yaml.YAMLError as exc:
         raise InputError(path, f"model card front matter is not valid YAML: {str(exc).splitlines()[0]}") from exc
-    except RecursionError as exc:
-        raise InputError(path, "model card front matter is nested too deeply") from exc
     if not isinstance(data, dict):
         raise InputError(path, "model card front matter is not a mapping")
-    return ModelCard(path=path, front_matter=_json_safe(path, data), body=text[m.end():])
-
-
-_FRONT_MATTER_OPEN = re.compile(r"\A\ufeff?---[ \t]*\r?\n")
-
-
-def _json_safe(path: Path | None, data: dict) -> dict:
-    """A plain copy of parsed YAML, within the value and depth budgets (aliases are expanded by the copy)."""
-    import datetime
-
-    budget = [MAX_FRONT_MATTER_VALUES]
-
-    def copy(v: Any, depth: int) -> Any:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise InputError(path, f"model card front matter expands to more than {MAX_FRONT_MATTER_VALUES} values "
-                                   "(YAML aliases?)")
-        if depth > MAX_YAML_DEPTH:
-            raise InputError(path, f"model card front matter is nested deeper than {MAX_YAML_DEPTH} levels "
-                                   "(a recursive YAML alias?)")
-        if isinstance(v, dict):
-            return {str(k) if not isinstance(k, str) else k: copy(x, depth + 1) for k, x in v.items()}
-        if isinstance(v, (list, tuple, set)):
-            return [copy(x, depth + 1) for x in v]
-        if isinstance(v, (datetime.date, datetime.datetime)):
-            return v.isoformat()
-        if isinstance(v, float) and not math.isfinite(v):
-            return str(v)
-        if isinstance(v, bytes):
-            return v.decode("utf-8", errors="replace")
-        return v
-
-    return copy(data, 0)
+    return ModelCard(path=path, front_matter=data, body=text[m.end():])
 
 
 def read_model_card(directory: Path) -> ModelCard | None:
@@ -170,9 +119,6 @@ def read_model_card(directory: Path) -> ModelCard | None:
         p = directory / name
         if p.is_file():
             try:
-                size = p.stat().st_size
-                if size > MAX_CARD_BYTES:
-                    raise InputError(p, f"model card is {size} bytes, above the {MAX_CARD_BYTES}-byte limit")
                 text = p.read_text(encoding="utf-8", errors="replace")
             except PermissionError as exc:
                 raise InputError(p, "permission denied") from exc

@@ -238,34 +238,6 @@ def test_fingerprint_sniffing_survives_any_header(tmp_path):
     assert os.path.exists(p)
 
 
-# ----------------------------------------------------------------------------------------------------- model cards
-LAUGHS = "---\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)) + "---\nbody\n"
-
-
-@pytest.mark.parametrize("card, problem", [
-    (LAUGHS, "expands to more than"),                          # 400 bytes, ~10^9 values once aliases expand
-    ("---\na: &x [*x]\n---\n", "nested deeper"),               # a recursive alias
-    ("---\n" + "k: v\n" * 1_000_000 + "---\n", "longer than"),  # a million-line front matter
-], ids=["billion-laughs", "recursive-alias", "huge-front-matter"])
-def test_card_front_matter_bombs(tmp_path, card, problem):
-    from safetensors.numpy import save_file
-
-    save_file({"w": np.ones((2, 2), np.float32)}, str(tmp_path / "model.safetensors"))
-    (tmp_path / "README.md").write_text(card)
-    assert_one_line_error(run_cli("inspect", tmp_path, "--format", "json"), "README.md", problem)
-
-
-def test_card_dates_and_mixed_keys_render_as_json(tmp_path):
-    from safetensors.numpy import save_file
-
-    save_file({"w": np.ones((2, 2), np.float32)}, str(tmp_path / "model.safetensors"))
-    (tmp_path / "README.md").write_text("---\nlicense: 2024-01-02\n1: one\ntrue: yes\n---\n# Card\n")
-    proc = run_cli("inspect", tmp_path, "--format", "json")
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["card"]["license"] == "2024-01-02"
-
-
 def test_torch_names_with_lone_surrogates(tmp_path):
     """A pickle can carry strings no UTF-8 report can hold: a tensor name is refused, other strings replaced."""
     import torch
