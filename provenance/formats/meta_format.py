@@ -26,7 +26,7 @@ import numpy as np
 from provenance.checkpoint import Checkpoint, TensorRef
 from provenance.dtypes import from_torch_dtype
 from provenance.errors import InputError
-from provenance.formats.torch_format import check_tensor, find_state_dict, load_pickle, tensor_reader
+from provenance.formats.torch_format import find_state_dict, load_pickle, tensor_reader
 
 SHARD_NAME = re.compile(r"^consolidated\.(\d+)\.pth$")
 DIM0 = ("wq", "wk", "wv", "w1", "w3", "output")
@@ -110,6 +110,8 @@ def open_path(path: Path) -> Checkpoint:
         if len(siblings) > 1 and path in siblings:
             warnings.append(f"{path.name} is one of {len(siblings)} model-parallel ranks; open the directory "
                             "to merge them")
+    from provenance.formats.torch_format import check_tensor
+
     states = []
     for f in files:
         sd, _ = find_state_dict(load_pickle(f), f)

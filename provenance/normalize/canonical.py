@@ -17,8 +17,7 @@ import numpy as np
 from provenance.checkpoint import Checkpoint, TensorRef
 from provenance.normalize import layouts
 from provenance.normalize.arch import INFERRED, METADATA, UNKNOWN, ArchSpec, metadata_values
-from provenance.normalize.family import (DISPLAY, LLAMA_LIKE, declared_family, graph_diff,
-                                        has_language_model_signature, traits_of)
+from provenance.normalize.family import (DISPLAY, LLAMA_LIKE, declared_family, graph_diff, traits_of)
 from provenance.normalize.schemes import (ADAPTER_SUFFIXES, BUFFERS, CANONICAL, FUSED, LOOKUPS, PREFIXES,
                                           Scheme, canonical_name)
 
@@ -432,6 +431,8 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
         seen.add(key)
         kept.append(a)
     assigns = kept
+    from provenance.normalize.family import has_language_model_signature
+
     if scheme is None and fam_declared in (None, "unknown") and not has_language_model_signature(assigns):
         unmatched = sorted(set(unmatched) | {a.source for a in assigns})  # not a language model: match nothing
         assigns = []
