@@ -248,3 +248,21 @@ def test_torch_names_with_lone_surrogates(tmp_path):
     proc = run_cli("inspect", tmp_path / "b.pt", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["metadata"]["torch"]["non_tensor_entries"]["info"] == {"5": "x", "?": 1}
+
+
+def test_torch_tensor_that_requires_grad(tmp_path):
+    """Found by test_fuzz_readers: one flipped bit (byte 216 of the zip seed) set a tensor's requires_grad, and
+    reading it raised RuntimeError ("Can't call numpy() on Tensor that requires grad"). A saved nn.Parameter is the
+    same case in a genuine file."""
+    import torch
+
+    name, data, hot = seed("torch")
+    p = tmp_path / "flipped.pt"
+    p.write_bytes(mutate(data, hot, [("flip", False, 216, 0, 0)]))
+    try:
+        for t in open_checkpoint(p).tensors.values():
+            t.read()
+    except InputError:
+        pass
+    torch.save({"w": torch.nn.Parameter(torch.ones(2, 3))}, tmp_path / "param.pt")
+    np.testing.assert_array_equal(open_checkpoint(tmp_path / "param.pt")["w"].read(), np.ones((2, 3), np.float32))

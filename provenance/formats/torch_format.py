@@ -155,6 +155,8 @@ def tensor_reader(t):
     """A RowReader over a (memory-mapped) torch tensor: converts only the requested rows to float32."""
     import torch
 
+    t = t.detach()  # a saved nn.Parameter (or a pickle flag) may ask for gradients; reading never needs them
+
     def reader(r0: int, r1: int) -> np.ndarray:
         part = t.reshape(1) if t.dim() == 0 else t[r0:r1]
         if part.is_complex():
