@@ -170,9 +170,10 @@ def is_fingerprint_file(path: str | Path) -> bool:
             n = int.from_bytes(head, "little")
             if len(head) < 8 or n <= 0 or n > 64 * 1024 * 1024:
                 return False
-            meta = json.loads(f.read(n)).get("__metadata__", {}) or {}
-        return FORMAT in meta
-    except (OSError, ValueError, UnicodeDecodeError):
+            header = json.loads(f.read(n))
+        meta = header.get("__metadata__") if isinstance(header, dict) else None
+        return isinstance(meta, dict) and FORMAT in meta
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):  # any header that is not ours: not ours
         return False
 
 

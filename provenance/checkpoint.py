@@ -4,6 +4,10 @@
 of files, the metadata that came with them, and a lazy ``name → TensorRef`` map. Nothing is read until a tensor
 is asked for, and a read returns that one tensor (or a block of its rows) as float32, so memory stays bounded by
 the largest tensor rather than the model.
+
+Untrusted input: for any byte sequence, ``open_checkpoint`` and the reads of the tensors it returns either succeed
+or raise :class:`InputError` (one line: the file and the problem). Every length, count, offset and shape is checked
+against the file and fixed caps before anything is allocated (limits: ``docs/formats.md``).
 """
 
 from __future__ import annotations
@@ -127,7 +131,8 @@ class Checkpoint:
 def open_checkpoint(path: str | Path) -> Checkpoint:
     """Open a checkpoint file or directory, detecting its format from content.
 
-    Raises :class:`InputError` (naming the file and the problem) for anything unreadable.
+    Raises :class:`InputError` (naming the file and the problem) for anything unreadable, and nothing else for any
+    byte sequence: a corrupt, truncated, oversized or hostile file is always an InputError.
     """
     from provenance.formats import open_path
 

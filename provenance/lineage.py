@@ -58,38 +58,9 @@ def canonical_tensors(ckpt, reference=None, head_dim: int | None = None
 
 def token_strings(ckpt) -> list[str] | None:
     """The vocabulary as a list of strings by id, when a tokenizer travels with the weights (else None)."""
-    if ckpt.format == "gguf":
-        try:
-            from provenance.formats.gguf_format import gguf_tokens
+    from provenance.formats.tokenizers import read_token_strings
 
-            return gguf_tokens(ckpt)
-        except Exception:  # noqa: BLE001 - a vocabulary is optional evidence
-            return None
-    base = ckpt.path if ckpt.path.is_dir() else ckpt.path.parent
-    tj = base / "tokenizer.json"
-    if tj.is_file():
-        try:
-            data = json.loads(tj.read_text(encoding="utf-8"))
-            vocab = data.get("model", {}).get("vocab")
-            if isinstance(vocab, dict) and vocab:
-                out = [""] * (max(vocab.values()) + 1)
-                for s, i in vocab.items():
-                    out[i] = s
-                for tok in data.get("added_tokens", []) or []:
-                    if isinstance(tok, dict) and isinstance(tok.get("id"), int) and tok["id"] < len(out):
-                        out[tok["id"]] = tok.get("content", "")
-                return out
-        except (OSError, ValueError):
-            return None
-    sp = base / "tokenizer.model"  # SentencePiece (Meta originals and many Llama-family repos)
-    if sp.is_file():
-        from provenance.formats.sentencepiece_model import sentencepiece_pieces
-
-        try:
-            return sentencepiece_pieces(sp)
-        except (OSError, ValueError):
-            return None
-    return None
+    return read_token_strings(ckpt)
 
 
 def load_side(path: str | Path, adapters: bool = False, lenient: bool = False) -> Side:

@@ -86,15 +86,16 @@ def quantize_q80(w, group_size):
     return q, scale.astype(np.float32)
 
 
-def write_v2(path, w, shared, group_size=8):
+def write_v2(path, w, shared, group_size=8, cfg=CFG):
     """Mirror of llama2.c export.py version2_export."""
+    n = cfg["layers"]
     with open(path, "wb") as fh:
-        fh.write(_header(2, shared, extra=struct.pack("i", group_size)))
-        for a in _layer(w, "attention_norm") + _layer(w, "ffn_norm") + [w["norm.weight"]]:
-            fh.write(a.tobytes())
+        fh.write(_header(2, shared, cfg=cfg, extra=struct.pack("i", group_size)))
+        for a in _layer(w, "attention_norm", n) + _layer(w, "ffn_norm", n) + [w["norm.weight"]]:
+            fh.write(a.astype(np.float32).tobytes())
         quant = [w["tok_embeddings.weight"]]
         for kind in ("wq", "wk", "wv", "wo", "w1", "w2", "w3"):
-            quant += _layer(w, kind)
+            quant += _layer(w, kind, n)
         if not shared:
             quant.append(w["output.weight"])
         for a in quant:
@@ -195,3 +196,23 @@ def test_stories260k(stories260k):
     np.testing.assert_allclose(ck["freq_cis_real"].read(), cos, atol=1e-5)
     norms = ck["layers.0.attention_norm.weight"].read()
     assert 0.3 < norms.min() and norms.max() < 3.0
+
+
+def test_stories260k_int8_export_is_read_and_compares_derived(stories260k, tmp_path):
+    """stories260K written as llama2.c's int8 export (export.py version2_export, Q8_0, group size 64 as export.py
+    picks for dim 64): read back within one quantization step, and compare calls it derived from the original."""
+    from provenance.lineage import compare_paths
+
+    src = open_checkpoint(stories260k)
+    w = {name: t.read() for name, t in src.tensors.items()}
+    cfg = dict(dim=64, hidden=172, layers=5, heads=8, kv_heads=4, vocab=512, seq=512)
+    write_v2(tmp_path / "model.bin", w, shared=True, group_size=64, cfg=cfg)
+    ck = open_checkpoint(tmp_path / "model.bin")
+    assert ck.metadata["llama2c"]["version"] == 2 and ck.metadata["llama2c"]["group_size"] == 64
+    assert ck["layers.3.feed_forward.w2.weight"].dtype == "Q8_0"
+    for name, ref in ck.tensors.items():
+        got, want = ref.read(), w[name]
+        step = np.abs(want).max() / 127
+        assert np.abs(got - want).max() <= step * 0.51 + 1e-7, name
+    r = compare_paths(tmp_path / "model.bin", stories260k)
+    assert r["verdict"] == "derived" and r["log10_p_value"] <= -6

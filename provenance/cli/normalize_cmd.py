@@ -54,8 +54,10 @@ def normalize(
 
     try:
         max_bytes = parse_size(max_shard_size)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(f"--max-shard-size: cannot read {max_shard_size!r} (e.g. 5GB, 500MB)") from None
+    if max_bytes <= 0:
+        raise UsageError(f"--max-shard-size must be a positive size, got {max_shard_size!r} (e.g. 5GB, 500MB)")
     if out.exists() and any(out.iterdir()) and not force:
         raise UsageError(f"{out} is not empty (use --force to write into it)")
     ckpt = open_checkpoint(path)

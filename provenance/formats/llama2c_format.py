@@ -19,6 +19,7 @@ memory map. The classifier is exposed as ``output.weight`` only when the file st
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from provenance.formats.llama2c_sniff import MAGIC, plausible_config
 
 HEADER_V1 = 256
 WEIGHT_NAMES = ("model.bin",)
+TOKENIZER_NAME = re.compile(r"^(tokenizer|tok\d+)\.bin$")  # llama2.c's tokenizer files, never weights
 
 
 def _shapes(cfg: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -136,8 +138,11 @@ def open_path(path: Path) -> Checkpoint:
     """A llama2.c ``model.bin`` file, or a directory holding one."""
     if path.is_dir():
         found = [path / n for n in WEIGHT_NAMES if (path / n).is_file()]
-        if not found:
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix == ".bin")
+        if not found:  # any .bin whose header is a llama2.c header (tokenizer.bin / tok<N>.bin are not)
+            from provenance.formats import sniff_file
+
+            found = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix == ".bin"
+                     and not TOKENIZER_NAME.match(p.name) and sniff_file(p) == "llama2c"]
         if not found:
             raise InputError(path, "no llama2.c model.bin in this directory")
         ckpt = open_path(found[0])

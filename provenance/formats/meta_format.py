@@ -91,16 +91,14 @@ def shard_files(directory: Path) -> list[Path]:
 
 def open_path(path: Path) -> Checkpoint:
     """A directory of ``consolidated.NN.pth`` files (merged), or one consolidated file (read as is)."""
-    from provenance.companions import read_json
+    from provenance.companions import check_companion, read_json
 
     directory = path if path.is_dir() else path.parent
     files = shard_files(directory) if path.is_dir() else [path]
     if not files:
         raise InputError(path, "no consolidated.NN.pth files in this directory")
     params_path = directory / "params.json"
-    params = read_json(params_path) if params_path.is_file() else {}
-    if not isinstance(params, dict):
-        raise InputError(params_path, "params.json is not a JSON object")
+    params = check_companion("params", params_path, read_json(params_path)) if params_path.is_file() else {}
     warnings: list[str] = []
     if not params:
         warnings.append("no params.json beside the consolidated files; architecture comes from shapes only")
@@ -112,10 +110,14 @@ def open_path(path: Path) -> Checkpoint:
         if len(siblings) > 1 and path in siblings:
             warnings.append(f"{path.name} is one of {len(siblings)} model-parallel ranks; open the directory "
                             "to merge them")
+    from provenance.formats.torch_format import check_tensor
+
     states = []
     for f in files:
         sd, _ = find_state_dict(load_pickle(f), f)
         states.append({str(k): v for k, v in sd.items() if isinstance(v, torch.Tensor)})
+        for k, v in states[-1].items():
+            check_tensor(k, v, f)
     names = list(states[0])
     for f, st in zip(files[1:], states[1:]):
         if set(st) != set(names):

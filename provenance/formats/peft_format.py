@@ -37,15 +37,13 @@ def adapter_info(config: dict[str, Any]) -> AdapterInfo:
 
 def open_path(path: Path) -> Checkpoint:
     """An adapter directory, or its ``adapter_model.*`` file (the config is read from beside it)."""
-    from provenance.companions import read_json
+    from provenance.companions import check_companion, read_json
 
     directory = path if path.is_dir() else path.parent
     config_path = directory / CONFIG_NAME
     if not config_path.is_file():
         raise InputError(directory, f"no {CONFIG_NAME}: not a PEFT adapter directory")
-    config = read_json(config_path)
-    if not isinstance(config, dict):
-        raise InputError(config_path, "adapter config is not a JSON object")
+    config = check_companion("adapter_config", config_path, read_json(config_path))
     if path.is_file():
         weights = path
     else:

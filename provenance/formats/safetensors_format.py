@@ -11,7 +11,7 @@ offsets are relative to the start of the buffer (byte 8 + N).
 
 from __future__ import annotations
 
-import json
+import math
 import struct
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from provenance.errors import InputError
 
 # The reference implementation refuses headers above 100 MB (safetensors `MAX_HEADER_SIZE`); so do we.
 MAX_HEADER_BYTES = 100_000_000
+MAX_DIMS = 64  # more dimensions than any framework allows (PyTorch and numpy cap at 64 or fewer)
 
 INDEX_NAMES = ("model.safetensors.index.json",)
 
@@ -53,10 +54,9 @@ def read_header(path: Path) -> tuple[dict[str, Any], dict[str, str], int]:
             blob = fh.read(n)
     except PermissionError as exc:
         raise InputError(path, "permission denied") from exc
-    try:
-        header = json.loads(blob.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"corrupt safetensors header: {exc}") from exc
+    from provenance.companions import parse_json_bytes
+
+    header = parse_json_bytes(path, blob, prefix="corrupt safetensors header: ")
     if not isinstance(header, dict):
         raise InputError(path, "corrupt safetensors header: not a JSON object")
     meta = header.pop("__metadata__", None) or {}
@@ -66,21 +66,32 @@ def read_header(path: Path) -> tuple[dict[str, Any], dict[str, str], int]:
     buffer_len = size - start
     for name, entry in header.items():
         _check_entry(path, name, entry, buffer_len)
+    reach, last = 0, None  # empty tensors occupy no bytes and overlap nothing
+    for b0, b1, bn in sorted((e["data_offsets"][0], e["data_offsets"][1], k) for k, e in header.items()):
+        if b1 > b0:
+            if b0 < reach:
+                raise InputError(path, f"corrupt safetensors header: the data of tensors {last!r} and {bn!r} overlap")
+            reach, last = b1, bn
     return header, {str(k): str(v) for k, v in meta.items()}, start
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _check_entry(path: Path, name: str, entry: Any, buffer_len: int) -> None:
     if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
-        raise InputError(path, f"corrupt safetensors header: entry {name!r} lacks dtype/shape/data_offsets")
+        raise InputError(path, f"corrupt safetensors header: entry {name[:80]!r} lacks dtype/shape/data_offsets")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if dtype not in STORAGE:
-        raise InputError(path, f"tensor {name!r} has unsupported dtype {dtype!r}")
-    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
-        raise InputError(path, f"corrupt safetensors header: tensor {name!r} has shape {shape!r}")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-        raise InputError(path, f"corrupt safetensors header: tensor {name!r} has data_offsets {offsets!r}")
+    if not isinstance(dtype, str) or dtype not in STORAGE:
+        raise InputError(path, f"tensor {name!r} has unsupported dtype {str(dtype)[:40]!r}")
+    if not (isinstance(shape, list) and len(shape) <= MAX_DIMS and all(_is_int(d) and d >= 0 for d in shape)):
+        raise InputError(path, f"corrupt safetensors header: tensor {name!r} has shape {str(shape)[:80]} "
+                               f"(expected at most {MAX_DIMS} non-negative integers)")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)):
+        raise InputError(path, f"corrupt safetensors header: tensor {name!r} has data_offsets {str(offsets)[:80]}")
     begin, end = offsets
-    numel = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    numel = math.prod(shape)  # Python integers: a product of huge dims cannot wrap around
     if end - begin != numel * STORAGE[dtype][1] or begin < 0:
         raise InputError(path, f"tensor {name!r}: shape {shape} {dtype} needs {numel * STORAGE[dtype][1]} bytes, "
                                f"offsets give {end - begin}")

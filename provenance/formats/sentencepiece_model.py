@@ -54,9 +54,10 @@ def _fields(buf: bytes):
 
 def sentencepiece_pieces(path: str | Path) -> list[str]:
     """The pieces of a SentencePiece model file, by id. Raises NotSentencePiece when it is not one."""
-    data = Path(path).read_bytes()[: MAX_BYTES + 1]
-    if len(data) > MAX_BYTES:
-        raise NotSentencePiece("file too large for a tokenizer model")
+    path = Path(path)
+    if path.stat().st_size > MAX_BYTES:  # decided from the size, before reading anything
+        raise NotSentencePiece(f"file of {path.stat().st_size} bytes is too large for a tokenizer model")
+    data = path.read_bytes()
     pieces: list[str] = []
     for field, wire, value in _fields(data):
         if field == 1 and wire == 2:

@@ -32,6 +32,7 @@ NOT_WEIGHTS = re.compile(r"^(training_args|optimizer|scheduler|scaler|rng_state.
 STATE_DICT_KEYS = ("model", "state_dict", "module", "model_state_dict")
 COMPILE_PREFIX = "_orig_mod."  # inserted by torch.compile into every parameter name
 MAX_LISTED = 64  # containers longer than this are summarised in metadata
+MAX_ZIP_MEMBERS = 1_000_000  # one member per storage; a 70B model has a few thousand
 
 
 def is_torch_file(head: bytes) -> bool:
@@ -77,9 +78,14 @@ def load_pickle(path: Path) -> Any:
                                "allowed; nothing from the file was executed)") from exc
     except PermissionError as exc:
         raise InputError(path, "permission denied") from exc
-    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, TypeError) as exc:
+    except MemoryError as exc:
+        raise InputError(path, "corrupt torch file: it declares more data than can be held in memory") from exc
+    except RecursionError as exc:
+        raise InputError(path, "corrupt torch file: containers nested too deeply") from exc
+    except Exception as exc:  # noqa: BLE001 - the unpickler and zip reader parse untrusted bytes (struct.error,
+        # AttributeError, UnicodeDecodeError …): any failure is bad input, never a crash
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(path, f"truncated or corrupt torch file ({first[:160]})") from exc
+        raise InputError(path, f"truncated or corrupt torch file ({type(exc).__name__}: {first[:160]})") from exc
 
 
 def _check_zip(path: Path) -> None:
@@ -89,11 +95,21 @@ def _check_zip(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             size = path.stat().st_size
-            for info in zf.infolist():
+            infos = zf.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise InputError(path, f"torch archive has {len(infos)} members (limit {MAX_ZIP_MEMBERS})")
+            for info in infos:
                 if info.header_offset + info.compress_size > size:
                     raise InputError(path, f"truncated torch file: member {info.filename!r} ends past the file end")
-    except zipfile.BadZipFile as exc:
-        raise InputError(path, f"truncated or corrupt torch file (zip archive unreadable: {exc})") from exc
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise InputError(path, f"torch archive member {info.filename!r} is compressed; torch.save "
+                                           "stores members uncompressed")
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zipfile parses untrusted bytes (BadZipFile, struct.error,
+        # NotImplementedError for an unknown "version needed" …): any failure is bad input
+        raise InputError(path, f"truncated or corrupt torch file (zip archive unreadable: {type(exc).__name__}: "
+                               f"{str(exc)[:120]})") from exc
 
 
 _MADV_PAGEOUT = 21  # Linux >= 5.4: reclaim these pages; data stay intact (file pages are re-read on access)
@@ -139,6 +155,8 @@ def tensor_reader(t):
     """A RowReader over a (memory-mapped) torch tensor: converts only the requested rows to float32."""
     import torch
 
+    t = t.detach()  # a saved nn.Parameter (or a pickle flag) may ask for gradients; reading never needs them
+
     def reader(r0: int, r1: int) -> np.ndarray:
         part = t.reshape(1) if t.dim() == 0 else t[r0:r1]
         if part.is_complex():
@@ -150,7 +168,36 @@ def tensor_reader(t):
     return reader
 
 
+def _INTEGER_DTYPES() -> set:  # noqa: N802 - a constant that needs torch imported lazily
+    import torch
+
+    names = ("bool", "int8", "uint8", "int16", "int32", "int64", "uint16", "uint32", "uint64")
+    return {getattr(torch, n) for n in names if hasattr(torch, n)}
+
+
+def check_tensor(name: str, t, path: Path) -> None:
+    """Refuse tensors that are not plain dense real arrays (sparse, quantized, nested, complex, meta)."""
+    import torch
+
+    kind = None
+    if t.is_nested:
+        kind = "a nested tensor"
+    elif t.layout != torch.strided:
+        kind = f"a {str(t.layout).removeprefix('torch.')} (sparse) tensor"
+    elif t.is_quantized:
+        kind = "a quantized torch tensor"
+    elif t.is_complex():
+        kind = "a complex tensor"
+    elif t.is_meta or t.device.type != "cpu":
+        kind = f"a tensor on device {t.device}"
+    elif not (t.is_floating_point() or t.dtype in _INTEGER_DTYPES()):
+        kind = f"a tensor of dtype {t.dtype}"
+    if kind:
+        raise InputError(path, f"tensor {name!r} is {kind}; only dense real tensors are supported")
+
+
 def tensor_ref(name: str, t, path: Path) -> TensorRef:
+    check_tensor(name, t, path)
     return TensorRef(name=name, shape=tuple(int(d) for d in t.shape), dtype=from_torch_dtype(t.dtype),
                      file=path, reader=tensor_reader(t))
 
@@ -159,8 +206,10 @@ def plain(value: Any, depth: int = 0) -> Any:
     """A JSON-serialisable summary of a non-tensor value found in a pickle (tensors become shape/dtype records)."""
     import torch
 
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, (bool, int)):
         return value
+    if isinstance(value, str):
+        return _text(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, torch.Tensor):
@@ -175,14 +224,23 @@ def plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Mapping):
         if depth >= 4 or len(value) > MAX_LISTED:
             return {"type": "dict", "length": len(value)}
-        return {str(k): plain(v, depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {_text(str(k)): plain(v, depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple, set)):
         items = sorted(value, key=str) if isinstance(value, set) else list(value)
         if depth >= 4 or len(items) > MAX_LISTED:
             return {"type": type(value).__name__, "length": len(items), "head": [plain(v, 5) for v in items[:8]]}
         return [plain(v, depth + 1) for v in items]
-    text = repr(value)
+    text = _text(repr(value))
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _text(s: str) -> str:
+    """A pickle can hold strings with lone surrogates, which no UTF-8 report can carry: replace them."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", errors="replace").decode("utf-8")
 
 
 def _has_tensors(obj: Mapping) -> int:
@@ -230,6 +288,9 @@ def read_torch_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, Any]]:
         for key, value in mapping.items():
             name = prefix + str(key)
             if isinstance(value, torch.Tensor):
+                if _text(name) != name:
+                    raise InputError(path, f"tensor name {_text(name)[:60]!r} holds a lone surrogate, which is not "
+                                           "valid Unicode text")
                 if COMPILE_PREFIX in name:
                     name = name.replace(COMPILE_PREFIX, "")
                     stripped += 1
@@ -239,16 +300,16 @@ def read_torch_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, Any]]:
             elif isinstance(value, Mapping) and _has_tensors(value):
                 walk(value, name + ".")
             else:
-                extra[name] = plain(value, 1)
+                extra[_text(name)] = plain(value, 1)
 
     walk(sd, "")
     meta: dict[str, Any] = {}
     if where is not None:
-        meta["state_dict_key"] = where
+        meta["state_dict_key"] = _text(where)
         top = where.split(".")[0]
         for key, value in sorted(obj.items(), key=lambda kv: str(kv[0])):
             if key != top:
-                meta[str(key)] = plain(value, 1)
+                meta[_text(str(key))] = plain(value, 1)
     if extra:
         meta["non_tensor_entries"] = extra
     if stripped:

@@ -446,6 +446,11 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
         seen.add(key)
         kept.append(a)
     assigns = kept
+    from provenance.normalize.family import has_language_model_signature
+
+    if scheme is None and fam_declared in (None, "unknown") and not has_language_model_signature(assigns):
+        unmatched = sorted(set(unmatched) | {a.source for a in assigns})  # not a language model: match nothing
+        assigns = []
 
     if fam_declared:
         family, family_source = fam_declared, fam_src

@@ -64,6 +64,22 @@ def declared_family(metadata: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def has_language_model_signature(assigns: list[Any]) -> bool:
+    """Whether role assignments made from shapes alone describe a transformer language model.
+
+    Structural inference can give a role to any tensor whose shape fits (a CNN's ``fc.bias`` looks like a final norm
+    gain), so a structure-only match counts as a language model only with a token embedding (or classifier) and at
+    least one per-layer attention or MLP matrix; otherwise the checkpoint is family ``unknown``, every tensor
+    unmatched.
+    """
+    has_vocab = any(a.role in ("embed", "lm_head") for a in assigns)
+    has_block = any(a.layer is not None and a.role in _BLOCK_MATRICES for a in assigns)
+    return has_vocab and has_block
+
+
+_BLOCK_MATRICES = {"q", "k", "v", "o", "qkv", "gate", "up", "down", "gate_up"}
+
+
 def traits_of(family: str, roles_present: set[str], values: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """Architectural traits (the vocabulary of the graph diff) from family, tensors and config."""
     t: dict[str, Any] = {}
