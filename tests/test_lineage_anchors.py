@@ -7,23 +7,14 @@ llama2.c's ``tok512.bin`` (format: int32 max length, then per token float32 scor
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from provenance.formats.tokenizers import llama2c_token_strings
+
 from test_lineage_cli import compare_json, show  # noqa: F401 (fixture)
-
-
-def tok512_pieces(path: Path) -> list[str]:
-    data = path.read_bytes()
-    pos, out = 4, []
-    while pos < len(data):
-        _, n = struct.unpack_from("<fi", data, pos)
-        out.append(data[pos + 8:pos + 8 + n].decode("utf-8", "replace"))
-        pos += 8 + n
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +34,9 @@ def sides(stories260k, tmp_path_factory):
     for f in sorted((d / "canonical").glob("*.safetensors")):
         sd.update(load_file(str(f)))
     hf = _save_safetensors(d / "hf", sd, None)  # no tokenizer beside it: anchors by index
-    pieces = tok512_pieces(stories260k.parent / "tok512.bin")
+    # SentencePiece pieces as a GGUF conversion stores them (the project's llama2.c reader maps run.c's spaces
+    # and "\n<s>\n" markers back to pieces; the reader itself is exercised in test_formats_gguf_versions).
+    pieces = llama2c_token_strings(stories260k.parent / "tok512.bin", 512)
     assert len(pieces) == 512
     a = cm.arch.values
     w = gguf.GGUFWriter(str(d / "vocab.gguf"), "llama")
