@@ -494,6 +494,9 @@ def summary_sentence(r: dict) -> str:
     p = _fmt_p(r)
     if r["verdict"] == "derived":
         how = f" ({', '.join(r['relation'])})" if r["relation"] else ""
+        if r["log10_p_value"] < -12:  # a tail this far out is a strength of evidence, not a probability to quote
+            return (f"The suspect shares weight lineage with the reference{how}. Similarity this strong between "
+                    f"independent models is far below anything chance produces (log10 p = {r['log10_p_value']:g}).")
         return (f"The suspect shares weight lineage with the reference{how}. Similarity this strong between "
                 f"independent models has probability {p}.")
     if r["verdict"] == "independent":
