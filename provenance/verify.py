@@ -80,12 +80,13 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     cm = normalize(ckpt, head_dim=head_dim)
     refuse_unrunnable(ckpt, cm)
     canonical = _raw_bf16(ckpt, cm.tensors)
-    tensors, facts = canonical, None
+    tensors: dict[str, Any] = canonical
+    facts: dict[str, Any] | None = None
     if adapter is not None:  # shapes are checked against the base before any tensor is read (one line, exit 2)
         from provenance.adapters import apply_adapter
 
-        tensors, facts = apply_adapter(adapter, canonical, cm.arch.values)
-        facts = dict(facts, base=str(ckpt.path))
+        tensors, applied = apply_adapter(adapter, canonical, cm.arch.values)
+        facts = dict(applied, base=str(ckpt.path))
 
     from reference_impl import Llama, LlamaConfig, greedy
     from reference_impl.model import streamed
@@ -272,7 +273,8 @@ def _read_stored(ref):
         else:
             finite = bool(np.isfinite(block).all())
         if not finite:
-            raise InputError(getattr(ref, "file", ref.name), f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)")
+            raise InputError(getattr(ref, "file", ref.name),
+                             f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)")
         value = (torch.from_numpy(block.view(np.int16)).view(torch.bfloat16) if raw is not None
                  else torch.from_numpy(block))
         value = value.reshape(value.shape[0] if shape else 1, -1)
