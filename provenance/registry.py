@@ -283,22 +283,27 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
     (:func:`full_comparisons`), the full fingerprint comparison ranks them, then the ``top`` best get a deep
     comparison when both checkpoints are available."""
     from fingerprints.compare import compare_fingerprints, hash_kind
+    from fingerprints.content import storage_explains, value_drift
     from fingerprints.deep import deep_compare
-    from provenance.lineage import SCHEMA_VERSION, _fingerprint_of, build_report, guide, load_side
+    from provenance.lineage import SCHEMA_VERSION, Side, _fingerprint_of, build_report, content_first, guide, load_side
 
     from fingerprints.screen import screen_vector, top_k
 
     listed, vecs = registry.screens()
     if not listed:
         raise InputError(registry.db_path, "the registry is empty; add base models with `provenance registry add`")
-    sus = load_side(path)
+    sus = load_side(path, lenient=True)
+    if sus.problem:  # names and shapes reveal nothing: a registered model's content may still place every tensor
+        sus = _structure_by_registry(sus, registry, listed, progress)
     fb = _fingerprint_of(sus, progress, "fingerprint suspect")
     # The same index as `scan`: screening vectors pick the candidates; only they get the full comparison.
     pos, _ = top_k(screen_vector(fb)[None], vecs, full_comparisons(len(listed), top))
     entries = [(listed[i]["name"], listed[i]["path"], registry.fingerprint(listed[i]["name"])) for i in pos[0]]
     screened = []
     for name, ref_path, fa in entries:
-        rep = build_report(compare_fingerprints(fa, fb), fa.meta, fb.meta, path, name, deep=None)
+        # Copy evidence from the stored content hashes, as `compare` gives it against a fingerprint file.
+        _, copy = content_first(Side(path=Path(name), kind="fingerprint", fingerprint=fa), sus, fa, fb)
+        rep = build_report(compare_fingerprints(fa, fb), fa.meta, fb.meta, path, name, deep=None, copy=copy)
         screened.append((rep["log10_p_value"], -rep["score"], name, ref_path, fa, rep))
     screened.sort(key=lambda t: (t[0], t[1], t[2]))
     candidates = []
@@ -310,7 +315,11 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
             fb2 = fb if s2 is sus else _fingerprint_of(s2, progress, "fingerprint suspect")
             # The file may have changed since it was registered: compare what is there now.
             fa_now = _fingerprint_of(ref, progress, f"fingerprint {name}")
-            notes = list(s2.notes)
+            # Content first, as `compare` does: matched tensors fix roles, layer order and layouts before the
+            # deep test, and the copy evidence enters the verdict.
+            s3, copy = content_first(ref, s2, fa_now, fb2)
+            fb3 = fb2 if s3 is s2 else _fingerprint_of(s3, progress, "fingerprint suspect")
+            notes = list(s3.notes)
             if hash_kind(fa_now.meta) != hash_kind(fa.meta):
                 notes.append(f"the entry {name!r} was made by an older version of the tool; the deep comparison "
                              f"used the current contents of {ref_path} (run `provenance registry add` again to "
@@ -319,10 +328,13 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
                   != {n: h["content"] for n, h in fa.meta["tensor_hashes"].items()}):  # v4 adds fields per hash
                 notes.append(f"{ref_path} changed since it was registered as {name!r}; the deep comparison used "
                              "its current contents (run `provenance registry add` again to refresh the entry)")
-            res = deep_compare(ref.tensors, ref.arch, s2.tensors, s2.arch, ref_tokens=ref.tokens,
-                               sus_tokens=s2.tokens, ref_fingerprint=fa_now, sus_fingerprint=fb2,
+            res = deep_compare(ref.tensors, ref.arch, s3.tensors, s3.arch, ref_tokens=ref.tokens,
+                               sus_tokens=s3.tokens, ref_fingerprint=fa_now, sus_fingerprint=fb3,
                                progress=progress)
-            rep = build_report(res["fingerprint"], fa_now.meta, fb2.meta, path, name, deep=res, notes=notes)
+            res["storage"] = storage_explains(ref.tensors, s3.tensors)  # element-wise facts for the labels
+            res["drift"] = value_drift(ref.tensors, s3.tensors)
+            rep = build_report(res["fingerprint"], fa_now.meta, fb3.meta, path, name, deep=res, notes=notes,
+                               copy=copy)
         candidates.append({"name": name, "path": ref_path, "verdict": rep["verdict"], "mode": rep["mode"],
                            "p_value": rep["p_value"], "log10_p_value": rep["log10_p_value"], "score": rep["score"],
                            "relation": rep["relation"], "notes": notes})
@@ -331,6 +343,30 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
     return {"schema_version": SCHEMA_VERSION, "suspect": str(path), "registry": str(registry.directory),
             "candidates": candidates[:max(top, 1)] if top else candidates,
             "screened": len(listed), "compared": len(entries)}
+
+
+def _structure_by_registry(sus, registry: Registry, listed: list[dict], progress=None):
+    """A suspect whose names and shapes told nothing, built by content from the registered model that shares the
+    most tensor contents with it (its checkpoint when the file is still there, so re-laid-out tensors are matched
+    too; else its stored fingerprint). InputError (the suspect's own problem) when no registered model shares any."""
+    from fingerprints.fingerprint import _scan
+    from provenance.lineage import Side, load_side, structure_by_content
+
+    mine = {_scan(t)[0]["content"] for _, t in sorted(sus.tensors.items())}
+    best: tuple[int, str] | None = None
+    for entry in listed:
+        stored = {h["content"] for h in registry.fingerprint(entry["name"]).meta["tensor_hashes"].values()}
+        shared = len(mine & stored)
+        if shared and (best is None or (-shared, entry["name"]) < (-best[0], best[1])):
+            best = (shared, entry["name"])
+    if best is None:
+        raise InputError(sus.path, sus.problem or "not a LLaMA-shaped language model")
+    entry = next(e for e in listed if e["name"] == best[1])
+    if entry["path"] and Path(entry["path"]).exists():
+        other = load_side(entry["path"])
+    else:
+        other = Side(path=Path(entry["name"]), kind="fingerprint", fingerprint=registry.fingerprint(entry["name"]))
+    return structure_by_content(sus, other, progress)
 
 
 FULL_COMPARE_ALL = 32  # registries up to this size get the full comparison for every entry

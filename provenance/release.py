@@ -136,28 +136,23 @@ def repo_id_from_url(url: str | None) -> str | None:
 
 
 def read_gguf_info(path: Path) -> GGUFInfo:
-    """``general.*`` license and lineage keys of a GGUF file, read with gguf's own reader (no tensor data)."""
-    try:
-        from gguf import GGUFReader
+    """``general.*`` license and lineage keys of a GGUF file (versions 1-3), read with the project's bounded parser
+    (``provenance.formats.gguf_parse``: every count and length checked against the file, no tensor data read), so
+    old files are read and a hostile header cannot make audit hang. Raises only InputError."""
+    from provenance.formats.gguf_parse import parse_gguf
 
-        reader = GGUFReader(str(path), "r")
-    except Exception as exc:  # noqa: BLE001 - any parse failure of a user file is an input error
-        raise InputError(path, f"not a readable GGUF file ({type(exc).__name__}: {exc})") from exc
+    kv = parse_gguf(path).kv
 
     def get(key: str) -> Any:
-        f = reader.fields.get(key)
-        if f is None:
-            return None
-        try:
-            return f.contents()
-        except Exception:  # noqa: BLE001 - a malformed value is reported as absent
-            return None
+        value = kv.get(key)
+        return value if isinstance(value, str) else None  # a key of another type counts as absent
 
     info = GGUFInfo(file=path, name=get("general.name"), license=get("general.license"),
                     license_name=get("general.license.name"), license_link=get("general.license.link"),
                     source_repo_url=get("general.source.repo_url") or get("general.source.url"))
-    count = get("general.base_model.count") or 0
-    for i in range(int(count) if isinstance(count, int) else 0):
+    count = kv.get("general.base_model.count")
+    count = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 0
+    for i in range(min(count, sum(k.startswith("general.base_model.") for k in kv))):  # bounded by the keys present
         entry = {k: get(f"general.base_model.{i}.{k}") for k in ("name", "organization", "repo_url")}
         entry = {k: str(v) for k, v in entry.items() if v}
         rid = repo_id_from_url(entry.get("repo_url"))

@@ -41,21 +41,36 @@ UNRUNNABLE_TRAITS = ("norm", "mlp", "positions", "parallel_block", "pre_norm", "
 KEPT_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 
-def verify_path(path: str | Path, steps: int = 32, head_dim: int | None = None) -> dict[str, Any]:
+def verify_path(path: str | Path, steps: int = 32, head_dim: int | None = None,
+                base: str | Path | None = None) -> dict[str, Any]:
     """The `verify` report for a checkpoint file or directory (fields: README, section "provenance verify PATH").
 
+    With ``base``, ``path`` must be a PEFT LoRA adapter: it is applied to the base in memory
+    (:func:`provenance.adapters.apply_adapter`) and the adapted model is verified.
+
     Raises InputError (exit 2) for unreadable input and for inputs it cannot run, decided from headers and shapes
-    before any tensor is read: a fingerprint file, a PEFT/LoRA adapter, a non-LLM, blocks the reference has no
-    code for, sizes the files do not state."""
+    before any tensor is read: a fingerprint file, a PEFT/LoRA adapter without ``base``, an adapter whose shapes do
+    not fit the base, a non-LLM, blocks the reference has no code for, sizes the files do not state. UsageError
+    (exit 2) for ``base`` given with a path that is not an adapter."""
     if steps < 0:
         raise UsageError(f"--steps must be >= 0, got {steps}")
     if head_dim is not None and head_dim <= 0:
         raise UsageError(f"--head-dim must be positive, got {head_dim}")
     _refuse_fingerprint(Path(path))
-    return verify_checkpoint(open_checkpoint(path), steps=steps, head_dim=head_dim)
+    if base is None:
+        return verify_checkpoint(open_checkpoint(path), steps=steps, head_dim=head_dim)
+    adapter = open_checkpoint(path)
+    if adapter.format != "peft" or adapter.adapter is None:
+        raise UsageError(f"--base applies a PEFT adapter to its base, but {path} is not an adapter (no "
+                         "adapter_config.json beside its weights): verify it without --base")
+    _refuse_fingerprint(Path(base))
+    return verify_checkpoint(open_checkpoint(base), steps=steps, head_dim=head_dim, adapter=Path(path))
 
 
-def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = None) -> dict[str, Any]:
+def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = None,
+                      adapter: Path | None = None) -> dict[str, Any]:
+    """The `verify` report for an opened checkpoint; ``adapter`` (a PEFT adapter directory) is applied to it in
+    memory first, and the adapted model is what runs."""
     from provenance.normalize import normalize
 
     for f in ckpt.files:
@@ -64,6 +79,14 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     torch = require_torch("verify (running the model)")  # normalization's architecture graph traces a model too
     cm = normalize(ckpt, head_dim=head_dim)
     refuse_unrunnable(ckpt, cm)
+    canonical = _raw_bf16(ckpt, cm.tensors)
+    tensors: dict[str, Any] = canonical
+    facts: dict[str, Any] | None = None
+    if adapter is not None:  # shapes are checked against the base before any tensor is read (one line, exit 2)
+        from provenance.adapters import apply_adapter
+
+        tensors, applied = apply_adapter(adapter, canonical, cm.arch.values)
+        facts = dict(applied, base=str(ckpt.path))
 
     from reference_impl import Llama, LlamaConfig, greedy
     from reference_impl.model import streamed
@@ -77,8 +100,10 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
         "canonical_tensors": len(cm.tensors), "consumed": 0, "missing": [], "unexpected": [], "mismatched": [],
         "batch": {"seed": BATCH_SEED, "shape": list(BATCH_SHAPE)}, "finite": None, "mean_entropy": None,
         "max_entropy": None, "compared_with": None, "max_abs_logit_diff": None, "logit_tolerance": LOGIT_TOLERANCE,
-        "comparison_note": None, "bos_token_id": None, "steps": steps, "greedy_from_bos": [],
+        "comparison_note": None, "bos_token_id": None, "steps": steps, "greedy_from_bos": [], "adapter": facts,
     }
+    if facts is not None:
+        report["path"] = facts["path"]
     try:
         model = Llama.empty(LlamaConfig.from_hf(hf_config)).eval()  # meta device: no memory, nothing initialised
     except (ValueError, NotImplementedError) as exc:
@@ -86,8 +111,7 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
         return _finish(report, reasons)
 
     # Names and shapes decide what fits before any tensor is read.
-    load = model.check_shapes({n: tuple(t.shape) for n, t in cm.tensors.items()})
-    tensors = _raw_bf16(ckpt, cm.tensors)
+    load = model.check_shapes({n: tuple(t.shape) for n, t in tensors.items()})
     weights = stored_weights(tensors, load.consumed)
     mismatched = list(load.mismatched)
     if model.config.tie_word_embeddings:
@@ -123,7 +147,15 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
 
     progress("transformers comparison", 0, 1)
     sizes = {k: hf_config[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size", "vocab_size")}
-    native, note = native_logits(ckpt, ids, cm.tensors, weights, sizes)
+    # transformers runs the original files; an adapted tensor takes part only where its base tensor is one of them
+    # unchanged (same reader), else that class would run the base, not the adapted model.
+    rewritten = [n for n, t in tensors.items() if t is not canonical.get(n)
+                 and not (n in ckpt.tensors and _reader(canonical.get(n)) is _reader(ckpt.tensors[n]))]
+    if rewritten:
+        native, note = None, (f"the adapter changes {rewritten[0]}, which is not stored as the base's original "
+                              "tensor of that name; transformers not run on the adapted model")
+    else:
+        native, note = native_logits(ckpt, ids, canonical, weights, sizes)
     progress("transformers comparison", 1, 1)
     report["comparison_note"] = note
     if native is not None:
@@ -157,7 +189,8 @@ def _refuse_adapter(ckpt: Checkpoint) -> None:
     if ckpt.format == "peft" or ckpt.adapter is not None:
         base = ckpt.adapter.base_model if ckpt.adapter is not None else None
         raise InputError(ckpt.path, "a PEFT/LoRA adapter holds low-rank deltas, not a model: it cannot run on its "
-                                    "own; compare it with its base" + (f" ({base})" if base else ""))
+                                    "own; give its base with --base BASE, or compare it with its base"
+                                    + (f" ({base})" if base else ""))
 
 
 def refuse_unrunnable(ckpt: Checkpoint, cm) -> None:
@@ -195,6 +228,10 @@ def refuse_unrunnable(ckpt: Checkpoint, cm) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ weights
+def _reader(ref) -> Any:
+    return getattr(ref, "reader", None) if ref is not None else None
+
+
 def _raw_bf16(ckpt: Checkpoint, tensors: dict[str, Any]) -> dict[str, Any]:
     from provenance.formats.safetensors_format import with_raw_bf16
 
@@ -236,7 +273,8 @@ def _read_stored(ref):
         else:
             finite = bool(np.isfinite(block).all())
         if not finite:
-            raise InputError(ref.file, f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)")
+            raise InputError(getattr(ref, "file", ref.name),
+                             f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)")
         value = (torch.from_numpy(block.view(np.int16)).view(torch.bfloat16) if raw is not None
                  else torch.from_numpy(block))
         value = value.reshape(value.shape[0] if shape else 1, -1)
@@ -250,13 +288,15 @@ def _read_stored(ref):
 
 
 def _blocks(ref, raw, max_bytes: int = 64 * 1024 * 1024):
-    if raw is None:
+    if raw is None and hasattr(ref, "iter_rows"):
         yield from ref.iter_rows(max_bytes)
         return
-    row = max(1, ref.numel // max(1, ref.shape[0]))
+    row = max(1, math.prod(ref.shape) // max(1, ref.shape[0]))
+    if raw is None:  # a tensor computed on read (an applied adapter's W + s·B·A) offers read_rows
+        raw = ref.read_rows
     step = max(1, max_bytes // (4 * row))
     for start in range(0, ref.shape[0], step):
-        yield start, raw(start, start + step).reshape(-1, row)
+        yield start, raw(start, min(start + step, ref.shape[0])).reshape(-1, row)
 
 
 class _Reread:
@@ -395,6 +435,10 @@ def render_text(report: dict[str, Any]) -> str:
                      f"{report['max_abs_logit_diff']:.3g} (tolerance {report['logit_tolerance']:g})")
     elif report["comparison_note"]:
         lines.append(f"no native comparison: {report['comparison_note']}")
+    if report.get("adapter"):
+        a = report["adapter"]
+        lines.append(f"adapter: {a['path']} ({a['peft_type']}, rank {a['rank']}, alpha {a['alpha']}, "
+                     f"{a['tensors_changed']} tensor(s) changed) applied in memory to {a['base']}")
     if report["greedy_from_bos"]:
         lines.append(f"greedy from BOS ({report['bos_token_id']}), {len(report['greedy_from_bos'])} steps: "
                      + " ".join(map(str, report["greedy_from_bos"])))
