@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-
 from provenance.cards import find_card, parse_card, read_card_text
 from provenance.checkpoint import ModelCard
 from provenance.errors import InputError

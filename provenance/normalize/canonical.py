@@ -17,9 +17,19 @@ import numpy as np
 from provenance.checkpoint import Checkpoint, TensorRef
 from provenance.normalize import layouts
 from provenance.normalize.arch import INFERRED, METADATA, UNKNOWN, ArchSpec, metadata_values
-from provenance.normalize.family import (DISPLAY, LLAMA_LIKE, declared_family, graph_diff, traits_of)
-from provenance.normalize.schemes import (ADAPTER_SUFFIXES, BUFFERS, CANONICAL, FUSED, LOOKUPS, MOE_LAYOUTS,
-                                          PREFIXES, Scheme, canonical_name, moe_canonical)
+from provenance.normalize.family import DISPLAY, LLAMA_LIKE, declared_family, graph_diff, traits_of
+from provenance.normalize.schemes import (
+    ADAPTER_SUFFIXES,
+    BUFFERS,
+    CANONICAL,
+    FUSED,
+    LOOKUPS,
+    MOE_LAYOUTS,
+    PREFIXES,
+    Scheme,
+    canonical_name,
+    moe_canonical,
+)
 
 # Roles every LLaMA layer has, in HF module order (also the order canonical tensors are listed in).
 LLAMA_LAYER_ROLES = ("attn_norm", "q", "k", "v", "o", "mlp_norm", "gate", "up", "down")
@@ -142,7 +152,7 @@ def split_adapter_suffix(name: str) -> tuple[str, str]:
 
 def choose_scheme(bases: dict[str, str], hints: set[str], fmt: str) -> tuple[Scheme | None, int]:
     best: tuple | None = None
-    for order, (name, lookup) in enumerate(LOOKUPS.items()):
+    for order, (_name, lookup) in enumerate(LOOKUPS.items()):
         count = sum(1 for b in bases.values() if lookup.role(b) is not None)
         if count == 0:
             continue

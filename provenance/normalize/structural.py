@@ -53,8 +53,8 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / d) if d else 0.0
 
 
-def infer(ckpt: Checkpoint, leftover: list[str], assigned: list["Assignment"], *, head_dim: int | None = None,
-          reference: "CanonicalModel | None" = None) -> tuple[list["Assignment"], list[str], list[str]]:
+def infer(ckpt: Checkpoint, leftover: list[str], assigned: list[Assignment], *, head_dim: int | None = None,
+          reference: CanonicalModel | None = None) -> tuple[list[Assignment], list[str], list[str]]:
     """Roles for ``leftover`` names: (new assignments, names still unmatched, notes on ambiguities)."""
     from provenance.normalize.canonical import Assignment
 
@@ -137,7 +137,7 @@ def infer(ckpt: Checkpoint, leftover: list[str], assigned: list["Assignment"], *
     return out, unmatched, notes
 
 
-def _hidden_size(ckpt: Checkpoint, leftover: list[str], assigned: list["Assignment"]) -> int | None:
+def _hidden_size(ckpt: Checkpoint, leftover: list[str], assigned: list[Assignment]) -> int | None:
     for a in assigned:
         shape = ckpt.tensors[a.source].shape
         if a.role == "embed" and len(shape) == 2:
@@ -178,9 +178,7 @@ def _fits(assignment: dict[str, tuple[int, int]], hidden: int, fixed: dict[str, 
     dims = dict(fixed)
 
     def bind(var: str, value: int) -> bool:
-        if dims.setdefault(var, value) != value:
-            return False
-        return True
+        return dims.setdefault(var, value) == value
 
     for role, (r, c) in assignment.items():
         if role in ("q", "k", "v", "gate", "up"):
@@ -194,9 +192,7 @@ def _fits(assignment: dict[str, tuple[int, int]], hidden: int, fixed: dict[str, 
                 return False
             if not bind("Dq" if role == "o" else "I", c):
                 return False
-    if "Dq" in dims and "Dkv" in dims and (dims["Dkv"] == 0 or dims["Dq"] % dims["Dkv"]):
-        return False
-    return True
+    return not ("Dq" in dims and "Dkv" in dims and (dims["Dkv"] == 0 or dims["Dq"] % dims["Dkv"]))
 
 
 def _assign_matrices(ckpt, good, matrices, want, hidden, fixed, first, head_dim, reference, notes):
@@ -264,7 +260,7 @@ def _by_reference(reference, slots: list[tuple[str, str]], candidates, ckpt, fir
     cache: dict[str, np.ndarray] = {}
     for cand in candidates:
         total, n = 0.0, 0
-        for (key, name), role in zip(slots, cand):
+        for (_key, name), role in zip(slots, cand):
             target = reference.tensors.get(canonical_name(role, first))
             if target is None or target.shape != ckpt.tensors[name].shape:
                 continue
