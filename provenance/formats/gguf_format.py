@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from provenance.checkpoint import Checkpoint, TensorRef
+from provenance.checkpoint_types import Checkpoint, TensorRef
 from provenance.errors import InputError
 from provenance.formats.gguf_parse import GGUFFile, GGUFTensorInfo, ggml_type, parse_gguf
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provenance.checkpoint import TensorRef
+from provenance.checkpoint_types import TensorRef
 from provenance.errors import InputError
 
 ShardOpener = Callable[[Path], "tuple[dict[str, TensorRef], dict[str, Any]]"]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from provenance.checkpoint import TensorRef
+from provenance.checkpoint_types import TensorRef
 
 
 def derived(src: TensorRef, name: str, shape: tuple[int, ...], reader) -> TensorRef:

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from provenance.checkpoint import Checkpoint
+from provenance.checkpoint_types import Checkpoint
 from provenance.normalize import layouts
 from provenance.normalize.schemes import canonical_name, layer_key
+from provenance.normalize.types import Assignment
 
 if TYPE_CHECKING:
-    from provenance.normalize.canonical import Assignment, CanonicalModel
+    from provenance.normalize.canonical import CanonicalModel
 
 MATRIX_ROLES = ("q", "k", "v", "o", "gate", "up", "down")
 NORM_ORDER = ("attn_norm", "mlp_norm")
@@ -56,8 +57,6 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 def infer(ckpt: Checkpoint, leftover: list[str], assigned: list[Assignment], *, head_dim: int | None = None,
           reference: CanonicalModel | None = None) -> tuple[list[Assignment], list[str], list[str]]:
     """Roles for ``leftover`` names: (new assignments, names still unmatched, notes on ambiguities)."""
-    from provenance.normalize.canonical import Assignment
-
     tensors = ckpt.tensors
     position = {n: i for i, n in enumerate(tensors)}
     known = {(a.layer, a.role) for a in assigned if not a.suffix}
@@ -324,8 +323,6 @@ def _by_rope_statistic(ckpt, good, matrices, valid, first, head_dim):
 
 
 def _assign_globals(ckpt, names, assigned, hidden, reference, unmatched, notes):
-    from provenance.normalize.canonical import Assignment
-
     tensors = ckpt.tensors
     have = {a.role for a in assigned if a.layer is None}
     out = []

@@ -10,6 +10,8 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from provenance.reports.jsonout import dumps
+
 if TYPE_CHECKING:
     from provenance.audit import AuditReport
 
@@ -36,8 +38,6 @@ class ReportFormat(str, enum.Enum):
 
 
 def _json(report: AuditReport) -> str:
-    from provenance.cli.output import dumps
-
     return dumps(report.to_dict())
 
 
