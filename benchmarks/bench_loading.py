@@ -36,7 +36,8 @@ CONSTANT_MB = 200  # interpreter + numpy + the tool's own objects; the measured 
 CHUNK = 1 << 24  # values generated per step while writing
 
 
-def llama_shapes(hidden: int, inter: int, layers: int, heads: int, kv_heads: int, vocab: int) -> list[tuple[str, tuple]]:
+def llama_shapes(hidden: int, inter: int, layers: int, heads: int, kv_heads: int,
+                 vocab: int) -> list[tuple[str, tuple]]:
     kv = hidden // heads * kv_heads
     out = [("model.embed_tokens.weight", (vocab, hidden))]
     for i in range(layers):
@@ -157,7 +158,8 @@ def main() -> int:
     try:
         t0 = time.perf_counter()
         total = write_model(directory, shapes, fmt=args.format)
-        print(f"wrote {total / 1e9:.2f} GB ({len(shapes)} tensors, bf16, {args.format}) in {time.perf_counter() - t0:.1f} s",
+        print(f"wrote {total / 1e9:.2f} GB ({len(shapes)} tensors, bf16, {args.format}) "
+              f"in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
         base_import = "import numpy, provenance.checkpoint" + (", torch" if args.format == "torch" else "")
         base_wall, base_rss, _ = measure([sys.executable, "-c", base_import])
@@ -170,7 +172,8 @@ def main() -> int:
         # constant when the format needs torch.
         constant = CONSTANT_MB + (base_rss if args.format == "torch" else 0)
         limit = 2 * largest_f32_mb + constant
-        print(f"model: {total / 1e9:.2f} GB bf16 {args.format} on disk, {len(shapes)} tensors, {n_values / 1e9:.3f} B values")
+        print(f"model: {total / 1e9:.2f} GB bf16 {args.format} on disk, {len(shapes)} tensors, "
+              f"{n_values / 1e9:.3f} B values")
         print(f"largest tensor: {largest_name} {list(largest_shape)} = {largest_f32_mb:.0f} MB as float32")
         print(f"baseline ({base_import}): {base_rss:.0f} MB peak RSS")
         print(f"inspect:          wall {in_wall:6.2f} s   peak RSS {in_rss:7.0f} MB")

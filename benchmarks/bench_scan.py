@@ -10,9 +10,9 @@ against 1,000 registry entries from stored fingerprints, and peak memory.
    anchors, 9 invariants; each Gram a random K×K Gram matrix) and ``--queries`` collection fingerprints (half a
    noisy copy of a random base, half independent), each stored with its screening vector as a scan stores it. In a
    fresh subprocess it then times what a scan does after fingerprinting: loading the stored vectors, exact search of
-   every query against the registry and, separately, the other queries (top 5 each, as a scan does), and, on a sample, the full fingerprint
-   comparison of the top candidates (extrapolated to all queries). Also reports the screen's recall (how often a
-   derived query's base is its first candidate) and the peak RSS of that process.
+   every query against the registry and, separately, the other queries (top 5 each, as a scan does), and, on a sample,
+   the full fingerprint comparison of the top candidates (extrapolated to all queries). Also reports the screen's recall
+   (how often a derived query's base is its first candidate) and the peak RSS of that process.
 
 The machine is shared; every figure is one run. Targets (issue 15): screening ≤ 30 s, peak RSS ≤ 2 GB.
 

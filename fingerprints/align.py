@@ -9,8 +9,8 @@ alignment, and only the downstream neuron test (with a calibrated null) decides.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment

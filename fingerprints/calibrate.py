@@ -22,10 +22,10 @@ import time
 import numpy as np
 
 from fingerprints.calibration import CALIBRATION_FILE, DEFAULTS
-from fingerprints.deep import deep_compare
-from fingerprints.fingerprint import compute_fingerprint
 from fingerprints.compare import compare_fingerprints
+from fingerprints.deep import deep_compare
 from fingerprints.distill import distill
+from fingerprints.fingerprint import compute_fingerprint
 from fingerprints.toymodels import ToyConfig, train
 
 SIZES = {

@@ -12,7 +12,8 @@ residual rotation applied after folding then leaves every gain at 1 and is undon
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

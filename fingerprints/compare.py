@@ -215,7 +215,7 @@ def neuron_evidence(fa: Fingerprint, fb: Fingerprint, lmap: list[int], calib: di
 def _neuron_layer(fa: Fingerprint, fb: Fingerprint, na: np.ndarray, nb: np.ndarray, ca: np.ndarray, cb: np.ndarray,
                   bpos: int, apos: int, inflation: float) -> dict | None:
     """The two-matchings test for one mapped layer pair on stored features (shared anchor columns ca / cb)."""
-    from fingerprints.deep import neuron_test
+    from fingerprints.neurons import neuron_test  # scipy: imported when a neuron test runs
 
     ka, kb = fa.meta["neuron_counts"][apos], fb.meta["neuron_counts"][bpos]
     if ka < 3 or kb < 3:

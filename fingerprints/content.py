@@ -7,7 +7,8 @@ round (so a quantized or half-precision copy is not called a fine-tune when only
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -150,8 +151,9 @@ def match_tensors(ha: Mapping[str, dict], hb: Mapping[str, dict], comparable: bo
                   ) -> tuple[dict[str, str], dict[str, str]]:
     """Suspect tensor → reference tensor, by content: ``exact`` (same values in the same order, any name, shape
     or storage dtype; only when the hashes are ``comparable``) and ``multiset`` candidates (same count, min and max,
-    sums of squares equal up to rounding; the caller confirms them on the sorted values when it has them). Each reference tensor is used
-    once; a suspect tensor keeps its own name when that reference tensor matches (deterministic otherwise)."""
+    sums of squares equal up to rounding; the caller confirms them on the sorted values when it has them). Each
+    reference tensor is used once; a suspect tensor keeps its own name when that reference tensor matches (deterministic
+    otherwise)."""
     exact: dict[str, str] = {}
     if comparable:
         by_content: dict[str, list[str]] = {}

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -28,15 +29,10 @@ from fingerprints.calibration import load_calibration
 from fingerprints.canon import ModelView, as_array
 from fingerprints.compare import compare_fingerprints
 from fingerprints.fingerprint import WORKERS, Fingerprint, blas_threads, compute_fingerprint, select_rows
-from fingerprints.stats import cka_u, fisher_ln_p, log10_p, p_value, spearman, spearman_ln_p
+from fingerprints.neurons import neuron_test
+from fingerprints.stats import cka_u, fisher_ln_p, log10_p, p_value
 
-MAX_NEURONS = 512  # suspect neurons tested per layer (z grows as √n; 512 gives z ≈ 22 for an exact match)
 MAX_ALIGN_TOKENS = 16384
-
-
-def _rownorm(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(n > 0, n, 1.0)
 
 
 def shared_token_rows(va: ModelView, vb: ModelView, strings_a: list[str] | None,
@@ -52,23 +48,6 @@ def shared_token_rows(va: ModelView, vb: ModelView, strings_a: list[str] | None,
             return a, b, "token-string"
     n = min(va.vocab_size, vb.vocab_size)
     return np.arange(n), np.arange(n), "token-index"
-
-
-def neuron_test(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, inflation: float) -> dict:
-    """Matchings of MLP neurons from two independent views of each neuron (already in one residual basis) and their
-    agreement: gate rows and up rows for a gated MLP; up rows and down columns for a plain one."""
-    fb, fa = gb.shape[0], ga.shape[0]
-    n = min(MAX_NEURONS, fb, fa)
-    sub = np.unique(np.linspace(0, fb - 1, n).round().astype(int))
-    n = len(sub)
-    sg = _rownorm(gb[sub]) @ _rownorm(ga).T
-    _, pg = linear_sum_assignment(sg, maximize=True)
-    _, pu = linear_sum_assignment(_rownorm(ub[sub]) @ _rownorm(ua).T, maximize=True)
-    rho = spearman(pg, pu)
-    return {"rho": rho, "n": n, "agreement": float(np.mean(pg == pu)),
-            "matched_cos": float(np.min(sg[np.arange(n), pg])),
-            "ln_p": spearman_ln_p(rho, n, inflation),
-            "identity_fraction": float(np.mean(pg == sub)) if fa == fb else None}
 
 
 # Mixture-of-experts MLPs under canonical names (Qwen2-MoE's, which normalization maps Mixtral and DeepSeek-MoE to):

@@ -26,11 +26,12 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -126,7 +127,7 @@ class Fingerprint:
         return path
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Fingerprint":
+    def from_bytes(cls, data: bytes) -> Fingerprint:
         from safetensors.numpy import load
 
         meta = cls.meta_from_bytes(data)
@@ -146,7 +147,7 @@ class Fingerprint:
         return meta
 
     @classmethod
-    def load(cls, path: str | Path) -> "Fingerprint":
+    def load(cls, path: str | Path) -> Fingerprint:
         return cls.from_bytes(Path(path).read_bytes())
 
     @property
@@ -549,7 +550,8 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         "n_heads": H,
         "n_kv_heads": Hkv,
         "heads_known": view.heads_known,
-        "intermediate_size": view.shape(view.layers[0], "up")[0] if view.layers and view.has(view.layers[0], "up") else None,
+        "intermediate_size": (view.shape(view.layers[0], "up")[0]
+                              if view.layers and view.has(view.layers[0], "up") else None),
         "anchors": ids,
         "anchor_strings": strings,
         "anchor_mode": "token-string" if strings is not None else "token-index",

@@ -16,7 +16,7 @@ and a transposed copy the same one up to rounding (it is written with 6 signific
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 import blake3
 import numpy as np

@@ -91,7 +91,7 @@ def cka_u_matrix(ks: np.ndarray, ls: np.ndarray) -> np.ndarray:
     return np.clip(out, -1.0, 1.0)
 
 
-def cka_u(k: np.ndarray, l: np.ndarray) -> float:
+def cka_u(k: np.ndarray, l: np.ndarray) -> float:  # noqa: E741 (k, l: the usual names of the two Gram matrices)
     return float(cka_u_matrix(k[None], l[None])[0, 0])
 
 

@@ -41,7 +41,7 @@ def permute_heads(sd: dict, n_heads: int, n_kv_heads: int, seed: int = 0) -> dic
         hd = q.shape[0] // n_heads
         kv_perm = rng.permutation(n_kv_heads)
         q_heads = np.concatenate([kv * g + rng.permutation(g) for kv in kv_perm])
-        rows = lambda heads: np.concatenate([np.arange(h * hd, (h + 1) * hd) for h in heads])  # noqa: E731
+        rows = lambda heads, hd=hd: np.concatenate([np.arange(h * hd, (h + 1) * hd) for h in heads])  # noqa: E731
         out[_k(L, "q")], out[_k(L, "o")] = q[rows(q_heads)], o[:, rows(q_heads)]
         out[_k(L, "k")], out[_k(L, "v")] = k[rows(kv_perm)], v[rows(kv_perm)]
     return out
@@ -193,9 +193,7 @@ def prune_width(sd: dict, keep_fraction: float = 0.75) -> dict:
     out = {}
     for name, w in sd.items():
         w = np.asarray(w)
-        if w.ndim == 1 and w.shape[0] == d:
-            out[name] = w[keep]
-        elif name.endswith(("o_proj.weight", "down_proj.weight")):
+        if w.ndim == 1 and w.shape[0] == d or name.endswith(("o_proj.weight", "down_proj.weight")):
             out[name] = w[keep]
         elif w.ndim == 2 and w.shape[1] == d:
             out[name] = w[:, keep]

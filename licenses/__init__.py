@@ -5,12 +5,27 @@ Not legal advice: the records summarise public license texts and cite where each
 """
 
 from licenses.duties import Conflict, Duty, LineageGraph, Node, conflict_reason, conflicts, resolve_duties
-from licenses.identify import (TextMatch, contains_use_policy, find_use_policy, get, identify_text, lookup,
-                               lookup_card, plain)
+from licenses.identify import (
+    TextMatch,
+    contains_use_policy,
+    find_use_policy,
+    get,
+    identify_text,
+    lookup,
+    lookup_card,
+    plain,
+)
 from licenses.known_models import KnownModel, license_for_repo, licenses_for_repo, repo_history
 from licenses.records import BY_ID, LICENSES, Clause, License, Relicense, TextSignature
-from licenses.render import (ATTRIBUTION_END, ATTRIBUTION_START, BaseCredit, missing_notices,
-                             render_attribution_section, render_notice, replace_or_append_section)
+from licenses.render import (
+    ATTRIBUTION_END,
+    ATTRIBUTION_START,
+    BaseCredit,
+    missing_notices,
+    render_attribution_section,
+    render_notice,
+    replace_or_append_section,
+)
 
 __all__ = [
     "ATTRIBUTION_END", "ATTRIBUTION_START", "BY_ID", "BaseCredit", "Clause", "Conflict", "Duty", "KnownModel",

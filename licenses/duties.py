@@ -108,7 +108,7 @@ def duties_of(lic: License, via: tuple[str, ...]) -> list[Duty]:
                       lic.source_of("copy_required")))
     if lic.notice:
         d.append(Duty("notice", lic.id, lic.notice, lic.notice_file, via, lic.source_of("notice")))
-    for line in lic.display[:1]:
+    if lic.display:
         d.append(Duty("attribution", lic.id, " | ".join(lic.display), "README.md", via, lic.source_of("display")))
     if lic.attribute_source:
         d.append(Duty("attribute-source", lic.id, lic.attribute_source, "README.md", via,

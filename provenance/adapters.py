@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,8 @@ def apply_adapter(adapter_ckpt_path: str | Path, base_tensors: Mapping[str, Any]
         raise InputError(path, f"PEFT type {kind} cannot be applied (only LoRA adapters are merged)")
     if cfg.get("use_dora"):
         raise InputError(path, "DoRA adapters (use_dora) cannot be applied yet: only plain LoRA is merged")
-    odd = [n for n in ckpt.tensors if n.endswith((".lora_B.bias", "lora_magnitude_vector", ".lora_magnitude_vector.weight"))]
+    odd = [n for n in ckpt.tensors
+           if n.endswith((".lora_B.bias", "lora_magnitude_vector", ".lora_magnitude_vector.weight"))]
     if odd:
         raise InputError(path, f"tensor {odd[0]}: LoRA biases and DoRA magnitudes cannot be applied yet")
     r_default = cfg.get("r")

@@ -16,14 +16,14 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import licenses as kb
 from provenance.errors import InputError, UsageError
-from provenance.release import LegalText, ReleaseInfo, read_release, read_text, \
-    set_front_matter_keys
+from provenance.release import LegalText, ReleaseInfo, read_release, read_text, set_front_matter_keys
 
 SCHEMA_VERSION = 1
 SEVERITIES = ("info", "warning", "error")

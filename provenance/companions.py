@@ -11,9 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-
 from provenance.cards import find_card, parse_card, read_card_text
-from provenance.checkpoint import ModelCard
+from provenance.checkpoint_types import ModelCard
 from provenance.errors import InputError
 
 MAX_JSON_BYTES = 64 * 1024 * 1024  # configs and indexes are small; refuse absurd sizes before parsing

@@ -21,9 +21,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from provenance.errors import TORCH_EXTRA, UsageError, torch_available
 
@@ -139,8 +140,15 @@ def _count(n: int) -> str:
 
 def step_write_models(ctx: DemoContext) -> None:
     import licenses
-    from provenance.examples import (TinyLlamaConfig, llama_state_dict, write_gguf, write_hf_dir, write_meta_dir,
-                                     write_torch_dir, yi_style)
+    from provenance.examples import (
+    TinyLlamaConfig,
+    llama_state_dict,
+    write_gguf,
+    write_hf_dir,
+    write_meta_dir,
+    write_torch_dir,
+    yi_style,
+    )
 
     cfg = TinyLlamaConfig()
     base = llama_state_dict(cfg, seed=0)

@@ -58,7 +58,8 @@ def llama_state_dict(cfg: TinyLlamaConfig, seed: int) -> dict[str, np.ndarray]:
     def gain() -> np.ndarray:  # trained gains wander around 1; make them distinguishable per model
         return (1.0 + 0.1 * rng.standard_normal(h)).astype(np.float32)
 
-    sd: dict[str, np.ndarray] = {"model.embed_tokens.weight": (0.02 * rng.standard_normal((cfg.vocab_size, h))).astype(np.float32)}
+    sd: dict[str, np.ndarray] = {
+        "model.embed_tokens.weight": (0.02 * rng.standard_normal((cfg.vocab_size, h))).astype(np.float32)}
     for layer in range(cfg.num_hidden_layers):
         p = f"model.layers.{layer}."
         sd[p + "input_layernorm.weight"] = gain()

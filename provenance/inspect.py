@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from provenance.checkpoint import Checkpoint
+from provenance.checkpoint_types import Checkpoint
 
 SCHEMA_VERSION = 1
 

@@ -8,11 +8,11 @@ per-layer CKA, neuron matching with a combined p-value); otherwise it compares f
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from provenance.errors import InputError
 
@@ -343,9 +343,8 @@ def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,
     fb = _fingerprint_of(sus, progress, "fingerprint suspect")  # again only when the mapping changed
     notes = sus.notes + ref.notes
     if deep and sus.kind == "checkpoint" and ref.kind == "checkpoint":
-        from fingerprints.deep import deep_compare
-
         from fingerprints.content import storage_explains, value_drift
+        from fingerprints.deep import deep_compare
 
         _mark_adapter(fa, ref), _mark_adapter(fb, sus)
         result = deep_compare(ref.tensors, ref.arch, sus.tensors, sus.arch, ref_tokens=ref.tokens,
@@ -411,8 +410,15 @@ CAVEAT_DISAGREE = ("The fingerprint comparison alone finds shared weight lineage
 def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, reference: Any,
                  deep: dict | None, notes: list[str] | None = None, copy: dict | None = None) -> dict:
     from fingerprints.stats import log10_p, p_value
-    from fingerprints.verdict import (DERIVED_LOG10_P, INDEPENDENT_LOG10_P, caveats, combine_copy, relations,
-                                      round_floats, verdict)
+    from fingerprints.verdict import (
+    DERIVED_LOG10_P,
+    INDEPENDENT_LOG10_P,
+    caveats,
+    combine_copy,
+    relations,
+    round_floats,
+    verdict,
+    )
 
     mode = "deep" if deep is not None else "fingerprint"
     src = deep if deep is not None else fp

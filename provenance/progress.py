@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 Callback = Callable[[str, int, int], None]
 
 _lock = threading.Lock()
-_sink: "_Display | None" = None  # module-level, not a ContextVar: worker threads report too
+_sink: _Display | None = None  # module-level, not a ContextVar: worker threads report too
 
 
 def progress(stage: str, done: int, total: int) -> None:
@@ -52,8 +53,15 @@ class _Display:
 
     def _start(self):
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+        )
 
         self._bars = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                               MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),

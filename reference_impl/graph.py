@@ -16,8 +16,9 @@ from __future__ import annotations
 import operator
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.fx as fx
@@ -354,7 +355,7 @@ def diff(reference: Graph, other: Graph) -> list[str]:
     common_layers = ref_layers & oth_layers
     extra: dict[str, set[int | None]] = defaultdict(set)
     missing: dict[str, set[int | None]] = defaultdict(set)
-    for name, node in oth_by.items():
+    for name, _node in oth_by.items():
         t, layer = _template(name)
         if name not in ref_by and (layer is None or layer in common_layers):
             extra[t].add(layer)

@@ -9,9 +9,10 @@ float32 softmax) so logits agree to float32 rounding; the tests check that again
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -55,7 +56,7 @@ class LlamaConfig:
                              f"num_key_value_heads {self.num_key_value_heads}")
 
     @classmethod
-    def from_hf(cls, hf: Mapping[str, Any]) -> "LlamaConfig":
+    def from_hf(cls, hf: Mapping[str, Any]) -> LlamaConfig:
         """Build from a config.json dict (Llama, Mistral or Qwen2); unknown keys are ignored.
 
         RoPE settings come in two spellings: transformers < 5 writes `rope_theta` and `rope_scaling`
@@ -284,7 +285,7 @@ class Llama(nn.Module):
         return [[] for _ in self.model.layers]
 
     @classmethod
-    def empty(cls, config: LlamaConfig) -> "Llama":
+    def empty(cls, config: LlamaConfig) -> Llama:
         """The model with every parameter on the meta device: no memory, any size, nothing initialised. It runs
         only once `stream_weights` gives it weights."""
         with torch.device("meta"):
@@ -400,9 +401,10 @@ def stream_weights(units: list[tuple[nn.Module, bool]], root: nn.Module, weights
     embedding, the final norm, the head) runs, its parameters are taken from ``weights`` (full names as in
     ``root.named_parameters``), widened to ``dtype`` when the unit's flag says so; just after, they are dropped
     again. Widened copies go into buffers reused from layer to layer (no fresh allocation per layer) and released
-    when the last unit has run, so memory holds the stored weights once plus about one widened layer and the head. A linear layer run on a few
-    positions (a KV-cached step) does not widen its weight whole: it widens a block of rows at a time into a small
-    buffer and multiplies by it, so each step reads the stored weights once and writes no float32 copy of them
+    when the last unit has run, so memory holds the stored weights once plus about one widened layer and the head. A
+    linear layer run on a few positions (a KV-cached step) does not widen its weight whole: it widens a block of rows at
+    a time into a small buffer and multiplies by it, so each step reads the stored weights once and writes no float32
+    copy of them
     (the same float32 products, only the output is assembled block by block). Returns the hook handles."""
     owner = {id(m): n for n, m in root.named_modules(remove_duplicate=False)}
     pool: dict[tuple, torch.Tensor] = {}
@@ -448,7 +450,7 @@ def stream_weights(units: list[tuple[nn.Module, bool]], root: nn.Module, weights
                     value = buffer((rel, tuple(value.shape)), tuple(value.shape)).copy_(value)
                 mod._parameters[local] = nn.Parameter(value, requires_grad=False)
 
-        def after(_module, _args, _out, slots=slots, last=position == len(units) - 1):
+        def after(_module, _args, _out, slots=slots, last=position == len(units) - 1):  # noqa: B008 (binds this unit's values)
             for mod, local, _, meta in slots:
                 mod._parameters[local] = meta
             if last:  # the forward is over: no widened copy outlives it

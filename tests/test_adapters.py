@@ -128,9 +128,9 @@ def test_adapter_applied_to_an_independent_model_is_not_derived_from_the_base(ma
     code, out, err = _cli(["compare", root / "plain", root / "base", "--format", "json"], capsys)
     base_rel = json.loads(out)
     # apply to `other`, compare with `base`: the adapted `other` has nothing of `base`
-    from provenance.adapters import apply_adapter
     from fingerprints.deep import deep_compare
     from fingerprints.verdict import verdict
+    from provenance.adapters import apply_adapter
 
     other, arch = _base_tensors(root / "other")
     adapted, _ = apply_adapter(root / "plain", other, arch)

@@ -186,7 +186,8 @@ def tiny_models(tmp_path_factory):
     (base / "LICENSE").write_text(kb.BY_ID["llama2"].signature.sample)
     (base / "USE_POLICY.md").write_text("# Llama 2 Acceptable Use Policy\n")
     yi_cfg = dict(cfg.hf_config(), architectures=["YiForCausalLM"], model_type="yi")
-    derived = write_hf_dir(root / "yi-style", yi_style(base_sd), yi_cfg, card(license="apache-2.0", model_name="tiny-yi"))
+    derived = write_hf_dir(root / "yi-style", yi_style(base_sd), yi_cfg,
+                           card(license="apache-2.0", model_name="tiny-yi"))
     independent = write_hf_dir(root / "independent", llama_state_dict(cfg, seed=1), cfg.hf_config(),
                                card(license="llama2", model_name="tiny-other"))
     return {"base": base, "derived": derived, "independent": independent}
@@ -311,8 +312,8 @@ def test_adapter_release_is_not_weight_compared(tmp_path, tiny_models):
         "README.md": card(license="llama2", model_name="x", base_model="tiny-llama2-base"),
         "adapter_config.json": json.dumps({"base_model_name_or_path": "tiny-llama2-base", "peft_type": "LORA"}),
         "adapter_model.safetensors": None})
-    from safetensors.numpy import save_file
     import numpy as np
+    from safetensors.numpy import save_file
 
     save_file({"base_model.model.layers.0.q_proj.lora_A.weight": np.zeros((2, 64), np.float32)},
               str(rel / "adapter_model.safetensors"))

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from provenance.cards import (MAX_CARD_BYTES, find_display, first_heading, heading_text, parse_card,
-                              set_front_matter_keys)
+from provenance.cards import (
+    MAX_CARD_BYTES,
+    find_display,
+    first_heading,
+    heading_text,
+    parse_card,
+    set_front_matter_keys,
+)
 from provenance.errors import InputError
 
 BILLION_LAUGHS = "".join(

@@ -77,7 +77,8 @@ def test_plain_words_and_absolute_scales(models, capsys, monkeypatch):
 
     def bar_widths(page: str) -> list[float]:
         svg = re.findall(r"<svg.*?</svg>", page, flags=re.S)[1]
-        return [float(w) for w in re.findall(r'<rect x="190(?:\.0)?" y="[\d.]+" width="([\d.]+)"[^>]*fill="#c62828"', svg)]
+        bar = r'<rect x="190(?:\.0)?" y="[\d.]+" width="([\d.]+)"[^>]*fill="#c62828"'
+        return [float(w) for w in re.findall(bar, svg)]
 
     # the same fixed axis on both pages: an independent pair's bars stay short, a derived pair's reach the end
     assert max(bar_widths(indep)) < 0.25 * max(bar_widths(derived))

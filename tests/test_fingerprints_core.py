@@ -189,7 +189,8 @@ def test_per_head_invariants_are_left_out_when_the_head_layout_is_unknown():
 
 
 def test_plain_math_normal_tail_and_ranks_match_scipy():
-    from scipy.stats import norm, rankdata as scipy_rankdata
+    from scipy.stats import norm
+    from scipy.stats import rankdata as scipy_rankdata
 
     from fingerprints.stats import norm_logsf, rankdata
 

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 from safetensors.numpy import save_file
-
 from test_formats_gguf import _source as gguf_source
 from test_formats_gguf import write_gguf, write_with_unknown_type
 from test_formats_llama2c import _weights as llama2c_weights

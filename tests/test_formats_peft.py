@@ -43,7 +43,8 @@ def _check(ck, expected):
     assert len(ck.tensors) == 2 * 2 * 2  # layers × (q, v) × (A, B)
     for name, ref in ck.tensors.items():
         # peft stores `base_model.model.<module>.lora_A.weight`; the live state dict adds the adapter name.
-        live = name.replace(".lora_A.weight", ".lora_A.default.weight").replace(".lora_B.weight", ".lora_B.default.weight")
+        live = (name.replace(".lora_A.weight", ".lora_A.default.weight")
+                .replace(".lora_B.weight", ".lora_B.default.weight"))
         np.testing.assert_array_equal(ref.read(), expected[live].numpy())
     a_ref = ck["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"]
     assert a_ref.shape == (4, 32)

@@ -96,7 +96,8 @@ def test_sharded_bin_disagreeing_index(tmp_path, llama_state_dict):
 @pytest.mark.parametrize("suffix", [".pt", ".pth"])
 def test_pt_and_pth_files_and_dtypes(tmp_path, suffix):
     src = torch.randn(6, 5)
-    sd = {"a": src, "b": src.half(), "c": src.bfloat16(), "d": torch.arange(4, dtype=torch.int64), "s": torch.tensor(3.5)}
+    sd = {"a": src, "b": src.half(), "c": src.bfloat16(), "d": torch.arange(4, dtype=torch.int64),
+          "s": torch.tensor(3.5)}
     torch.save(sd, tmp_path / f"w{suffix}")
     ck = open_checkpoint(tmp_path / f"w{suffix}")
     assert {n: r.dtype for n, r in ck.tensors.items()} == {"a": "F32", "b": "F16", "c": "BF16", "d": "I64", "s": "F32"}

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from test_fuzz_readers import FUZZ
 
 from provenance.checkpoint import open_checkpoint
 from provenance.errors import InputError
 from provenance.examples import TinyLlamaConfig, llama_state_dict, write_hf_dir, write_meta_dir
-from test_fuzz_readers import FUZZ
 
 CFG = TinyLlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2)
@@ -30,7 +30,7 @@ json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_
                            max_leaves=12)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _base() -> Path:
     d = Path(tempfile.mkdtemp(prefix="provenance-fuzz-json-"))
     sd = llama_state_dict(CFG, seed=0)

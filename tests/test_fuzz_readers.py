@@ -36,12 +36,12 @@ INTERESTING = [0, 1, 2, 7, 8, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 2**31 - 1, 2**31
 
 
 # ------------------------------------------------------------------------------------------------------- seeds
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def seeds_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="provenance-fuzz-seeds-"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def seed(kind: str) -> tuple[str, bytes, int]:
     """(file name, bytes, length of the header region mutations should favour) of a valid file of ``kind``."""
     d = seeds_dir() / kind

@@ -10,11 +10,11 @@ import struct
 import gguf
 import numpy as np
 import pytest
+from test_formats_cli import assert_one_line_error, run_cli
+from test_fuzz_readers import mutate, seed, seeds_dir
 
 from provenance.checkpoint import open_checkpoint
 from provenance.errors import InputError
-from test_formats_cli import assert_one_line_error, run_cli
-from test_fuzz_readers import mutate, seed, seeds_dir
 
 
 def _gguf_bytes(version: int, kvs: bytes, n_kv: int, infos: bytes = b"", n_tensors: int = 0) -> bytes:
@@ -200,8 +200,9 @@ def test_unusual_torch_tensors(tmp_path, kind):
 # ------------------------------------------------------------------------------------------------------ tokenizers
 def test_tokenizer_json_id_2e9_does_not_allocate(tmp_path):
     """Issue 11: a token id of 2e9 made compare allocate 16 GB."""
-    from provenance.lineage import token_strings
     from safetensors.numpy import save_file
+
+    from provenance.lineage import token_strings
 
     save_file({"w": np.ones((2, 2), np.float32)}, str(tmp_path / "model.safetensors"))
     (tmp_path / "tokenizer.json").write_text(json.dumps({"model": {"vocab": {"a": 0, "b": 2_000_000_000}}}))
@@ -210,9 +211,9 @@ def test_tokenizer_json_id_2e9_does_not_allocate(tmp_path):
 
 
 def test_a_3gb_tokenizer_model_is_refused_by_its_size(tmp_path):
-    from provenance.formats.tokenizers import read_token_strings
-
     from safetensors.numpy import save_file
+
+    from provenance.formats.tokenizers import read_token_strings
 
     save_file({"w": np.ones((2, 2), np.float32)}, str(tmp_path / "model.safetensors"))
     with open(tmp_path / "tokenizer.model", "wb") as fh:  # sparse: no disk used, 3 GB by its size

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+from test_formats_cli import assert_one_line_error, run_cli
 
 from provenance.checkpoint import open_checkpoint
 from provenance.errors import InputError
 from provenance.inspect import inspect_report
-from test_formats_cli import assert_one_line_error, run_cli
 
 
 def _cnn(path):

@@ -7,25 +7,22 @@ llama2.c's ``tok512.bin`` (format: int32 max length, then per token float32 scor
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from test_lineage_cli import compare_json, show  # noqa: F401 (fixture)
 
 from provenance.formats.tokenizers import llama2c_token_strings
-
-from test_lineage_cli import compare_json, show  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
 def sides(stories260k, tmp_path_factory):
     import gguf
     from safetensors.numpy import load_file
+    from test_lineage_cli import _save_safetensors
 
     from provenance.checkpoint import open_checkpoint
     from provenance.examples import GGUF_NAMES, meta_state_dict
     from provenance.normalize import normalize, write_canonical
-    from test_lineage_cli import _save_safetensors
 
     d = tmp_path_factory.mktemp("anchors")
     cm = normalize(open_checkpoint(stories260k))

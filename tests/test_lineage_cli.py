@@ -81,17 +81,17 @@ def _save_safetensors(directory: Path, sd: dict, config: dict | None) -> Path:
 
 @pytest.fixture(scope="module")
 def files(stories260k, tmp_path_factory):
+    import gguf
     import torch
     from safetensors.numpy import load_file
+    from test_normalize_common import load_llama, rewrite_safetensors
+    from test_normalize_formats import meta_state_dict
+    from test_normalize_structural import SCRAMBLED, opaque
 
-    import gguf
     from fingerprints import variants as V
     from fingerprints.toymodels import ToyConfig, train
     from provenance.checkpoint import open_checkpoint
     from provenance.normalize import normalize, write_canonical
-    from test_normalize_common import load_llama, rewrite_safetensors
-    from test_normalize_formats import meta_state_dict
-    from test_normalize_structural import SCRAMBLED, opaque
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models: one thread is fastest on shared cores
@@ -433,7 +433,6 @@ def test_help_texts_teach_with_an_example(capsys):
 def test_progress_bars_go_to_a_terminal_stderr_and_never_to_stdout(files):
     """`python -m provenance` with stderr on a pseudo-terminal (so progress bars are drawn) and stdout on a pipe."""
     import pty
-
     import threading
 
     master, slave = pty.openpty()

@@ -11,15 +11,15 @@ import json
 
 import numpy as np
 import pytest
-
 from test_lineage_cli import SAME_ARCH, _save_safetensors, compare_json, show  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
 def base(stories260k, tmp_path_factory):
+    from safetensors.numpy import load_file
+
     from provenance.checkpoint import open_checkpoint
     from provenance.normalize import normalize, write_canonical
-    from safetensors.numpy import load_file
 
     d = tmp_path_factory.mktemp("copies")
     write_canonical(normalize(open_checkpoint(stories260k)), d / "canonical")

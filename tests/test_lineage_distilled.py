@@ -7,11 +7,8 @@ toy model; every derived variant of tests/test_lineage_cli.py stays derived in b
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-
 from test_lineage_cli import SAME_ARCH, _save_safetensors, compare_json, show  # noqa: F401 (fixture)
-
 
 # The null of the CKA-only fingerprint test as calibrated before distilled students joined the null models.
 V3_CALIBRATION = {"fp_score_mean": 0.0166, "fp_score_sd": 0.0289, "fp_score_max_null": 0.143, "fp_score_sd_floor": 0.05}
@@ -48,12 +45,11 @@ def _check_student(capsys, student, teacher, tmp_path, show=None):
 
 
 def test_student_distilled_from_the_real_stories260k_is_not_derived(stories260k, capsys, tmp_path, show):
-    from provenance.checkpoint import open_checkpoint
-    from provenance.normalize import normalize
-
     from fingerprints.canon import as_array
     from fingerprints.distill import distill
     from fingerprints.toymodels import ToyConfig
+    from provenance.checkpoint import open_checkpoint
+    from provenance.normalize import normalize
 
     cm = normalize(open_checkpoint(stories260k))
     teacher = {n: as_array(t) for n, t in cm.tensors.items()}

@@ -84,9 +84,9 @@ STORIES_ONLY = {
 
 
 def stories_state(path) -> tuple[dict, ToyConfig]:
+    from fingerprints.canon import as_array
     from provenance.checkpoint import open_checkpoint
     from provenance.lineage import canonical_tensors
-    from fingerprints.canon import as_array
 
     tensors, arch, _ = canonical_tensors(open_checkpoint(path))
     sd = {k: as_array(v).copy() for k, v in tensors.items()}

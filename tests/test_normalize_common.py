@@ -27,7 +27,7 @@ def build(model_cls, config, seed: int = 0, trained_like: bool = True):
     model = model_cls(config).eval()
     if trained_like:
         with torch.no_grad():
-            for name, p in model.named_parameters():
+            for _name, p in model.named_parameters():
                 if p.dim() == 1:
                     p.add_(0.2 * torch.randn_like(p))
                 else:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import transformers
+from test_normalize_common import build, load_llama, logits
 
 from provenance.checkpoint import open_checkpoint
 from provenance.normalize import normalize, write_canonical
-from test_normalize_common import build, load_llama, logits
 
 SMALL = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
              max_position_embeddings=64)

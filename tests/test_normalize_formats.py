@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 import transformers
+from test_normalize_common import build, load_llama, logits, tiny_llama_config
 
 from provenance.checkpoint import open_checkpoint
 from provenance.normalize import normalize, write_canonical
-from test_normalize_common import build, load_llama, logits, tiny_llama_config
 
 CFG = dict(intermediate_size=64, num_attention_heads=4, num_key_value_heads=2)  # rows of 32: Q8_0 blocks
 

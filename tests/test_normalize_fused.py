@@ -12,10 +12,10 @@ import pytest
 import torch
 import transformers
 from safetensors.numpy import save_file
+from test_normalize_common import build, load_llama, logits, tiny_llama_config
 
 from provenance.checkpoint import open_checkpoint
 from provenance.normalize import normalize, write_canonical
-from test_normalize_common import build, load_llama, logits, tiny_llama_config
 
 NH, NKV, HD = 4, 2, 8
 
@@ -71,7 +71,8 @@ def convert(sd, family):
             d = f"language_model.encoder.layers.{i}."
             out.update({d + "input_norm.weight": n1, d + "self_attention.query_key_value.weight": grouped_qkv(q, k, v),
                         d + "self_attention.dense.weight": o, d + "post_attention_norm.weight": n2,
-                        d + "mlp.dense_h_to_4h.weight": np.concatenate([gate, up]), d + "mlp.dense_4h_to_h.weight": down})
+                        d + "mlp.dense_h_to_4h.weight": np.concatenate([gate, up]),
+                        d + "mlp.dense_4h_to_h.weight": down})
     return out
 
 

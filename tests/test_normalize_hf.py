@@ -7,12 +7,11 @@ import json
 import numpy as np
 import pytest
 import transformers
+from test_normalize_common import build, load_llama, logits, normalize_to, rewrite_safetensors, tiny_llama_config
 
 from provenance.checkpoint import open_checkpoint
 from provenance.cli.main import main
 from provenance.normalize import normalize
-from test_normalize_common import (build, load_llama, logits, normalize_to, rewrite_safetensors,
-                                   tiny_llama_config)
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import transformers
 from safetensors.numpy import load_file, save_file
+from test_normalize_common import build, load_llama, logits, normalize_to, tiny_llama_config
 
 from provenance.checkpoint import open_checkpoint
 from provenance.cli.main import main
 from provenance.normalize import normalize, write_canonical
-from test_normalize_common import build, load_llama, logits, normalize_to, tiny_llama_config
 
 # HF module order → opaque letters (order kept), and a scrambled assignment that defeats order.
 IN_ORDER = {"input_layernorm": "a", "self_attn.q_proj": "b", "self_attn.k_proj": "c", "self_attn.v_proj": "d",

@@ -15,7 +15,7 @@ from provenance.checkpoint import Checkpoint, TensorRef
 from provenance.normalize import normalize
 from provenance.normalize.schemes import BUFFERS, CANONICAL, FUSED, LOOKUPS, SCHEMES, canonical_name
 
-H, HD, NH, I, V, LAYERS = 16, 4, 4, 24, 40, 2
+H, HD, NH, I, V, LAYERS = 16, 4, 4, 24, 40, 2  # noqa: E741 (I: intermediate size, as in the papers)
 
 
 def _shapes(scheme) -> dict[str, tuple[int, ...]]:

@@ -14,6 +14,7 @@ transformers = pytest.importorskip("transformers")
 from reference_impl import CanonicalLoadError, Llama, LlamaConfig, greedy  # noqa: E402
 from reference_impl.model import rope_inv_freq  # noqa: E402
 
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Tiny models run faster on one thread, and much faster when other jobs share the cores."""
@@ -179,7 +180,8 @@ def test_streamed_model_runs_from_stored_bfloat16_and_keeps_nothing_widened():
     randomize(f32, seed=4)
     stored = {n: p.detach().to(torch.bfloat16) for n, p in f32.named_parameters(remove_duplicate=False)}
     f32.load_canonical({n: v.float() for n, v in stored.items() if n != "lm_head.weight"})  # the widened values
-    lazy = streamed(Llama.empty(cfg).eval(), {**stored, "model.norm.weight": lambda: stored["model.norm.weight"].float()})
+    lazy = streamed(Llama.empty(cfg).eval(),
+                    {**stored, "model.norm.weight": lambda: stored["model.norm.weight"].float()})
     ids = torch.randint(0, cfg.vocab_size, (2, 20), generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         assert torch.equal(lazy(ids), f32(ids))
@@ -270,7 +272,8 @@ def test_stories260k_greedy_from_bos_equals_transformers_for_64_steps(stories260
     # llama2.c's run.c, greedy from BOS on this file with tok512.bin, prints the story quoted in
     # ../shared/models/stories260K/SOURCE.md; the first 64 tokens must spell its opening.
     text = decode_llama2c_tokens(stories260k.with_name("tok512.bin"), ours)
-    assert text.startswith("Once upon a time, there was a little girl named Lily. She loved to play outside in the park."), text
+    story = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
+    assert text.startswith(story), text
 
 
 def decode_llama2c_tokens(tok_path, ids: list[int]) -> str:

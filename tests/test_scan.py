@@ -277,8 +277,7 @@ def test_folder_expansion(tmp_path):
 def test_resume_after_a_killed_scan(coll, capsys, tmp_path):
     """A real kill: the scan process (and its workers) get SIGKILL mid-way; the rerun continues from the done-table
     and reports exactly what an uninterrupted scan reports."""
-    from provenance.examples import llama_state_dict, write_hf_dir
-    from provenance.examples import TinyLlamaConfig
+    from provenance.examples import TinyLlamaConfig, llama_state_dict, write_hf_dir
 
     big = TinyLlamaConfig(vocab_size=2048, hidden_size=256, intermediate_size=688, num_hidden_layers=6,
                           num_attention_heads=8, num_key_value_heads=4)

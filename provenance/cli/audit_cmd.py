@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -26,26 +25,26 @@ class CompareMode(str, enum.Enum):
 def audit(
     release_dir: Path = typer.Argument(..., help="The release directory (model card, LICENSE/NOTICE files, and "
                                                  "optionally weights) or a weights file inside it."),
-    base: List[Path] = typer.Option([], "--base", "-b", help="A base model directory (with its own card/LICENSE). "
+    base: list[Path] = typer.Option([], "--base", "-b", help="A base model directory (with its own card/LICENSE). "
                                     "Repeatable. When both sides have weights they are compared."),
-    base_license: List[str] = typer.Option([], "--base-license", help="The license id of a base known only by its "
+    base_license: list[str] = typer.Option([], "--base-license", help="The license id of a base known only by its "
                                            "license (e.g. llama2). Repeatable."),
-    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", envvar="PROVENANCE_FAIL_ON",
+    fail_on: FailOn | None = typer.Option(None, "--fail-on", envvar="PROVENANCE_FAIL_ON",
                                              help="Exit 1 when a finding at or above this severity remains "
                                                   "(default: error, or fail_on from the config)."),
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", envvar="PROVENANCE_FORMAT",
                                      help="Report format."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
-    report_files: List[str] = typer.Option([], "--report", metavar="FORMAT=FILE",
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    report_files: list[str] = typer.Option([], "--report", metavar="FORMAT=FILE",
                                            help="Also write the report in FORMAT to FILE (repeatable), e.g. "
                                                 "--report sarif=audit.sarif --report html=audit.html."),
     write: bool = typer.Option(False, "--write", help="Create the missing files: NOTICE, LICENSE and USE_POLICY "
                                "copied from a base directory, README attribution section and card metadata."),
     force: bool = typer.Option(False, "--force", help="With --write: also change existing content (e.g. replace a "
                                "conflicting card license)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="A TOML config file ([tool.provenance] or top-"
+    config: Path | None = typer.Option(None, "--config", help="A TOML config file ([tool.provenance] or top-"
                                           "level keys). Default: provenance.toml or pyproject.toml in RELEASE_DIR."),
-    compare: Optional[CompareMode] = typer.Option(None, "--compare", envvar="PROVENANCE_COMPARE",
+    compare: CompareMode | None = typer.Option(None, "--compare", envvar="PROVENANCE_COMPARE",
                                                   help="Weight comparison with --base directories: deep (default), "
                                                        "quick (fingerprints only) or off."),
 ) -> None:

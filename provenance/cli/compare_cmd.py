@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 
@@ -62,7 +62,7 @@ def compare(
     fingerprint_only: bool = typer.Option(False, "--fingerprint-only",
                                           help="Compare fingerprints even when both checkpoints are at hand "
                                                "(faster, weaker)."),
-    expect: Optional[Verdict] = typer.Option(None, "--expect",
+    expect: Verdict | None = typer.Option(None, "--expect",
                                              help="Exit 1 unless the verdict is this one (a CI check), e.g. "
                                                   "--expect independent for a model claimed to be trained from "
                                                   "scratch."),

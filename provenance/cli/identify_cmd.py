@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,7 +11,7 @@ from provenance.cli.output import TextOrJson, dumps, write_stdout
 
 def identify(
     path: Path = typer.Argument(..., help="The checkpoint (or fingerprint file) to identify."),
-    registry: Optional[Path] = typer.Option(None, "--registry", envvar="PROVENANCE_REGISTRY",
+    registry: Path | None = typer.Option(None, "--registry", envvar="PROVENANCE_REGISTRY",
                                             help="Registry directory (default: platform user data dir)."),
     top: int = typer.Option(3, "--top", "-n", min=1, help="How many candidates to report (and compare deeply)."),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),

@@ -32,9 +32,8 @@ def inspect(
 
 
 def render_text(report: dict, show_all: bool) -> None:
-    from rich.table import Table
-
     from rich.markup import escape
+    from rich.table import Table
 
     con = stdout_console()
     con.print(f"[bold]{escape(str(report['path']))}[/bold]  format: {report['format']}")

@@ -14,16 +14,17 @@ from typing import Any
 import typer
 import typer.main
 
+from provenance import __version__
+from provenance.errors import ProvenanceError
+
 try:  # recent typer carries its own copy of click; older releases use click itself
     from typer._click import exceptions as click_exc
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import exceptions as click_exc
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 # Ctrl-C / EOF at a prompt: typer's own Abort in recent releases, click's in older ones.
-ABORT = tuple({getattr(typer, "Abort", None), getattr(click_exc, "Abort", None)} - {None})
-
-from provenance import __version__
-from provenance.errors import ProvenanceError
+ABORT: tuple[type[BaseException], ...] = tuple(
+    t for t in {getattr(typer, "Abort", None), getattr(click_exc, "Abort", None)} if t is not None)
 
 # Each module defines `register(app)`; the order here is the order in `provenance --help`.
 COMMAND_MODULES = [
@@ -95,7 +96,7 @@ def build_command() -> Any:
 def _usage_error(exc: Any) -> None:
     """Click's usage errors as one line on stderr (exit 2), naming the command's --help; no box."""
     if isinstance(exc, getattr(click_exc, "NoArgsIsHelpError", ())):
-        text = exc.ctx.get_help()  # rich help prints itself and returns ""
+        text = exc.ctx.get_help()  # type: ignore[union-attr]  # isinstance() on a getattr() result  # rich help prints itself and returns ""
         if text:
             sys.stderr.write(text + "\n")
         sys.exit(2)

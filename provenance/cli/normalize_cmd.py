@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -24,15 +23,15 @@ class RopeOrder(str, enum.Enum):
 def normalize(
     path: Path = typer.Argument(..., help="A checkpoint file or directory in any format `inspect` reads."),
     out: Path = typer.Option(..., "--output", "-o", help="Directory to write config.json and model*.safetensors."),
-    head_dim: Optional[int] = typer.Option(None, "--head-dim", help="Attention head size, when the files do not "
+    head_dim: int | None = typer.Option(None, "--head-dim", help="Attention head size, when the files do not "
                                            "say (needed to undo the rotary permutation and to write the config)."),
-    rope_order: Optional[RopeOrder] = typer.Option(None, "--rope-order", help="Q/K row order of the input when "
+    rope_order: RopeOrder | None = typer.Option(None, "--rope-order", help="Q/K row order of the input when "
                                                    "the format does not say: hf (half-split) or meta (interleaved)."),
-    reference: Optional[Path] = typer.Option(None, "--reference", help="A checkpoint of the same architecture used "
+    reference: Path | None = typer.Option(None, "--reference", help="A checkpoint of the same architecture used "
                                              "to resolve structural ambiguities (q vs o, gate vs up, …)."),
-    rms_norm_eps: Optional[float] = typer.Option(None, "--rms-norm-eps", help="RMSNorm epsilon, when the files do "
+    rms_norm_eps: float | None = typer.Option(None, "--rms-norm-eps", help="RMSNorm epsilon, when the files do "
                                                  "not say (else LLaMA's default 1e-6 is written, with a warning)."),
-    rope_theta: Optional[float] = typer.Option(None, "--rope-theta", help="RoPE base, when the files do not say "
+    rope_theta: float | None = typer.Option(None, "--rope-theta", help="RoPE base, when the files do not say "
                                                "(else LLaMA's default 10000 is written, with a warning)."),
     max_shard_size: str = typer.Option("5GB", "--max-shard-size", help="Shard the output above this size."),
     dtype: OutDtype = typer.Option(OutDtype.float32, "--dtype", help="Output dtype (keep: F32/F16/BF16 as stored, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -26,7 +25,7 @@ REGISTRY_OPTION = typer.Option(None, "--registry", envvar="PROVENANCE_REGISTRY",
 def add(
     name: str = typer.Argument(..., help="A short name for the model, e.g. llama-2-7b."),
     path: Path = typer.Argument(..., help="The model's checkpoint (or a fingerprint file)."),
-    registry: Optional[Path] = REGISTRY_OPTION,
+    registry: Path | None = REGISTRY_OPTION,
     anchors: int = ANCHORS_OPTION,
 ) -> None:
     """Fingerprint a model and store it under NAME (replaces an entry of the same name).
@@ -47,7 +46,7 @@ def add(
 
 @registry_app.command("list")
 def list_(
-    registry: Optional[Path] = REGISTRY_OPTION,
+    registry: Path | None = REGISTRY_OPTION,
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
 ) -> None:
     """List registered models (name, shape, checkpoint path), sorted by name.
@@ -78,7 +77,7 @@ def list_(
 @registry_app.command("remove")
 def remove(
     name: str = typer.Argument(..., help="The registered name."),
-    registry: Optional[Path] = REGISTRY_OPTION,
+    registry: Path | None = REGISTRY_OPTION,
 ) -> None:
     """Remove a model from the registry (exit 2 if it is not there).
 
@@ -95,7 +94,7 @@ def remove(
 @registry_app.command("export")
 def export(
     out: Path = typer.Argument(..., help="The file to write (JSON lines, versioned)."),
-    registry: Optional[Path] = REGISTRY_OPTION,
+    registry: Path | None = REGISTRY_OPTION,
 ) -> None:
     """Write every entry (name, checkpoint path, fingerprint) to one file that `registry import` reads.
 
@@ -110,7 +109,7 @@ def export(
 @registry_app.command("import")
 def import_(
     src: Path = typer.Argument(..., help="A file written by `registry export`."),
-    registry: Optional[Path] = REGISTRY_OPTION,
+    registry: Path | None = REGISTRY_OPTION,
     replace: bool = typer.Option(False, "--replace", help="Replace entries of the same name (default: keep them)."),
 ) -> None:
     """Add the entries of an export file to the registry (every fingerprint is checked first; exit 2 if one is bad).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -33,14 +32,14 @@ class IndexKind(str, enum.Enum):
 
 
 def scan(
-    inputs: List[Path] = typer.Argument(..., help="Checkpoints, folders of checkpoints, or manifests (.txt/.jsonl: "
+    inputs: list[Path] = typer.Argument(..., help="Checkpoints, folders of checkpoints, or manifests (.txt/.jsonl: "
                                                   "one path per line, or JSON objects with a \"path\")."),
-    registry: Optional[Path] = REGISTRY_OPTION,
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1,
+    registry: Path | None = REGISTRY_OPTION,
+    workers: int | None = typer.Option(None, "--workers", "-j", min=1,
                                           help="Parallel workers (default: half the CPU count, at most 8: "
                                                                "one fingerprint keeps two cores busy)."),
     backend: Backend = typer.Option(Backend.local, "--backend", help="local (a process pool) or ray."),
-    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray "
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray "
                                                                   "started for this run)."),
     top: int = typer.Option(5, "--top", "-n", min=1, help="Screened candidates per model that get the full "
                                                           "fingerprint comparison: this many registry entries and "
@@ -53,7 +52,7 @@ def scan(
                                                                     "usearch is installed)."),
     anchors: int = ANCHORS_OPTION,
     fmt: ScanFormat = typer.Option(ScanFormat.text, "--format", "-f", help="Output format."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file."),
     no_timings: bool = typer.Option(False, "--no-timings", help="Leave out stats.timings, stats.cache and "
                                                                 "stats.backend (the parts that differ between runs)."),
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from provenance.checkpoint import Checkpoint
+from provenance.checkpoint_types import Checkpoint
 from provenance.companions import read_companions
 from provenance.errors import InputError
 

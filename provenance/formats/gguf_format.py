@@ -2,9 +2,10 @@
 
 Versions 1, 2 and 3. Headers are read by :mod:`provenance.formats.gguf_parse` (bounded, every field checked; the
 ``gguf`` package's reader refuses v1 and trusts declared counts); ``gguf`` supplies type sizes and dequantization.
-Tensor shapes in GGUF are stored in ggml order (fastest dimension first); they are reversed here into numpy order. Quantized tensors are
-stored as byte rows (one row of ``n`` values takes ``n / block_size * type_size`` bytes, ``GGML_QUANT_SIZES``), so
-a block of rows is a plain slice of the memory map and is dequantized alone with ``gguf.quants.dequantize``.
+Tensor shapes in GGUF are stored in ggml order (fastest dimension first); they are reversed here into numpy order.
+Quantized tensors are stored as byte rows (one row of ``n`` values takes ``n / block_size * type_size`` bytes,
+``GGML_QUANT_SIZES``), so a block of rows is a plain slice of the memory map and is dequantized alone with
+``gguf.quants.dequantize``.
 
 Metadata key-values go to ``metadata["gguf"]`` as plain Python values; long arrays (the tokenizer's tokens, scores
 and merges) are summarised there as ``{"type": "array", "length": N, "head": [first 8]}``. The full token list is
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from provenance.checkpoint import Checkpoint, TensorRef
+from provenance.checkpoint_types import Checkpoint, TensorRef
 from provenance.errors import InputError
 from provenance.formats.gguf_parse import GGUFFile, GGUFTensorInfo, ggml_type, parse_gguf
 

@@ -166,7 +166,7 @@ def tensor_nbytes(path: Path, name: str, dims: tuple[int, ...], type_id: int) ->
 
 def _open_buffer(path: Path):
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 (closed by the `with fh` below; only open() may raise PermissionError)
     except PermissionError as exc:
         raise InputError(path, "permission denied") from exc
     with fh:
@@ -236,7 +236,7 @@ def parse_gguf(path: Path) -> GGUFFile:
                                        f"the file has {size}")
             out.tensors.append(GGUFTensorInfo(tname, dims, type_id, start, nbytes))
         spans = sorted((t.offset, t.offset + t.nbytes, t.name) for t in out.tensors)
-        for (a0, a1, an), (b0, _, bn) in zip(spans, spans[1:]):
+        for (_a0, a1, an), (b0, _, bn) in zip(spans, spans[1:]):
             if b0 < a1:
                 raise InputError(path, f"corrupt GGUF file: the data of tensors {an!r} and {bn!r} overlap")
         return out

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from provenance.checkpoint import Checkpoint, TensorRef
+from provenance.checkpoint_types import Checkpoint, TensorRef
 from provenance.errors import InputError
 from provenance.formats.llama2c_sniff import MAGIC, plausible_config
 

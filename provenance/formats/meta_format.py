@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from provenance.checkpoint import Checkpoint, TensorRef
+from provenance.checkpoint_types import Checkpoint, TensorRef
 from provenance.dtypes import from_torch_dtype
 from provenance.errors import InputError, require_torch
 from provenance.formats.torch_format import find_state_dict, load_pickle, tensor_reader

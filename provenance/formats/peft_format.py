@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from provenance.checkpoint import AdapterInfo, Checkpoint
+from provenance.checkpoint_types import AdapterInfo, Checkpoint
 from provenance.errors import InputError
 
 CONFIG_NAME = "adapter_config.json"

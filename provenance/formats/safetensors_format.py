@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from provenance.checkpoint import Checkpoint, TensorRef
+from provenance.checkpoint_types import Checkpoint, TensorRef
 from provenance.dtypes import STORAGE, to_float32
 from provenance.errors import InputError
 

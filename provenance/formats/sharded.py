@@ -8,11 +8,12 @@ folder: an entry that leads out of it (``../``, an absolute path, a symlink reso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from provenance.checkpoint import TensorRef
+from provenance.checkpoint_types import TensorRef
 from provenance.errors import InputError
 
 ShardOpener = Callable[[Path], "tuple[dict[str, TensorRef], dict[str, Any]]"]

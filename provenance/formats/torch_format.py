@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from provenance.checkpoint import Checkpoint, TensorRef
+from provenance.checkpoint_types import Checkpoint, TensorRef
 from provenance.dtypes import from_torch_dtype
 from provenance.errors import InputError, require_torch
 

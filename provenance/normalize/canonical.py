@@ -14,12 +14,23 @@ from typing import Any
 
 import numpy as np
 
-from provenance.checkpoint import Checkpoint, TensorRef
+from provenance.checkpoint_types import Checkpoint, TensorRef
 from provenance.normalize import layouts
 from provenance.normalize.arch import INFERRED, METADATA, UNKNOWN, ArchSpec, metadata_values
-from provenance.normalize.family import (DISPLAY, LLAMA_LIKE, declared_family, graph_diff, traits_of)
-from provenance.normalize.schemes import (ADAPTER_SUFFIXES, BUFFERS, CANONICAL, FUSED, LOOKUPS, MOE_LAYOUTS,
-                                          PREFIXES, Scheme, canonical_name, moe_canonical)
+from provenance.normalize.family import DISPLAY, LLAMA_LIKE, declared_family, graph_diff, traits_of
+from provenance.normalize.schemes import (
+    ADAPTER_SUFFIXES,
+    BUFFERS,
+    CANONICAL,
+    FUSED,
+    LOOKUPS,
+    MOE_LAYOUTS,
+    PREFIXES,
+    Scheme,
+    canonical_name,
+    moe_canonical,
+)
+from provenance.normalize.types import Assignment, Rename
 
 # Roles every LLaMA layer has, in HF module order (also the order canonical tensors are listed in).
 LLAMA_LAYER_ROLES = ("attn_norm", "q", "k", "v", "o", "mlp_norm", "gate", "up", "down")
@@ -40,31 +51,6 @@ FORMAT_DEFAULTS: dict[str, dict[str, Any]] = {
     "meta": {"hidden_act": "silu", "rope_theta": 10000.0},
     "gguf:llama": {"hidden_act": "silu"},
 }
-
-
-@dataclass(frozen=True)
-class Rename:
-    """One source tensor mapped to a canonical name, with the rule that did it and how sure it is."""
-
-    from_: str
-    to: str
-    rule: str
-    confidence: str = "high"  # high | medium | low
-
-    def as_dict(self) -> dict[str, str]:
-        return {"from": self.from_, "to": self.to, "rule": self.rule, "confidence": self.confidence}
-
-
-@dataclass
-class Assignment:
-    """A source tensor given a role (before layouts are applied)."""
-
-    source: str
-    role: str
-    layer: int | None
-    rule: str
-    confidence: str = "high"
-    suffix: str = ""  # adapter suffix such as ".lora_A.weight"
 
 
 @dataclass
@@ -142,7 +128,7 @@ def split_adapter_suffix(name: str) -> tuple[str, str]:
 
 def choose_scheme(bases: dict[str, str], hints: set[str], fmt: str) -> tuple[Scheme | None, int]:
     best: tuple | None = None
-    for order, (name, lookup) in enumerate(LOOKUPS.items()):
+    for order, (_name, lookup) in enumerate(LOOKUPS.items()):
         count = sum(1 for b in bases.values() if lookup.role(b) is not None)
         if count == 0:
             continue

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from provenance.checkpoint import TensorRef
+from provenance.checkpoint_types import TensorRef
 
 
 def derived(src: TensorRef, name: str, shape: tuple[int, ...], reader) -> TensorRef:

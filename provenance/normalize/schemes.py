@@ -408,7 +408,7 @@ class Lookup:
     table: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, scheme: Scheme) -> "Lookup":
+    def of(cls, scheme: Scheme) -> Lookup:
         table: dict[str, str] = {}
         for role, templates in scheme.roles.items():
             for t in templates:

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from provenance.checkpoint import Checkpoint
+from provenance.checkpoint_types import Checkpoint
 from provenance.normalize import layouts
 from provenance.normalize.schemes import canonical_name, layer_key
+from provenance.normalize.types import Assignment
 
 if TYPE_CHECKING:
-    from provenance.normalize.canonical import Assignment, CanonicalModel
+    from provenance.normalize.canonical import CanonicalModel
 
 MATRIX_ROLES = ("q", "k", "v", "o", "gate", "up", "down")
 NORM_ORDER = ("attn_norm", "mlp_norm")
@@ -53,11 +54,9 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / d) if d else 0.0
 
 
-def infer(ckpt: Checkpoint, leftover: list[str], assigned: list["Assignment"], *, head_dim: int | None = None,
-          reference: "CanonicalModel | None" = None) -> tuple[list["Assignment"], list[str], list[str]]:
+def infer(ckpt: Checkpoint, leftover: list[str], assigned: list[Assignment], *, head_dim: int | None = None,
+          reference: CanonicalModel | None = None) -> tuple[list[Assignment], list[str], list[str]]:
     """Roles for ``leftover`` names: (new assignments, names still unmatched, notes on ambiguities)."""
-    from provenance.normalize.canonical import Assignment
-
     tensors = ckpt.tensors
     position = {n: i for i, n in enumerate(tensors)}
     known = {(a.layer, a.role) for a in assigned if not a.suffix}
@@ -137,7 +136,7 @@ def infer(ckpt: Checkpoint, leftover: list[str], assigned: list["Assignment"], *
     return out, unmatched, notes
 
 
-def _hidden_size(ckpt: Checkpoint, leftover: list[str], assigned: list["Assignment"]) -> int | None:
+def _hidden_size(ckpt: Checkpoint, leftover: list[str], assigned: list[Assignment]) -> int | None:
     for a in assigned:
         shape = ckpt.tensors[a.source].shape
         if a.role == "embed" and len(shape) == 2:
@@ -178,9 +177,7 @@ def _fits(assignment: dict[str, tuple[int, int]], hidden: int, fixed: dict[str, 
     dims = dict(fixed)
 
     def bind(var: str, value: int) -> bool:
-        if dims.setdefault(var, value) != value:
-            return False
-        return True
+        return dims.setdefault(var, value) == value
 
     for role, (r, c) in assignment.items():
         if role in ("q", "k", "v", "gate", "up"):
@@ -194,9 +191,7 @@ def _fits(assignment: dict[str, tuple[int, int]], hidden: int, fixed: dict[str, 
                 return False
             if not bind("Dq" if role == "o" else "I", c):
                 return False
-    if "Dq" in dims and "Dkv" in dims and (dims["Dkv"] == 0 or dims["Dq"] % dims["Dkv"]):
-        return False
-    return True
+    return not ("Dq" in dims and "Dkv" in dims and (dims["Dkv"] == 0 or dims["Dq"] % dims["Dkv"]))
 
 
 def _assign_matrices(ckpt, good, matrices, want, hidden, fixed, first, head_dim, reference, notes):
@@ -264,7 +259,7 @@ def _by_reference(reference, slots: list[tuple[str, str]], candidates, ckpt, fir
     cache: dict[str, np.ndarray] = {}
     for cand in candidates:
         total, n = 0.0, 0
-        for (key, name), role in zip(slots, cand):
+        for (_key, name), role in zip(slots, cand):
             target = reference.tensors.get(canonical_name(role, first))
             if target is None or target.shape != ckpt.tensors[name].shape:
                 continue
@@ -328,8 +323,6 @@ def _by_rope_statistic(ckpt, good, matrices, valid, first, head_dim):
 
 
 def _assign_globals(ckpt, names, assigned, hidden, reference, unmatched, notes):
-    from provenance.normalize.canonical import Assignment
-
     tensors = ckpt.tensors
     have = {a.role for a in assigned if a.layer is None}
     out = []

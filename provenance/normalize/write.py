@@ -67,7 +67,7 @@ def _check_finite(ref, name: str, block: np.ndarray) -> None:
                                    "block of rows that has any); refusing to write a normalized copy")
 
 
-def write_canonical(cm: "CanonicalModel", outdir: Path, max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+def write_canonical(cm: CanonicalModel, outdir: Path, max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
                     dtype: str = "float32", progress=None, force: bool = False) -> list[Path]:
     """Write ``config.json`` and the canonical tensors (sharded above ``max_shard_bytes``); return paths written.
 

@@ -7,7 +7,10 @@ carries nothing else). Output is deterministic: sorted keys and lists, no timest
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from provenance.reports.jsonout import dumps
 
 if TYPE_CHECKING:
     from provenance.audit import AuditReport
@@ -34,14 +37,12 @@ class ReportFormat(str, enum.Enum):
     github = "github"
 
 
-def _json(report: "AuditReport") -> str:
-    from provenance.cli.output import dumps
-
+def _json(report: AuditReport) -> str:
     return dumps(report.to_dict())
 
 
-def _lazy(module: str) -> Callable[["AuditReport"], str]:
-    def render(report: "AuditReport") -> str:
+def _lazy(module: str) -> Callable[[AuditReport], str]:
+    def render(report: AuditReport) -> str:
         import importlib
 
         return importlib.import_module(f"provenance.reports.{module}").render(report)
@@ -50,7 +51,7 @@ def _lazy(module: str) -> Callable[["AuditReport"], str]:
     return render
 
 
-FORMATTERS: dict[ReportFormat, Callable[["AuditReport"], str]] = {
+FORMATTERS: dict[ReportFormat, Callable[[AuditReport], str]] = {
     ReportFormat.text: _lazy("text"),
     ReportFormat.json: _json,
     ReportFormat.markdown: _lazy("markdown"),
@@ -61,5 +62,5 @@ FORMATTERS: dict[ReportFormat, Callable[["AuditReport"], str]] = {
 }
 
 
-def render(report: "AuditReport", fmt: ReportFormat) -> str:
+def render(report: AuditReport, fmt: ReportFormat) -> str:
     return FORMATTERS[fmt](report)

@@ -116,7 +116,7 @@ def bom(report: AuditReport) -> dict[str, Any]:
     r = report.release
     model: dict[str, Any] = {"type": "machine-learning-model", "bom-ref": _ref("model", r.model_name),
                              "name": r.model_name}
-    declared = [(d.get("license"), d.get("raw"), "declared") for d in report.declared]
+    declared: list[tuple[Any, Any, str]] = [(d.get("license"), d.get("raw"), "declared") for d in report.declared]
     concluded = [(lid, None, "concluded") for lid in concluded_ids(report)]
     lic = _licenses(declared + concluded)
     if lic:

@@ -19,7 +19,8 @@ def render(report: AuditReport) -> str:
             cmp = ""
             if b.comparison:
                 c = b.comparison
-                cmp = f"; weights: {c['verdict']} (p={c.get('p_value')})" if c.get("verdict") else f"; {c.get('skipped')}"
+                cmp = (f"; weights: {c['verdict']} (p={c.get('p_value')})" if c.get("verdict")
+                       else f"; {c.get('skipped')}")
             out.append(f"  - {b.name}: license {lic}"
                        + (f" from {b.license_source}" if b.license_source else "")
                        + f"; established by {', '.join(sorted(set(b.established_by))) or '-'}{cmp}")
@@ -49,8 +50,8 @@ def render(report: AuditReport) -> str:
     if report.written:
         out.append("")
         out.append("written by --write:")
-        for w in report.written:
-            out.append(f"  {w['status']:8} {w['path']}: {w['reason']}")
+        for done in report.written:
+            out.append(f"  {done['status']:8} {done['path']}: {done['reason']}")
     c = report.counts()
     failed = "FAIL" if report.failing() else "PASS"
     out.append("")

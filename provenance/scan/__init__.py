@@ -6,8 +6,8 @@
 2. Screening: one compact vector per fingerprint (``fingerprints.screen``); every input is searched against the
    registry entries and, separately, the other inputs (exact search, or an approximate index beyond ``APPROX_AT``
    entries).
-3. The ``top`` best registry entries and the ``top`` best other inputs get the full fingerprint comparison; the best ``deep_top`` that are not
-   clearly independent get the deep comparison when both checkpoints are at hand.
+3. The ``top`` best registry entries and the ``top`` best other inputs get the full fingerprint comparison; the best
+   ``deep_top`` that are not clearly independent get the deep comparison when both checkpoints are at hand.
 4. Derived edges form families; each family's probable root is a registry entry (registered models are known bases)
    or else its best-connected member; a member derived from a registered base whose card does not name that base
    is an undisclosed derivative.
@@ -24,6 +24,7 @@ import re
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
@@ -78,7 +79,7 @@ def scan_id_of(entries: list[Entry], anchors: int | None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def run_scan(inputs: list[str | Path], registry, backend: str = "local", workers: int | None = None,
+def run_scan(inputs: Sequence[str | Path], registry, backend: str = "local", workers: int | None = None,
              address: str | None = None, top: int = 5, deep_top: int = 1, anchors: int | None = None,
              index: str = "auto", timings: bool = True, progress: Progress | None = None) -> dict:
     """Scan ``inputs`` against each other and the ``registry``; returns the report dict."""
@@ -269,11 +270,11 @@ def _compare(ok: list[Entry], results: dict, cands, meta: list[dict], store, reg
             futs[be.submit(work.compare_batch, str(registry.db_path), jobs)] = part
         for fut, part in futs.items():
             try:
-                out = fut.result()
+                done = fut.result()
             except Exception:  # noqa: BLE001 - a lost worker: the driver compares this batch below
                 continue
-            if out.get("rows") is not None:
-                for (e, _), rows in zip(part, out["rows"]):
+            if done.get("rows") is not None:
+                for (e, _), rows in zip(part, done["rows"]):
                     fields[e.key] = rows
     from provenance.lineage import compare_fingerprint_objects
 
@@ -360,7 +361,7 @@ def _deep(ok: list[Entry], results: dict, compared: dict, store, be, deep_top: i
 
 def _is_checkpoint(path: str, results: dict) -> bool:
     r = results.get(str(Path(path).resolve()))
-    return bool(r) and r.get("kind") == "checkpoint"
+    return bool(r and r.get("kind") == "checkpoint")
 
 
 def _apply_deep(c: dict, out: dict) -> None:
@@ -439,7 +440,7 @@ def _families(models: list[dict]) -> list[dict]:
     for a, b in edges:
         degree[a] = degree.get(a, 0) + 1
         degree[b] = degree.get(b, 0) + 1
-    fams = []
+    fams: list[dict[str, Any]] = []
     for nodes in comps.values():
         regs = sorted(n for n in nodes if n.startswith("reg:"))
         root = sorted(regs or nodes, key=lambda n: (-degree.get(n, 0), n))[0]
@@ -480,7 +481,7 @@ def declared_bases(path: str) -> list[str]:
     if rel.adapter_base:
         names.append(rel.adapter_base)
     if rel.gguf:
-        names += [b.get("repo_id") or b.get("name") for b in rel.gguf.base_models if b.get("repo_id") or b.get("name")]
+        names += [n for b in rel.gguf.base_models if (n := b.get("repo_id") or b.get("name"))]
     return sorted(set(str(n) for n in names))
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable
+from typing import Any
 
 from provenance.errors import UsageError
 
@@ -51,7 +52,7 @@ class LocalBackend:
     def restart(self) -> None:
         """A new pool after a worker died (the old one fails every task it held)."""
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self.__init__(self.workers)
+        self.__init__(self.workers)  # type: ignore[misc]  # the same pool settings, fresh processes
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,7 @@ def _manifest(p: Path, out: list[tuple[str, Path, dict | None]]) -> None:
         raise InputError(p, f"cannot read the manifest ({exc.strerror or exc})") from exc
 
 
-def expand_inputs(inputs: list[str | Path]) -> list[Entry]:
+def expand_inputs(inputs: Sequence[str | Path]) -> list[Entry]:
     """One entry per checkpoint named by ``inputs``, sorted by shown path, duplicates (same resolved path) once.
 
     A path that does not exist is kept: the scan reports it as an error row, like any unreadable checkpoint.
