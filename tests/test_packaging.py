@@ -36,8 +36,12 @@ def test_tomli_on_old_pythons():
 
 def test_ci_runs_exactly_the_readme_test_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
-    assert f"```bash\n{ci}\n```" in readme
+    lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    commands = [ln for ln in lines if ln and not ln.startswith(("#", "set ", "cd ")) and not ln.endswith("# gates")]
+    gates = [ln for ln in lines if ln.endswith("# gates")]
+    assert len(gates) == 1 and "ruff check" in gates[0] and "mypy" in gates[0]
+    assert lines.index(gates[0]) == len(lines) - 2  # after the install, before pytest
+    assert f"```bash\n{' && '.join(commands)}\n```" in readme
 
 
 def test_no_module_imports_torch_at_top_level():
@@ -52,15 +56,29 @@ def test_no_module_imports_torch_at_top_level():
 
 def vermin(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     pytest.importorskip("vermin")
-    return subprocess.run([sys.executable, "-c", "import sys, vermin; sys.exit(vermin.main())", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "import sys, vermin; sys.exit(vermin.main())", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_code_runs_on_the_declared_minimum_python():
     """vermin (static analysis of syntax and stdlib use) over every package, targeting requires-python."""
     minimum = re.fullmatch(r">=\s*(\d+\.\d+)", PYPROJECT["project"]["requires-python"]).group(1)
-    proc = vermin(f"-t={minimum}-", "--no-tips", "--violations", "--eval-annotations", "--no-parse-comments",
-                  "provenance", "fingerprints", "licenses", "reference_impl")
+    proc = vermin(
+        f"-t={minimum}-",
+        "--no-tips",
+        "--violations",
+        "--eval-annotations",
+        "--no-parse-comments",
+        "provenance",
+        "fingerprints",
+        "licenses",
+        "reference_impl",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Target versions not met" not in proc.stdout
 
