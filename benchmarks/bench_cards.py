@@ -19,8 +19,10 @@ from pathlib import Path
 from provenance.cards import first_heading, parse_card, read_card
 from provenance.errors import InputError
 
-BOMB = "".join(f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9 if p else ['"lol"'] * 9) + "]\n"
-               for p, c in zip([None, *"abcdefgh"], "abcdefghi"))
+BOMB = "".join(
+    f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9 if p else ['"lol"'] * 9) + "]\n"
+    for p, c in zip([None, *"abcdefgh"], "abcdefghi")
+)
 HEADING = "# a" + " " * 3000 + "x"  # spaces then a non-space: the old regex splits the run every way
 
 

@@ -61,12 +61,27 @@ TARGETS = {  # figure: (limit, unit, how it is compared)
 
 def write_config(directory: Path, size: str) -> None:
     hidden, inter, layers, heads, kv, vocab = SIZES[size]
-    (directory / "config.json").write_text(json.dumps({
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
-        "intermediate_size": inter, "num_hidden_layers": layers, "num_attention_heads": heads,
-        "num_key_value_heads": kv, "vocab_size": vocab, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
-        "tie_word_embeddings": False, "hidden_act": "silu", "max_position_embeddings": 2048,
-        "torch_dtype": "bfloat16"}, indent=1))
+    (directory / "config.json").write_text(
+        json.dumps(
+            {
+                "architectures": ["LlamaForCausalLM"],
+                "model_type": "llama",
+                "hidden_size": hidden,
+                "intermediate_size": inter,
+                "num_hidden_layers": layers,
+                "num_attention_heads": heads,
+                "num_key_value_heads": kv,
+                "vocab_size": vocab,
+                "rms_norm_eps": 1e-5,
+                "rope_theta": 10000.0,
+                "tie_word_embeddings": False,
+                "hidden_act": "silu",
+                "max_position_embeddings": 2048,
+                "torch_dtype": "bfloat16",
+            },
+            indent=1,
+        )
+    )
 
 
 def make_model(directory: Path, size: str, seed: int) -> int:
@@ -135,8 +150,12 @@ def timed(cmd: list[str]) -> tuple[float, float, float, str]:
         m = re.search(re.escape(label) + r": ([\d.]+)", proc.stderr)
         return float(m.group(1)) if m else float("nan")
 
-    return (wall, field("Maximum resident set size (kbytes)") / 1024,
-            field("User time (seconds)") + field("System time (seconds)"), proc.stdout)
+    return (
+        wall,
+        field("Maximum resident set size (kbytes)") / 1024,
+        field("User time (seconds)") + field("System time (seconds)"),
+        proc.stdout,
+    )
 
 
 def best_of(cmd: list[str], repeat: int) -> tuple[float, float, float, str]:
@@ -163,15 +182,37 @@ print(json.dumps({"seconds": best, "cpu": cpu, "verdict": report["verdict"], "lo
 
 
 def library_call(suspect: Path, reference: Path, deep: bool, repeat: int) -> dict:
-    _, _, _, out = timed([sys.executable, "-c", LIBRARY_TIMER, str(suspect), str(reference),
-                         "deep" if deep else "fingerprint", str(repeat)])
+    _, _, _, out = timed(
+        [
+            sys.executable,
+            "-c",
+            LIBRARY_TIMER,
+            str(suspect),
+            str(reference),
+            "deep" if deep else "fingerprint",
+            str(repeat),
+        ]
+    )
     return json.loads(out)
 
 
-def compare_process(suspect: Path, reference: Path, repeat: int, extra: list[str] | None = None
-                    ) -> tuple[float, float, dict]:
-    wall, _, cpu, out = best_of([sys.executable, "-m", "provenance", "compare", str(suspect), str(reference),
-                            "--format", "json", *(extra or [])], repeat)
+def compare_process(
+    suspect: Path, reference: Path, repeat: int, extra: list[str] | None = None
+) -> tuple[float, float, dict]:
+    wall, _, cpu, out = best_of(
+        [
+            sys.executable,
+            "-m",
+            "provenance",
+            "compare",
+            str(suspect),
+            str(reference),
+            "--format",
+            "json",
+            *(extra or []),
+        ],
+        repeat,
+    )
     return wall, cpu, json.loads(out)
 
 
@@ -181,9 +222,12 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="write the models here and keep them (reused on the next run)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure; the best is reported")
     ap.add_argument("--skip-deep", action="store_true", help="skip the 168M deep comparisons")
-    ap.add_argument("--fingerprint-only", action="store_true",
-                    help="only the fingerprint rows: no noisy copy, no comparisons (for 7b: one copy fits the page "
-                         "cache of a 24 GB machine, two do not)")
+    ap.add_argument(
+        "--fingerprint-only",
+        action="store_true",
+        help="only the fingerprint rows: no noisy copy, no comparisons (for 7b: one copy fits the page "
+        "cache of a 24 GB machine, two do not)",
+    )
     args = ap.parse_args()
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="provenance-bench-lineage-"))
@@ -208,7 +252,8 @@ def main() -> int:
             raw_read_seconds(b, 1)  # warm the copy too
         fp_a, fp_b = root / f"{args.size}-a.fp", root / f"{args.size}-b.fp"
         fp_wall, fp_rss, fp_cpu, _ = best_of(
-            [sys.executable, "-m", "provenance", "fingerprint", str(a), "-o", str(fp_a)], args.repeat)
+            [sys.executable, "-m", "provenance", "fingerprint", str(a), "-o", str(fp_a)], args.repeat
+        )
         if not args.fingerprint_only:
             timed([sys.executable, "-m", "provenance", "fingerprint", str(b), "-o", str(fp_b)])
         first = fp_a.read_bytes()
@@ -220,25 +265,49 @@ def main() -> int:
         row(f"model ({args.size})", f"{params / 1e9:.2f} B parameters, {total / 1e9:.2f} GB bf16")
         row("raw read (cat, warm)", f"{raw:.2f} s ({total / 1e9 / raw:.1f} GB/s)")
         row("fingerprint (whole process)", f"{fp_wall:.2f} s wall, {fp_cpu:.1f} s CPU")
-        row("  throughput", f"{gbps:.2f} GB/s", f">= {TARGETS['fingerprint_gbps']} GB/s",
-            gbps >= TARGETS["fingerprint_gbps"])
-        row("  ratio to raw read", f"{ratio:.1f} x", f"<= {TARGETS['fingerprint_ratio']:.0f} x",
-            ratio <= TARGETS["fingerprint_ratio"])
-        row("  peak RSS", f"{fp_rss:.0f} MB", f"<= {TARGETS['fingerprint_rss_mb']:.0f} MB",
-            fp_rss <= TARGETS["fingerprint_rss_mb"])
+        row(
+            "  throughput",
+            f"{gbps:.2f} GB/s",
+            f">= {TARGETS['fingerprint_gbps']} GB/s",
+            gbps >= TARGETS["fingerprint_gbps"],
+        )
+        row(
+            "  ratio to raw read",
+            f"{ratio:.1f} x",
+            f"<= {TARGETS['fingerprint_ratio']:.0f} x",
+            ratio <= TARGETS["fingerprint_ratio"],
+        )
+        row(
+            "  peak RSS",
+            f"{fp_rss:.0f} MB",
+            f"<= {TARGETS['fingerprint_rss_mb']:.0f} MB",
+            fp_rss <= TARGETS["fingerprint_rss_mb"],
+        )
         row("  fingerprint size", f"{fp_a.stat().st_size / 1e6:.2f} MB")
         row("  byte-for-byte deterministic", "yes" if deterministic else "NO", "yes", deterministic)
 
         if args.fingerprint_only:
             return finish(rows, args, load_start)
         lib = library_call(fp_b, fp_a, deep=False, repeat=args.repeat)
-        row("fingerprint vs fingerprint (library)", f"{lib['seconds']:.3f} s",
-            f"<= {TARGETS['fp_compare_library_s']} s", lib["seconds"] <= TARGETS["fp_compare_library_s"])
+        row(
+            "fingerprint vs fingerprint (library)",
+            f"{lib['seconds']:.3f} s",
+            f"<= {TARGETS['fp_compare_library_s']} s",
+            lib["seconds"] <= TARGETS["fp_compare_library_s"],
+        )
         proc_wall, proc_cpu, rep = compare_process(fp_b, fp_a, args.repeat)
-        row("fingerprint vs fingerprint (process)", f"{proc_wall:.2f} s wall, {proc_cpu:.1f} s CPU",
-            f"<= {TARGETS['fp_compare_process_s']} s", proc_wall <= TARGETS["fp_compare_process_s"])
-        row("  verdict, noisy copy vs original", f"{rep['verdict']} (log10 p {rep['log10_p_value']})", "derived",
-            rep["verdict"] == "derived")
+        row(
+            "fingerprint vs fingerprint (process)",
+            f"{proc_wall:.2f} s wall, {proc_cpu:.1f} s CPU",
+            f"<= {TARGETS['fp_compare_process_s']} s",
+            proc_wall <= TARGETS["fp_compare_process_s"],
+        )
+        row(
+            "  verdict, noisy copy vs original",
+            f"{rep['verdict']} (log10 p {rep['log10_p_value']})",
+            "derived",
+            rep["verdict"] == "derived",
+        )
 
         if not args.skip_deep:
             d_a = root / "168m-a" if args.size != "168m" else a
@@ -249,11 +318,17 @@ def main() -> int:
             make_model(d_c, "168m", seed=2)
             for d in (d_a, d_b, d_c):
                 raw_read_seconds(d, 1)
-            for label, sus, want in (("derived pair (noisy copy)", d_b, "derived"),
-                                     ("independent pair (other seed)", d_c, "independent")):
+            for label, sus, want in (
+                ("derived pair (noisy copy)", d_b, "derived"),
+                ("independent pair (other seed)", d_c, "independent"),
+            ):
                 lib = library_call(sus, d_a, deep=True, repeat=args.repeat)
-                row(f"deep compare 168M, {label}", f"{lib['seconds']:.2f} s wall, {lib['cpu']:.1f} s CPU",
-                    f"<= {TARGETS['deep_library_s']} s", lib["seconds"] <= TARGETS["deep_library_s"])
+                row(
+                    f"deep compare 168M, {label}",
+                    f"{lib['seconds']:.2f} s wall, {lib['cpu']:.1f} s CPU",
+                    f"<= {TARGETS['deep_library_s']} s",
+                    lib["seconds"] <= TARGETS["deep_library_s"],
+                )
                 wall, cpu, rep = compare_process(sus, d_a, args.repeat)
                 row("  as a whole process", f"{wall:.2f} s wall, {cpu:.1f} s CPU")
                 row("  verdict", f"{rep['verdict']} (log10 p {rep['log10_p_value']})", want, rep["verdict"] == want)
@@ -270,9 +345,11 @@ def finish(rows: list, args: argparse.Namespace, load_start: tuple) -> int:
     vw = max(len(r[1]) for r in rows)
     tw = max(len(r[2]) for r in rows)
     load = os.getloadavg()
-    print(f"lineage benchmark: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, best of {args.repeat}; "
-          f"load average at start {load_start[0]:.1f}, at end {load[0]:.1f} (other jobs on the machine slow wall "
-          f"times; CPU times are less affected)")
+    print(
+        f"lineage benchmark: {os.cpu_count()} CPUs, python {sys.version.split()[0]}, best of {args.repeat}; "
+        f"load average at start {load_start[0]:.1f}, at end {load[0]:.1f} (other jobs on the machine slow wall "
+        f"times; CPU times are less affected)"
+    )
     print(f"{'figure':<{width}}  {'value':<{vw}}  {'target':<{tw}}  result")
     for figure, value, target, ok in rows:
         print(f"{figure:<{width}}  {value:<{vw}}  {target:<{tw}}  {'' if ok is None else 'PASS' if ok else 'FAIL'}")

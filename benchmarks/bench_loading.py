@@ -36,18 +36,24 @@ CONSTANT_MB = 200  # interpreter + numpy + the tool's own objects; the measured 
 CHUNK = 1 << 24  # values generated per step while writing
 
 
-def llama_shapes(hidden: int, inter: int, layers: int, heads: int, kv_heads: int,
-                 vocab: int) -> list[tuple[str, tuple]]:
+def llama_shapes(
+    hidden: int, inter: int, layers: int, heads: int, kv_heads: int, vocab: int
+) -> list[tuple[str, tuple]]:
     kv = hidden // heads * kv_heads
     out = [("model.embed_tokens.weight", (vocab, hidden))]
     for i in range(layers):
         p = f"model.layers.{i}."
-        out += [(p + "input_layernorm.weight", (hidden,)), (p + "self_attn.q_proj.weight", (hidden, hidden)),
-                (p + "self_attn.k_proj.weight", (kv, hidden)), (p + "self_attn.v_proj.weight", (kv, hidden)),
-                (p + "self_attn.o_proj.weight", (hidden, hidden)),
-                (p + "post_attention_layernorm.weight", (hidden,)),
-                (p + "mlp.gate_proj.weight", (inter, hidden)), (p + "mlp.up_proj.weight", (inter, hidden)),
-                (p + "mlp.down_proj.weight", (hidden, inter))]
+        out += [
+            (p + "input_layernorm.weight", (hidden,)),
+            (p + "self_attn.q_proj.weight", (hidden, hidden)),
+            (p + "self_attn.k_proj.weight", (kv, hidden)),
+            (p + "self_attn.v_proj.weight", (kv, hidden)),
+            (p + "self_attn.o_proj.weight", (hidden, hidden)),
+            (p + "post_attention_layernorm.weight", (hidden,)),
+            (p + "mlp.gate_proj.weight", (inter, hidden)),
+            (p + "mlp.up_proj.weight", (inter, hidden)),
+            (p + "mlp.down_proj.weight", (hidden, inter)),
+        ]
     return out + [("model.norm.weight", (hidden,)), ("lm_head.weight", (vocab, hidden))]
 
 
@@ -83,13 +89,14 @@ def write_torch_shard(path: Path, tensors: list[tuple[str, tuple]]) -> int:
     return sum(t.numel() * 2 for t in sd.values())
 
 
-def write_model(directory: Path, shapes: list[tuple[str, tuple]], shards: int = 2, fmt: str = "safetensors",
-                seed: int = 0) -> int:
+def write_model(
+    directory: Path, shapes: list[tuple[str, tuple]], shards: int = 2, fmt: str = "safetensors", seed: int = 0
+) -> int:
     rng = np.random.default_rng(seed)
     per = -(-len(shapes) // shards)
     weight_map, total = {}, 0
     for s in range(shards):
-        part = shapes[s * per:(s + 1) * per]
+        part = shapes[s * per : (s + 1) * per]
         if fmt == "torch":
             name = f"pytorch_model-{s + 1:05d}-of-{shards:05d}.bin"
             total += write_torch_shard(directory / name, part)
@@ -99,8 +106,7 @@ def write_model(directory: Path, shapes: list[tuple[str, tuple]], shards: int = 
         weight_map.update({t: name for t, _ in part})
         print(f"  wrote {name}", file=sys.stderr)
     index = "pytorch_model.bin.index.json" if fmt == "torch" else "model.safetensors.index.json"
-    (directory / index).write_text(
-        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1))
+    (directory / index).write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=1))
     return total
 
 
@@ -145,8 +151,12 @@ def main() -> int:
     ap.add_argument("--heads", type=int, default=32)
     ap.add_argument("--kv-heads", type=int, default=4)
     ap.add_argument("--vocab", type=int, default=32000)
-    ap.add_argument("--format", choices=["safetensors", "torch"], default="safetensors",
-                    help="safetensors (the default, streamed) or sharded torch .bin files")
+    ap.add_argument(
+        "--format",
+        choices=["safetensors", "torch"],
+        default="safetensors",
+        help="safetensors (the default, streamed) or sharded torch .bin files",
+    )
     ap.add_argument("--keep", type=Path, help="write the model here and keep it (default: a temporary dir)")
     args = ap.parse_args()
 
@@ -158,13 +168,16 @@ def main() -> int:
     try:
         t0 = time.perf_counter()
         total = write_model(directory, shapes, fmt=args.format)
-        print(f"wrote {total / 1e9:.2f} GB ({len(shapes)} tensors, bf16, {args.format}) "
-              f"in {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr)
+        print(
+            f"wrote {total / 1e9:.2f} GB ({len(shapes)} tensors, bf16, {args.format}) "
+            f"in {time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
         base_import = "import numpy, provenance.checkpoint" + (", torch" if args.format == "torch" else "")
         base_wall, base_rss, _ = measure([sys.executable, "-c", base_import])
-        in_wall, in_rss, out = measure([sys.executable, "-m", "provenance", "inspect", str(directory),
-                                        "--format", "json"])
+        in_wall, in_rss, out = measure(
+            [sys.executable, "-m", "provenance", "inspect", str(directory), "--format", "json"]
+        )
         assert json.loads(out)["num_tensors"] == len(shapes)
         rd_wall, rd_rss, out = measure([sys.executable, "-c", READ_ALL, str(directory)])
         n_values = int(out.split()[0])
@@ -172,13 +185,17 @@ def main() -> int:
         # constant when the format needs torch.
         constant = CONSTANT_MB + (base_rss if args.format == "torch" else 0)
         limit = 2 * largest_f32_mb + constant
-        print(f"model: {total / 1e9:.2f} GB bf16 {args.format} on disk, {len(shapes)} tensors, "
-              f"{n_values / 1e9:.3f} B values")
+        print(
+            f"model: {total / 1e9:.2f} GB bf16 {args.format} on disk, {len(shapes)} tensors, "
+            f"{n_values / 1e9:.3f} B values"
+        )
         print(f"largest tensor: {largest_name} {list(largest_shape)} = {largest_f32_mb:.0f} MB as float32")
         print(f"baseline ({base_import}): {base_rss:.0f} MB peak RSS")
         print(f"inspect:          wall {in_wall:6.2f} s   peak RSS {in_rss:7.0f} MB")
-        print(f"read every tensor: wall {rd_wall:6.2f} s   peak RSS {rd_rss:7.0f} MB   "
-              f"({total / 1e9 / rd_wall:.2f} GB/s of bf16 read and widened to float32)")
+        print(
+            f"read every tensor: wall {rd_wall:6.2f} s   peak RSS {rd_rss:7.0f} MB   "
+            f"({total / 1e9 / rd_wall:.2f} GB/s of bf16 read and widened to float32)"
+        )
         ok = in_rss < limit and rd_rss < limit
         print(f"limit 2 x largest float32 + {constant:.0f} MB = {limit:.0f} MB: {'PASS' if ok else 'FAIL'}")
         return 0 if ok else 1

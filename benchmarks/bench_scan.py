@@ -40,8 +40,14 @@ LAYERS, K, INVARIANTS = 32, 32, ("q", "k", "v", "gate", "up", "o", "down", "qk",
 def write_models(d: Path, n: int, hidden: int, layers: int, vocab: int) -> None:
     from provenance.examples import TinyLlamaConfig, llama_state_dict, write_hf_dir
 
-    cfg = TinyLlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=int(hidden * 2.6875) // 8 * 8,
-                          num_hidden_layers=layers, num_attention_heads=8, num_key_value_heads=4)
+    cfg = TinyLlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=int(hidden * 2.6875) // 8 * 8,
+        num_hidden_layers=layers,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+    )
     for i in range(n):
         write_hf_dir(d / f"m{i:03d}", llama_state_dict(cfg, 1000 + i), cfg.hf_config())
 
@@ -49,9 +55,26 @@ def write_models(d: Path, n: int, hidden: int, layers: int, vocab: int) -> None:
 def run_scan(models: Path, reg: Path, workers: int) -> tuple[dict, float, float]:
     t = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = subprocess.run([sys.executable, "-m", "provenance", "scan", str(models), "--registry", str(reg),
-                          "--workers", str(workers), "--deep-top", "0", "--format", "json"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "provenance",
+            "scan",
+            str(models),
+            "--registry",
+            str(reg),
+            "--workers",
+            str(workers),
+            "--deep-top",
+            "0",
+            "--format",
+            "json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - t
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB, the largest child so far
     return json.loads(out.stdout), wall, max(rss, before) / 1024
@@ -73,11 +96,21 @@ def build_db(reg_dir: Path, bases: int, queries: int) -> dict:
     from provenance.registry import Registry
 
     rng = np.random.default_rng(0)
-    template = {"format": "provenance-fingerprint", "version": 3, "content_hash": "blake3-160",
-                "anchors": [int(i) for i in rng.permutation(32000)[:K]], "anchor_strings": None,
-                "anchor_mode": "token-index", "invariants": list(INVARIANTS), "layers": list(range(LAYERS)),
-                "present": [[True] * len(INVARIANTS)] * LAYERS, "hidden_size": 4096, "vocab_size": 32000,
-                "intermediate_size": 11008, "tensor_hashes": {}}
+    template = {
+        "format": "provenance-fingerprint",
+        "version": 3,
+        "content_hash": "blake3-160",
+        "anchors": [int(i) for i in rng.permutation(32000)[:K]],
+        "anchor_strings": None,
+        "anchor_mode": "token-index",
+        "invariants": list(INVARIANTS),
+        "layers": list(range(LAYERS)),
+        "present": [[True] * len(INVARIANTS)] * LAYERS,
+        "hidden_size": 4096,
+        "vocab_size": 32000,
+        "intermediate_size": 11008,
+        "tensor_hashes": {},
+    }
     gains = np.ones((LAYERS, 2, 64), np.float16)
     norms = np.ones((LAYERS, 7), np.float32)
 
@@ -94,15 +127,18 @@ def build_db(reg_dir: Path, bases: int, queries: int) -> dict:
             base_grams.append(g)
             f = fp(g)
             blob = f.to_bytes()
-            con.execute("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (f"base-{i:05d}", None, LAYERS, 4096, 32000, f.digest, blob))
+            con.execute(
+                "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (f"base-{i:05d}", None, LAYERS, 4096, 32000, f.digest, blob),
+            )
     truth = {}
     with con:
         for q in range(queries):
             if q % 2 == 0:
                 b = int(rng.integers(bases))
-                g = (base_grams[b].astype(np.float32) + 0.3 * rng.standard_normal(base_grams[b].shape)
-                     ).astype(np.float16)
+                g = (base_grams[b].astype(np.float32) + 0.3 * rng.standard_normal(base_grams[b].shape)).astype(
+                    np.float16
+                )
                 truth[q] = f"base-{b:05d}"
             else:
                 g = synthetic_grams(rng)
@@ -110,8 +146,10 @@ def build_db(reg_dir: Path, bases: int, queries: int) -> dict:
             t = time.perf_counter()
             vec = screen_vector(f)
             t_vec += time.perf_counter() - t
-            con.execute("INSERT INTO fingerprint_cache VALUES (?, ?, ?, ?)",
-                        (f"q{q:06d}", f.to_bytes(), vec.tobytes(), SCREEN_VERSION))
+            con.execute(
+                "INSERT INTO fingerprint_cache VALUES (?, ?, ?, ?)",
+                (f"q{q:06d}", f.to_bytes(), vec.tobytes(), SCREEN_VERSION),
+            )
     con.close()
     return {"truth": truth, "vector_ms": 1000 * t_vec / max(queries, 1)}
 
@@ -151,11 +189,21 @@ def screen_stage(reg_dir: str, queries: int, truth_file: str, sample: int, top: 
             compare_fingerprint_objects(sus, store.fingerprint(f"q{int(j):06d}"))
     per_query = (time.monotonic() - t4) / max(sample, 1)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"registry_vectors_first_s": t_reg, "load_vectors_s": t_load,
-                      "search_vs_registry_s": t_reg_search, "search_vs_collection_s": t_col_search,
-                      "screen_total_s": t_load + t_reg_search + t_col_search, "recall_at_1": float(recall1),
-                      "full_compare_per_query_s": per_query, "full_compare_all_queries_s": per_query * queries,
-                      "peak_rss_mb": rss}))
+    print(
+        json.dumps(
+            {
+                "registry_vectors_first_s": t_reg,
+                "load_vectors_s": t_load,
+                "search_vs_registry_s": t_reg_search,
+                "search_vs_collection_s": t_col_search,
+                "screen_total_s": t_load + t_reg_search + t_col_search,
+                "recall_at_1": float(recall1),
+                "full_compare_per_query_s": per_query,
+                "full_compare_all_queries_s": per_query * queries,
+                "peak_rss_mb": rss,
+            }
+        )
+    )
 
 
 def main() -> int:
@@ -190,9 +238,16 @@ def main() -> int:
                 shutil.rmtree(reg, ignore_errors=True)
                 report, wall, rss = run_scan(models, reg, w)
                 res[w] = report["stats"]["timings"]["fingerprint_s"]
-                rows.append((f"scan {args.models} models ({size / args.models:.0f} MB each), {w} worker(s): "
-                             f"fingerprint phase", f"{res[w]:.1f} s", f"{args.models / res[w] / w:.2f} "
-                             f"fingerprints/s per worker; whole run {wall:.1f} s; peak RSS {rss:.0f} MB", ""))
+                rows.append(
+                    (
+                        f"scan {args.models} models ({size / args.models:.0f} MB each), {w} worker(s): "
+                        f"fingerprint phase",
+                        f"{res[w]:.1f} s",
+                        f"{args.models / res[w] / w:.2f} "
+                        f"fingerprints/s per worker; whole run {wall:.1f} s; peak RSS {rss:.0f} MB",
+                        "",
+                    )
+                )
                 ok &= rss <= 2048
             rows.append(("speed-up of 2 workers over 1 (fingerprint phase)", f"{res[1] / res[2]:.2f}×", "", ""))
         db = work / "reg-screen"
@@ -200,31 +255,64 @@ def main() -> int:
             t = time.monotonic()
             built = build_db(db, args.bases, args.queries)
             (work / "truth.json").write_text(json.dumps(built["truth"]))
-            rows.append((f"build {args.bases:,} + {args.queries:,} synthetic 7B-shape fingerprints",
-                         f"{time.monotonic() - t:.1f} s",
-                         f"screening vector {built['vector_ms']:.2f} ms per fingerprint (made once, by the worker)",
-                         ""))
-        out = subprocess.run([sys.executable, __file__, "--stage", str(db), str(args.queries),
-                              str(work / "truth.json"), "--sample", str(args.sample), "--top", str(args.top)],
-                             check=True, capture_output=True, text=True)
+            rows.append(
+                (
+                    f"build {args.bases:,} + {args.queries:,} synthetic 7B-shape fingerprints",
+                    f"{time.monotonic() - t:.1f} s",
+                    f"screening vector {built['vector_ms']:.2f} ms per fingerprint (made once, by the worker)",
+                    "",
+                )
+            )
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--stage",
+                str(db),
+                str(args.queries),
+                str(work / "truth.json"),
+                "--sample",
+                str(args.sample),
+                "--top",
+                str(args.top),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         s = json.loads(out.stdout.strip().splitlines()[-1])
         target = s["screen_total_s"] <= 30
         ok &= target and s["peak_rss_mb"] <= 2048
         rows += [
             ("registry vectors, first use (then stored)", f"{s['registry_vectors_first_s']:.1f} s", "", ""),
             (f"load {args.bases:,} + {args.queries:,} stored vectors", f"{s['load_vectors_s']:.1f} s", "", ""),
-            (f"exact top-{args.top}: {args.queries:,} vs {args.bases:,} registry entries",
-             f"{s['search_vs_registry_s']:.2f} s", "", ""),
+            (
+                f"exact top-{args.top}: {args.queries:,} vs {args.bases:,} registry entries",
+                f"{s['search_vs_registry_s']:.2f} s",
+                "",
+                "",
+            ),
             (f"exact top-{args.top}: {args.queries:,} vs each other", f"{s['search_vs_collection_s']:.2f} s", "", ""),
-            ("screening total (load vectors + both searches)", f"{s['screen_total_s']:.1f} s",
-             "target ≤ 30 s", "PASS" if target else "FAIL"),
+            (
+                "screening total (load vectors + both searches)",
+                f"{s['screen_total_s']:.1f} s",
+                "target ≤ 30 s",
+                "PASS" if target else "FAIL",
+            ),
             ("screen recall: derived query's base ranked first", f"{100 * s['recall_at_1']:.1f} %", "", ""),
-            (f"full comparisons ({args.top} registry + {args.top} collection candidates) per query "
-             f"(sample of {args.sample})",
-             f"{1000 * s['full_compare_per_query_s']:.0f} ms",
-             f"all {args.queries:,} queries: {s['full_compare_all_queries_s']:.0f} s on one core", ""),
-            ("peak RSS of the screening process", f"{s['peak_rss_mb']:.0f} MB", "target ≤ 2048 MB",
-             "PASS" if s["peak_rss_mb"] <= 2048 else "FAIL"),
+            (
+                f"full comparisons ({args.top} registry + {args.top} collection candidates) per query "
+                f"(sample of {args.sample})",
+                f"{1000 * s['full_compare_per_query_s']:.0f} ms",
+                f"all {args.queries:,} queries: {s['full_compare_all_queries_s']:.0f} s on one core",
+                "",
+            ),
+            (
+                "peak RSS of the screening process",
+                f"{s['peak_rss_mb']:.0f} MB",
+                "target ≤ 2048 MB",
+                "PASS" if s["peak_rss_mb"] <= 2048 else "FAIL",
+            ),
         ]
     finally:
         if args.keep is None:

@@ -6,8 +6,15 @@ architecture dict with HF config names. Knows nothing about file formats or lice
 
 from fingerprints.fingerprint import FORMAT, VERSION, Fingerprint, compute_fingerprint, is_fingerprint_file
 
-__all__ = ["FORMAT", "VERSION", "Fingerprint", "compare_fingerprints", "compute_fingerprint", "deep_compare",
-           "is_fingerprint_file"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "Fingerprint",
+    "compare_fingerprints",
+    "compute_fingerprint",
+    "deep_compare",
+    "is_fingerprint_file",
+]
 
 
 def __getattr__(name: str):

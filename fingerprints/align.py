@@ -30,10 +30,13 @@ class Alignment:
     permutation_residual: float
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "permutation_quality": round(self.permutation_quality, 4),
-                "fit_residual": round(self.fit_residual, 4),
-                "procrustes_residual": round(self.procrustes_residual, 4),
-                "permutation_residual": round(self.permutation_residual, 4)}
+        return {
+            "kind": self.kind,
+            "permutation_quality": round(self.permutation_quality, 4),
+            "fit_residual": round(self.fit_residual, 4),
+            "procrustes_residual": round(self.procrustes_residual, 4),
+            "permutation_residual": round(self.permutation_residual, 4),
+        }
 
 
 def _residual(ea: np.ndarray, eb: np.ndarray, x: np.ndarray) -> float:
@@ -57,8 +60,9 @@ def rotation(q: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """A function computing ``w @ q``: by column gather and sign when ``q`` is a signed (partial) permutation — the
     usual alignment — without the matmul; the identity returns ``w`` itself."""
     nz = q != 0
-    signed_perm = (nz.sum(axis=0).max(initial=0) <= 1 and nz.sum(axis=1).max(initial=0) <= 1
-                   and bool(np.all(np.abs(q[nz]) == 1)))
+    signed_perm = (
+        nz.sum(axis=0).max(initial=0) <= 1 and nz.sum(axis=1).max(initial=0) <= 1 and bool(np.all(np.abs(q[nz]) == 1))
+    )
     if not signed_perm:
         return lambda w: w @ q.astype(w.dtype, copy=False)
     rows, cols = np.nonzero(nz)
@@ -97,7 +101,7 @@ def _centred_norms(x: np.ndarray, mu: np.ndarray, rows: int = 2048) -> np.ndarra
     acc = np.zeros(x.shape[1])
     m = mu.astype(x.dtype)
     for r in range(0, x.shape[0], rows):
-        d = x[r:r + rows] - m
+        d = x[r : r + rows] - m
         acc += np.einsum("ij,ij->j", d, d)
     return np.sqrt(acc)
 
@@ -152,5 +156,11 @@ def align_residual(ea: np.ndarray, eb: np.ndarray) -> Alignment:
         q, kind, res = qo, "rotation", ro
     if res > 0.9:
         kind = "none-found"
-    return Alignment(q=q.astype(np.float32), kind=kind, permutation_quality=perm_quality, fit_residual=res,
-                     procrustes_residual=ro, permutation_residual=rp)
+    return Alignment(
+        q=q.astype(np.float32),
+        kind=kind,
+        permutation_quality=perm_quality,
+        fit_residual=res,
+        procrustes_residual=ro,
+        permutation_residual=rp,
+    )

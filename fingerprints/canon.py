@@ -155,5 +155,8 @@ class ModelView:
         return self.tensors[LM_HEAD] if LM_HEAD in self.tensors else self.tensors[EMBED]
 
     def final_gain(self) -> np.ndarray:
-        return as_array(self.tensors[FINAL_NORM]).reshape(-1) if FINAL_NORM in self.tensors else \
-            np.ones(self.hidden_size, dtype=np.float32)
+        return (
+            as_array(self.tensors[FINAL_NORM]).reshape(-1)
+            if FINAL_NORM in self.tensors
+            else np.ones(self.hidden_size, dtype=np.float32)
+        )

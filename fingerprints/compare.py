@@ -36,9 +36,13 @@ def hash_relation(ma: dict, mb: dict) -> dict:
     same_content = ca == cb and len(ha) > 0
     same_names = {n: v["content"] for n, v in ha.items()} == {n: v["content"] for n, v in hb.items()}
     by_content_b = {v["content"]: n for n, v in hb.items()}
-    renamed = sorted((n, by_content_b[v["content"]]) for n, v in ha.items()
-                     if v["content"] in by_content_b and by_content_b[v["content"]] != n
-                     and hb.get(n, {}).get("content") != v["content"])
+    renamed = sorted(
+        (n, by_content_b[v["content"]])
+        for n, v in ha.items()
+        if v["content"] in by_content_b
+        and by_content_b[v["content"]] != n
+        and hb.get(n, {}).get("content") != v["content"]
+    )
     return {
         "tensors_reference": len(ha),
         "tensors_suspect": len(hb),
@@ -79,7 +83,8 @@ def shared_anchors(fa: Fingerprint, fb: Fingerprint) -> tuple[np.ndarray, np.nda
         pos_b = {s: i for i, s in enumerate(fb.anchor_strings)}
         pairs = [(i, pos_b[s]) for i, s in enumerate(fa.anchor_strings) if s in pos_b]
         if len(pairs) >= MIN_STRING_OVERLAP * min(len(fa.anchors), len(fb.anchors)) or (
-                fa.grams_index is None or fb.grams_index is None):
+            fa.grams_index is None or fb.grams_index is None
+        ):
             return _pairs(pairs) + ("token-string", AnchorSet(fa.grams, fa.anchors), AnchorSet(fb.grams, fb.anchors))
     sa, sb = _index_set(fa), _index_set(fb)
     pos_b = {t: i for i, t in enumerate(sb.anchors)}
@@ -98,8 +103,13 @@ def similarity_matrix(fa: Fingerprint, fb: Fingerprint) -> tuple[np.ndarray, dic
     """[layers of A, layers of B] mean unbiased CKA over the invariants both hold, on the shared anchors."""
     ia, ib, mode, sa, sb = shared_anchors(fa, fb)
     la, lb = len(fa.layers), len(fb.layers)
-    info = {"shared_anchors": int(len(ia)), "anchors_reference": len(sa.anchors), "anchors_suspect": len(sb.anchors),
-            "vocab_match": mode, "invariants": []}
+    info = {
+        "shared_anchors": int(len(ia)),
+        "anchors_reference": len(sa.anchors),
+        "anchors_suspect": len(sb.anchors),
+        "vocab_match": mode,
+        "invariants": [],
+    }
     if len(ia) < 8 or la == 0 or lb == 0:
         return np.zeros((la, lb)), info
     pa, pb = np.asarray(fa.meta["present"], bool), np.asarray(fb.meta["present"], bool)
@@ -129,8 +139,10 @@ def _pair_positions(k: int, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     """For anchors ``sel`` (positions among k): where the diagonal and each strictly-upper pair (i<j of the subset)
     sit in the stored upper triangle (row-major, diagonal included), plus the pairs' subset indices."""
     sel = np.asarray(sel)
+
     def pos(r, c):  # row-major index of (r, c), r <= c, in the upper triangle with diagonal
         return r * k - r * (r - 1) // 2 + (c - r)
+
     ii, jj = np.triu_indices(len(sel), 1)
     r, c = np.minimum(sel[ii], sel[jj]), np.maximum(sel[ii], sel[jj])
     return pos(r, c), ii, jj
@@ -200,20 +212,36 @@ def neuron_evidence(fa: Fingerprint, fb: Fingerprint, lmap: list[int], calib: di
     # FP_MAX_LAYERS suspect layers (evenly spaced), FP_MAX_NEURONS suspect neurons each (z ≈ 11 per layer for a copy).
     picked = np.unique(np.linspace(0, len(lmap) - 1, min(FP_MAX_LAYERS, len(lmap))).round().astype(int))
     with blas_threads(1):  # small products: BLAS threads cost more than they save
-        layers = [e for e in (_neuron_layer(fa, fb, na, nb, ca, cb, int(bpos), lmap[bpos], inflation)
-                              for bpos in picked) if e is not None]
+        layers = [
+            e
+            for e in (_neuron_layer(fa, fb, na, nb, ca, cb, int(bpos), lmap[bpos], inflation) for bpos in picked)
+            if e is not None
+        ]
     if not layers:
         return None
     groups: dict[int, list[float]] = {}
     for e in layers:
         groups.setdefault(e["reference"], []).append(e["ln_p"])
     terms = [min(0.0, min(v) + math.log(len(v))) for v in groups.values()]
-    return {"layers": layers, "ln_p": fisher_ln_p(terms), "anchors_used": len(keep),
-            "agreement": float(np.mean([e["agreement"] for e in layers]))}
+    return {
+        "layers": layers,
+        "ln_p": fisher_ln_p(terms),
+        "anchors_used": len(keep),
+        "agreement": float(np.mean([e["agreement"] for e in layers])),
+    }
 
 
-def _neuron_layer(fa: Fingerprint, fb: Fingerprint, na: np.ndarray, nb: np.ndarray, ca: np.ndarray, cb: np.ndarray,
-                  bpos: int, apos: int, inflation: float) -> dict | None:
+def _neuron_layer(
+    fa: Fingerprint,
+    fb: Fingerprint,
+    na: np.ndarray,
+    nb: np.ndarray,
+    ca: np.ndarray,
+    cb: np.ndarray,
+    bpos: int,
+    apos: int,
+    inflation: float,
+) -> dict | None:
     """The two-matchings test for one mapped layer pair on stored features (shared anchor columns ca / cb)."""
     from fingerprints.neurons import neuron_test  # scipy: imported when a neuron test runs
 
@@ -224,8 +252,14 @@ def _neuron_layer(fa: Fingerprint, fb: Fingerprint, na: np.ndarray, nb: np.ndarr
     va = [na[apos, j, :ka][:, ca].astype(np.float32) for j in (0, 1)]
     vb = [nb[bpos, j, sub][:, cb].astype(np.float32) for j in (0, 1)]
     t = neuron_test(va[0], va[1], vb[0], vb[1], inflation)
-    return {"suspect": fb.layers[bpos], "reference": fa.layers[apos], "rho": t["rho"], "n": t["n"],
-            "agreement": t["agreement"], "ln_p": t["ln_p"]}
+    return {
+        "suspect": fb.layers[bpos],
+        "reference": fa.layers[apos],
+        "rho": t["rho"],
+        "n": t["n"],
+        "agreement": t["agreement"],
+        "ln_p": t["ln_p"],
+    }
 
 
 MIN_NEURON_ANCHORS = 8
@@ -255,8 +289,10 @@ def compare_fingerprints(reference: Fingerprint, suspect: Fingerprint) -> dict[s
     return {
         "hashes": hashes,
         "similarity": sim,
-        "layer_map": [{"suspect": layers_b[b], "reference": layers_a[a], "token_cka": round(best[b], 4)}
-                      for b, a in enumerate(lmap)],
+        "layer_map": [
+            {"suspect": layers_b[b], "reference": layers_a[a], "token_cka": round(best[b], 4)}
+            for b, a in enumerate(lmap)
+        ],
         "layer_map_positions": lmap,
         "score": score,
         "ln_p": ln_p,

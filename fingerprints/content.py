@@ -46,7 +46,7 @@ def rounding_bound(values: np.ndarray, kind: str, bits: int) -> np.ndarray:
     """
     v = np.abs(values.astype(np.float32).reshape(-1))
     if kind == "float":
-        return v * np.float32(2.0 ** -bits) + np.float32(1e-7)
+        return v * np.float32(2.0**-bits) + np.float32(1e-7)
     levels = max(1, 2 ** (bits - 1) - 1)
     n = v.size - v.size % QUANT_BLOCK
     amax = np.empty_like(v)
@@ -80,8 +80,12 @@ def storage_explains(ref: Mapping[str, Any], sus: Mapping[str, Any]) -> dict | N
             moved.append(name)
     if not checked:
         return None
-    return {"tensors_checked": checked, "tensors_moved": len(moved), "moved_examples": sorted(moved)[:5],
-            "explained": not moved}
+    return {
+        "tensors_checked": checked,
+        "tensors_moved": len(moved),
+        "moved_examples": sorted(moved)[:5],
+        "explained": not moved,
+    }
 
 
 DRIFT_ROWS = 32  # rows read per matrix for the drift estimate (evenly spaced)
@@ -147,8 +151,9 @@ def _same_sumsq(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return abs(sa - sb) <= SUMSQ_RTOL * max(abs(sa), abs(sb))
 
 
-def match_tensors(ha: Mapping[str, dict], hb: Mapping[str, dict], comparable: bool = True
-                  ) -> tuple[dict[str, str], dict[str, str]]:
+def match_tensors(
+    ha: Mapping[str, dict], hb: Mapping[str, dict], comparable: bool = True
+) -> tuple[dict[str, str], dict[str, str]]:
     """Suspect tensor → reference tensor, by content: ``exact`` (same values in the same order, any name, shape
     or storage dtype; only when the hashes are ``comparable``) and ``multiset`` candidates (same count, min and max,
     sums of squares equal up to rounding; the caller confirms them on the sorted values when it has them). Each
@@ -184,9 +189,15 @@ def match_tensors(ha: Mapping[str, dict], hb: Mapping[str, dict], comparable: bo
     return exact, multiset
 
 
-def copy_evidence(ha: Mapping[str, dict], hb: Mapping[str, dict], exact: Mapping[str, str],
-                  multiset: Mapping[str, str], verified: bool, source_names: Mapping[str, str] | None = None,
-                  how: Mapping[str, str] | None = None) -> dict:
+def copy_evidence(
+    ha: Mapping[str, dict],
+    hb: Mapping[str, dict],
+    exact: Mapping[str, str],
+    multiset: Mapping[str, str],
+    verified: bool,
+    source_names: Mapping[str, str] | None = None,
+    how: Mapping[str, str] | None = None,
+) -> dict:
     """The copy-evidence block of a report and its ln p bound.
 
     ``verified``: the multiset matches were confirmed on the sorted values (deep mode), not only by signature.
@@ -205,8 +216,10 @@ def copy_evidence(ha: Mapping[str, dict], hb: Mapping[str, dict], exact: Mapping
     return {
         "copied": [{"suspect": names.get(s, s), "reference": r} for s, r in ex],
         "renamed": [{"suspect": names.get(s, s), "reference": r} for s, r in ex if names.get(s, s) != r],
-        "layout_changed": [{"suspect": names.get(s, s), "reference": r,
-                            "how": (how or {}).get(s, "same value multiset (signature)")} for s, r in ms],
+        "layout_changed": [
+            {"suspect": names.get(s, s), "reference": r, "how": (how or {}).get(s, "same value multiset (signature)")}
+            for s, r in ms
+        ],
         "ignored_uninformative": sum(1 for s, r in exact.items() if (s, r) not in ex),
         "multiset_verified": bool(verified),
         "bound_bits_per_tensor": bits,

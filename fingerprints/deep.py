@@ -35,14 +35,15 @@ from fingerprints.stats import cka_u, fisher_ln_p, log10_p, p_value
 MAX_ALIGN_TOKENS = 16384
 
 
-def shared_token_rows(va: ModelView, vb: ModelView, strings_a: list[str] | None,
-                      strings_b: list[str] | None) -> tuple[np.ndarray, np.ndarray, str]:
+def shared_token_rows(
+    va: ModelView, vb: ModelView, strings_a: list[str] | None, strings_b: list[str] | None
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Row indices of tokens present in both vocabularies: by string when both are known, else by index."""
     if strings_a and strings_b:
         pos_b: dict[str, int] = {}
-        for i, s in enumerate(strings_b[:vb.vocab_size]):
+        for i, s in enumerate(strings_b[: vb.vocab_size]):
             pos_b.setdefault(s, i)
-        pairs = [(i, pos_b[s]) for i, s in enumerate(strings_a[:va.vocab_size]) if s in pos_b]
+        pairs = [(i, pos_b[s]) for i, s in enumerate(strings_a[: va.vocab_size]) if s in pos_b]
         if len(pairs) >= 16:
             a, b = map(np.asarray, zip(*pairs))
             return a, b, "token-string"
@@ -76,8 +77,9 @@ def _unit_key(label: str) -> tuple:
     return (label == "shared expert", int(label.split()[-1]) if label.startswith("expert") else 0)
 
 
-def mlp_units(view: ModelView, experts: dict[int, dict[str, dict[str, str]]], layer: int
-              ) -> list[tuple[str, Callable[[str], np.ndarray], tuple[str, ...]]]:
+def mlp_units(
+    view: ModelView, experts: dict[int, dict[str, dict[str, str]]], layer: int
+) -> list[tuple[str, Callable[[str], np.ndarray], tuple[str, ...]]]:
     """The MLPs of one layer as (label, reader of a role with the MLP gain folded in, roles present): the dense
     MLP, or each expert of a mixture."""
     units = []
@@ -101,8 +103,9 @@ def mlp_units(view: ModelView, experts: dict[int, dict[str, dict[str, str]]], la
     return units
 
 
-def gain_moves(ga: np.ndarray, gb: np.ndarray, fa: np.ndarray, fb: np.ndarray,
-               rotate: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
+def gain_moves(
+    ga: np.ndarray, gb: np.ndarray, fa: np.ndarray, fb: np.ndarray, rotate: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, float]:
     """How far the norm gains moved per channel (sd of ln g_b/g_a) against how far the folded input columns moved
     (sd of ln of their norm ratio). A gain moved into the next weights (γ·c, W/c) moves the first and leaves the
     second at 0; training moves both. Column norms ignore row order, so permuted heads or neurons do not matter."""
@@ -111,8 +114,10 @@ def gain_moves(ga: np.ndarray, gb: np.ndarray, fa: np.ndarray, fb: np.ndarray,
     ok = (ra > 0) & (np.abs(gb) > 0) & (na > 0) & (nb > 0)
     if ok.sum() < 2:
         return {}
-    return {"gain_log_sd": round(float(np.std(np.log(np.abs(gb[ok]) / ra[ok]))), 4),
-            "folded_column_log_sd": round(float(np.std(np.log(nb[ok] / na[ok]))), 4)}
+    return {
+        "gain_log_sd": round(float(np.std(np.log(np.abs(gb[ok]) / ra[ok]))), 4),
+        "folded_column_log_sd": round(float(np.std(np.log(nb[ok] / na[ok]))), 4),
+    }
 
 
 def _all_ones(view: ModelView) -> bool:
@@ -157,11 +162,18 @@ def head_scales(wa: np.ndarray, wb: np.ndarray, n_heads: int) -> tuple[float, fl
     return float(np.abs(ls - np.median(ls)).max()), float(cos[rows, cols].min())
 
 
-def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | None,
-                 sus_tensors: Mapping[str, Any], sus_arch: Mapping[str, Any] | None, *,
-                 ref_tokens: list[str] | None = None, sus_tokens: list[str] | None = None,
-                 ref_fingerprint: Fingerprint | None = None, sus_fingerprint: Fingerprint | None = None,
-                 progress: Callable[[str, int, int], None] | None = None) -> dict:
+def deep_compare(
+    ref_tensors: Mapping[str, Any],
+    ref_arch: Mapping[str, Any] | None,
+    sus_tensors: Mapping[str, Any],
+    sus_arch: Mapping[str, Any] | None,
+    *,
+    ref_tokens: list[str] | None = None,
+    sus_tokens: list[str] | None = None,
+    ref_fingerprint: Fingerprint | None = None,
+    sus_fingerprint: Fingerprint | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """Evidence that ``sus`` shares weight lineage with ``ref`` (both canonical HF-named tensor mappings)."""
     calib = load_calibration()
     inflation = max(1.0, calib["neuron_z_sd"] * calib["neuron_z_safety"])
@@ -169,10 +181,12 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
     def step(what: str) -> Callable[[int, int], None] | None:
         return (lambda d, t: progress(what, d, t)) if progress else None
 
-    fa = ref_fingerprint or compute_fingerprint(ref_tensors, ref_arch, token_strings=ref_tokens,
-                                                progress=step("fingerprint reference"))
-    fb = sus_fingerprint or compute_fingerprint(sus_tensors, sus_arch, token_strings=sus_tokens,
-                                                progress=step("fingerprint suspect"))
+    fa = ref_fingerprint or compute_fingerprint(
+        ref_tensors, ref_arch, token_strings=ref_tokens, progress=step("fingerprint reference")
+    )
+    fb = sus_fingerprint or compute_fingerprint(
+        sus_tensors, sus_arch, token_strings=sus_tokens, progress=step("fingerprint suspect")
+    )
     fp = compare_fingerprints(fa, fb)
     va, vb = ModelView(ref_tensors, ref_arch), ModelView(sus_tensors, sus_arch)
 
@@ -194,14 +208,18 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
     experts_a, experts_b = expert_index(ref_tensors), expert_index(sus_tensors)
     # Raw (unfolded) weights are comparable only when the bases match channel for channel and both keep gains.
     compare_raw = alignment.kind in ("identity", "signed-permutation", "channel-subset") and not (
-        _all_ones(va) or _all_ones(vb))
+        _all_ones(va) or _all_ones(vb)
+    )
     lmap = fp["layer_map_positions"]
     total = len(lmap)
 
     def one_layer(bpos: int, apos: int) -> dict[str, Any]:
         la, lb = va.layers[apos], vb.layers[bpos]
-        entry: dict[str, Any] = {"suspect": lb, "reference": la,
-                                 "token_cka": round(float(fp["similarity"][apos, bpos]), 4)}
+        entry: dict[str, Any] = {
+            "suspect": lb,
+            "reference": la,
+            "token_cka": round(float(fp["similarity"][apos, bpos]), 4),
+        }
         ckas = []
         spreads, coss = [], []
         heads_comparable = va.heads_known and vb.heads_known and va.n_heads == vb.n_heads
@@ -214,8 +232,7 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
                 else:
                     wa, wb = rotate(va.folded(la, role)), vb.folded(lb, role)
                     if role == "q" and compare_raw:
-                        entry.update(gain_moves(va.gain(la, "attn_norm"), vb.gain(lb, "attn_norm"), wa, wb,
-                                                rotate))
+                        entry.update(gain_moves(va.gain(la, "attn_norm"), vb.gain(lb, "attn_norm"), wa, wb, rotate))
                 if role in ("q", "k"):
                     ckas.append(cka_u(wa.T @ wa, wb.T @ wb))  # float32 Grams; CKA itself runs in float64
                 if heads_comparable:
@@ -254,14 +271,27 @@ def deep_compare(ref_tensors: Mapping[str, Any], ref_arch: Mapping[str, Any] | N
             lab_a, lab_b, t = min(tests, key=lambda x: x[2]["ln_p"])
             t = dict(t, ln_p=min(0.0, t["ln_p"] + math.log(len(tests))))
             if len(tests) > 1 or lab_a != "dense" or lab_b != "dense":
-                entry["experts"] = [{"reference_mlp": a, "suspect_mlp": b, "neuron_rho": round(x["rho"], 4),
-                                     "neuron_agreement": round(x["agreement"], 4),
-                                     "log10_p": round(log10_p(x["ln_p"]), 2)} for a, b, x in tests]
+                entry["experts"] = [
+                    {
+                        "reference_mlp": a,
+                        "suspect_mlp": b,
+                        "neuron_rho": round(x["rho"], 4),
+                        "neuron_agreement": round(x["agreement"], 4),
+                        "log10_p": round(log10_p(x["ln_p"]), 2),
+                    }
+                    for a, b, x in tests
+                ]
         if t is not None:
-            entry.update({"neuron_rho": round(t["rho"], 4), "neurons_tested": t["n"],
-                          "neuron_min_cos": round(t["matched_cos"], 4),
-                          "neuron_agreement": round(t["agreement"], 4), "ln_p": t["ln_p"],
-                          "log10_p": round(log10_p(t["ln_p"]), 2)})
+            entry.update(
+                {
+                    "neuron_rho": round(t["rho"], 4),
+                    "neurons_tested": t["n"],
+                    "neuron_min_cos": round(t["matched_cos"], 4),
+                    "neuron_agreement": round(t["agreement"], 4),
+                    "ln_p": t["ln_p"],
+                    "log10_p": round(log10_p(t["ln_p"]), 2),
+                }
+            )
             if t["identity_fraction"] is not None:
                 entry["neurons_in_place"] = round(t["identity_fraction"], 4)
         return entry

@@ -22,8 +22,16 @@ def teacher_samples(teacher, vocab: int, n: int, seq: int, seed: int, bos: int =
     return ids
 
 
-def distill(cfg: ToyConfig, teacher_sd: dict[str, np.ndarray], seed: int, steps: int = 300, lr: float = 3e-3,
-            n_samples: int = 256, seq: int = 32, batch: int = 16) -> dict[str, np.ndarray]:
+def distill(
+    cfg: ToyConfig,
+    teacher_sd: dict[str, np.ndarray],
+    seed: int,
+    steps: int = 300,
+    lr: float = 3e-3,
+    n_samples: int = 256,
+    seq: int = 32,
+    batch: int = 16,
+) -> dict[str, np.ndarray]:
     """A student of ``cfg``'s shape from its own initialisation (``seed``), trained for ``steps`` on the KL
     divergence to the teacher's next-token distribution over the teacher's samples."""
     import torch
@@ -34,8 +42,13 @@ def distill(cfg: ToyConfig, teacher_sd: dict[str, np.ndarray], seed: int, steps:
         teacher = _build(cfg, 0)
         sd = dict(teacher_sd)
         sd.setdefault("lm_head.weight", sd["model.embed_tokens.weight"])  # a tied head
-        teacher.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v, np.float32))
-                                 for k, v in sd.items() if k in teacher.state_dict()})
+        teacher.load_state_dict(
+            {
+                k: torch.from_numpy(np.ascontiguousarray(v, np.float32))
+                for k, v in sd.items()
+                if k in teacher.state_dict()
+            }
+        )
         teacher.eval()
         data = teacher_samples(teacher, cfg.vocab_size, n_samples, seq, seed)
         with torch.no_grad():

@@ -57,9 +57,20 @@ MIN_ANCHORS = 32  # fewer would leave the calibrated null (measured at 32) optim
 # this large (and any extension of one) uses the same anchors.
 INDEX_ANCHOR_RANGE = 32000
 INVARIANTS = ("q", "k", "v", "gate", "up", "o", "down", "qk", "ov")
-ARCH_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-             "head_dim", "vocab_size", "tie_word_embeddings", "rms_norm_eps", "rope_theta", "hidden_act",
-             "model_type")
+ARCH_KEYS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "vocab_size",
+    "tie_word_embeddings",
+    "rms_norm_eps",
+    "rope_theta",
+    "hidden_act",
+    "model_type",
+)
 
 Progress = Callable[[int, int], None]
 
@@ -113,9 +124,11 @@ class Fingerprint:
     def to_bytes(self) -> bytes:
         from safetensors.numpy import save
 
-        arrays = {"grams": np.ascontiguousarray(self.grams, np.float16),
-                  "gain_profiles": np.ascontiguousarray(self.gain_profiles, np.float16),
-                  "norms": np.ascontiguousarray(self.norms, np.float32)}
+        arrays = {
+            "grams": np.ascontiguousarray(self.grams, np.float16),
+            "gain_profiles": np.ascontiguousarray(self.gain_profiles, np.float16),
+            "norms": np.ascontiguousarray(self.norms, np.float32),
+        }
         for key in ("grams_index", "neurons", "neurons_index"):
             if getattr(self, key) is not None:
                 arrays[key] = np.ascontiguousarray(getattr(self, key))
@@ -134,9 +147,15 @@ class Fingerprint:
         if int(meta.get("version", 0)) > VERSION:
             raise ValueError(f"fingerprint version {meta.get('version')} is newer than this tool ({VERSION})")
         arrays = load(data)
-        return cls(meta=meta, grams=arrays["grams"], gain_profiles=arrays["gain_profiles"], norms=arrays["norms"],
-                   grams_index=arrays.get("grams_index"), neurons=arrays.get("neurons"),
-                   neurons_index=arrays.get("neurons_index"))
+        return cls(
+            meta=meta,
+            grams=arrays["grams"],
+            gain_profiles=arrays["gain_profiles"],
+            norms=arrays["norms"],
+            grams_index=arrays.get("grams_index"),
+            neurons=arrays.get("neurons"),
+            neurons_index=arrays.get("neurons_index"),
+        )
 
     @staticmethod
     def meta_from_bytes(data: bytes) -> dict:
@@ -157,7 +176,7 @@ class Fingerprint:
 
 def _header_metadata(data: bytes) -> dict:
     n = int.from_bytes(data[:8], "little")
-    return json.loads(data[8:8 + n]).get("__metadata__", {}) or {}
+    return json.loads(data[8 : 8 + n]).get("__metadata__", {}) or {}
 
 
 def is_fingerprint_file(path: str | Path) -> bool:
@@ -183,8 +202,9 @@ def _min_hash_key(s: str) -> int:
     return int.from_bytes(hashlib.blake2b(s.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
 
 
-def anchor_tokens(vocab_size: int, token_strings: list[str] | None = None, k: int = ANCHORS
-                  ) -> tuple[list[int], list[str] | None]:
+def anchor_tokens(
+    vocab_size: int, token_strings: list[str] | None = None, k: int = ANCHORS
+) -> tuple[list[int], list[str] | None]:
     """Anchor token ids (and strings): the k tokens with the smallest hash of their string (min-hash), so two
     vocabularies that share most tokens share most anchors; by index when no strings are known."""
     if token_strings is not None and len(token_strings) >= min(vocab_size, 8):
@@ -335,7 +355,7 @@ def _input_projection(t: Any, x: np.ndarray, g: np.ndarray) -> tuple[dict, float
     p = np.zeros((xg.shape[0], shape_of(t)[0]), np.float32)
 
     def each(r0: int, blk: np.ndarray) -> None:
-        np.matmul(xg, blk.T, out=p[:, r0:r0 + blk.shape[0]])
+        np.matmul(xg, blk.T, out=p[:, r0 : r0 + blk.shape[0]])
 
     info, norm = _scan(t, each)
     return info, norm, p
@@ -346,7 +366,7 @@ def _output_projection(t: Any, z: np.ndarray) -> tuple[dict, float, np.ndarray]:
     p = np.zeros((z.shape[0], shape_of(t)[1]), np.float32)
 
     def each(r0: int, blk: np.ndarray) -> None:
-        np.add(p, z[:, r0:r0 + blk.shape[0]] @ blk, out=p)
+        np.add(p, z[:, r0 : r0 + blk.shape[0]] @ blk, out=p)
 
     info, norm = _scan(t, each)
     return info, norm, p
@@ -404,10 +424,16 @@ def _openblas():
 WORKERS = 2  # tensors processed at once, each on one BLAS thread (reads, hashing and matmuls all release the GIL)
 
 
-def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | None = None, *,
-                        token_strings: list[str] | None = None, extra_meta: Mapping[str, Any] | None = None,
-                        progress: Progress | None = None, anchors: int = ANCHORS,
-                        workers: int = WORKERS) -> Fingerprint:
+def compute_fingerprint(
+    tensors: Mapping[str, Any],
+    arch: Mapping[str, Any] | None = None,
+    *,
+    token_strings: list[str] | None = None,
+    extra_meta: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    anchors: int = ANCHORS,
+    workers: int = WORKERS,
+) -> Fingerprint:
     """One streaming pass over ``tensors`` (canonical HF names → arrays or lazy tensors) → :class:`Fingerprint`.
 
     Each tensor is read once, in row blocks when the object offers ``read_rows`` (so memory stays at a few blocks
@@ -456,6 +482,7 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         if index_ids:
             grams_index[pos, INVARIANTS.index(inv)] = _pack(g[K:, K:])
         present[pos, INVARIANTS.index(inv)] = True
+
     profiles = np.zeros((n_layers, 2, view.hidden_size), np.float16)
     norms = np.zeros((n_layers, 7), np.float32)
     present = np.zeros((n_layers, len(INVARIANTS)), bool)
@@ -470,8 +497,9 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
             for j, role in enumerate(("attn_norm", "mlp_norm")):
                 gains[pos, role] = small(view.name(layer, role), view.hidden_size).reshape(-1)
                 profiles[pos, j] = np.sort(gains[pos, role]).astype(np.float16)
-        futs = {n: pool.submit(_anchor_rows, tensors[n], idx) for n in dict.fromkeys([head_name, EMBED])
-                if n in tensors}
+        futs = {
+            n: pool.submit(_anchor_rows, tensors[n], idx) for n in dict.fromkeys([head_name, EMBED]) if n in tensors
+        }
         rows = {}
         for n, f in futs.items():
             info, rows[n] = f.result()
@@ -550,8 +578,9 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
         "n_heads": H,
         "n_kv_heads": Hkv,
         "heads_known": view.heads_known,
-        "intermediate_size": (view.shape(view.layers[0], "up")[0]
-                              if view.layers and view.has(view.layers[0], "up") else None),
+        "intermediate_size": (
+            view.shape(view.layers[0], "up")[0] if view.layers and view.has(view.layers[0], "up") else None
+        ),
         "anchors": ids,
         "anchor_strings": strings,
         "anchor_mode": "token-string" if strings is not None else "token-index",
@@ -568,11 +597,19 @@ def compute_fingerprint(tensors: Mapping[str, Any], arch: Mapping[str, Any] | No
     neurons, views = _neuron_features(feats, n_layers, 0)
     meta["neuron_views"] = views
     meta["neuron_anchors"] = NEURON_ANCHORS
-    meta["neuron_counts"] = [int(feats[pos, views[0]][0].shape[0]) if views and (pos, views[0]) in feats else 0
-                             for pos in range(n_layers)]
+    meta["neuron_counts"] = [
+        int(feats[pos, views[0]][0].shape[0]) if views and (pos, views[0]) in feats else 0 for pos in range(n_layers)
+    ]
     neurons_index = _neuron_features(feats, n_layers, 1)[0] if index_ids else None
-    return Fingerprint(meta=meta, grams=grams, gain_profiles=profiles, norms=norms,
-                       grams_index=grams_index if index_ids else None, neurons=neurons, neurons_index=neurons_index)
+    return Fingerprint(
+        meta=meta,
+        grams=grams,
+        gain_profiles=profiles,
+        norms=norms,
+        grams_index=grams_index if index_ids else None,
+        neurons=neurons,
+        neurons_index=neurons_index,
+    )
 
 
 NEURON_ANCHORS = 16  # anchors per neuron feature: 7B (32 layers × 11008 neurons × 2 views) = 11 MB per set, int8
@@ -581,7 +618,7 @@ NEURON_ANCHORS = 16  # anchors per neuron feature: 7B (32 layers × 11008 neuron
 def _compact(p: np.ndarray, start: int, k: int) -> np.ndarray:
     """int8 [neurons, ≤NEURON_ANCHORS]: columns of a projection through anchors start.. of one set, each neuron's
     vector scaled to unit length."""
-    f = p[start:start + min(NEURON_ANCHORS, k)].T.astype(np.float64)
+    f = p[start : start + min(NEURON_ANCHORS, k)].T.astype(np.float64)
     n = np.linalg.norm(f, axis=1, keepdims=True)
     f = f / np.where(n > 0, n, 1.0)
     return np.clip(np.rint(f * 127), -127, 127).astype(np.int8)
@@ -601,7 +638,7 @@ def _neuron_features(feats: dict, n_layers: int, which: int) -> tuple[np.ndarray
     for pos in layers:
         for j, v in enumerate(views):
             f = feats[pos, v][which]
-            out[pos, j, :f.shape[0]] = f
+            out[pos, j, : f.shape[0]] = f
     return out, views
 
 

@@ -27,7 +27,11 @@ def neuron_test(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, 
     _, pg = linear_sum_assignment(sg, maximize=True)
     _, pu = linear_sum_assignment(_rownorm(ub[sub]) @ _rownorm(ua).T, maximize=True)
     rho = spearman(pg, pu)
-    return {"rho": rho, "n": n, "agreement": float(np.mean(pg == pu)),
-            "matched_cos": float(np.min(sg[np.arange(n), pg])),
-            "ln_p": spearman_ln_p(rho, n, inflation),
-            "identity_fraction": float(np.mean(pg == sub)) if fa == fb else None}
+    return {
+        "rho": rho,
+        "n": n,
+        "agreement": float(np.mean(pg == pu)),
+        "matched_cos": float(np.min(sg[np.arange(n), pg])),
+        "ln_p": spearman_ln_p(rho, n, inflation),
+        "identity_fraction": float(np.mean(pg == sub)) if fa == fb else None,
+    }

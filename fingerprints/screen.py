@@ -60,8 +60,12 @@ def _u_centred(g: np.ndarray) -> np.ndarray:
     eye = np.eye(n, dtype=bool)
     g = np.where(eye, 0.0, g)
     rows = g.sum(axis=-1)
-    out = (g - rows[..., :, None] / (n - 2) - rows[..., None, :] / (n - 2)
-           + rows.sum(axis=-1)[..., None, None] / ((n - 1) * (n - 2)))
+    out = (
+        g
+        - rows[..., :, None] / (n - 2)
+        - rows[..., None, :] / (n - 2)
+        + rows.sum(axis=-1)[..., None, None] / ((n - 1) * (n - 2))
+    )
     return np.where(eye, 0.0, out)
 
 
@@ -100,8 +104,9 @@ def screen_vector(fp: Fingerprint, dim: int = DIM) -> np.ndarray:
     return (out / total if total > 0 else out).astype(np.float32)
 
 
-def top_k(queries: np.ndarray, index: np.ndarray, k: int, exclude: np.ndarray | None = None,
-          chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def top_k(
+    queries: np.ndarray, index: np.ndarray, k: int, exclude: np.ndarray | None = None, chunk: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact search: for each query row, the ``k`` index rows of largest dot product, best first (ties by lower
     index), as (positions [q, k], scores [q, k]). ``exclude[q]`` is an index position never returned for query q
     (itself), or -1. Works in chunks of queries so memory stays at ``chunk × len(index)`` floats."""
@@ -112,21 +117,22 @@ def top_k(queries: np.ndarray, index: np.ndarray, k: int, exclude: np.ndarray | 
     if k == 0 or nq == 0:
         return pos, val
     for s in range(0, nq, chunk):
-        sims = queries[s:s + chunk] @ index.T
+        sims = queries[s : s + chunk] @ index.T
         if exclude is not None:
-            ex = exclude[s:s + chunk]
+            ex = exclude[s : s + chunk]
             rows = np.flatnonzero(ex >= 0)
             sims[rows, ex[rows]] = -np.inf
         part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < ni else np.tile(np.arange(ni), (len(sims), 1))
         ps = np.take_along_axis(sims, part, axis=1)
         order = np.lexsort((part, -ps), axis=1)  # best score first, then lower index: deterministic
-        pos[s:s + chunk] = np.take_along_axis(part, order, axis=1)
-        val[s:s + chunk] = np.take_along_axis(ps, order, axis=1)
+        pos[s : s + chunk] = np.take_along_axis(part, order, axis=1)
+        val[s : s + chunk] = np.take_along_axis(ps, order, axis=1)
     return pos, val
 
 
-def approx_top_k(queries: np.ndarray, index: np.ndarray, k: int, exclude: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def approx_top_k(
+    queries: np.ndarray, index: np.ndarray, k: int, exclude: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """As :func:`top_k`, from an approximate HNSW index (``usearch``, inner product) for very large indexes.
     Built single-threaded so the same vectors give the same graph; results may miss a true neighbour."""
     from usearch.index import Index
@@ -143,8 +149,11 @@ def approx_top_k(queries: np.ndarray, index: np.ndarray, k: int, exclude: np.nda
     keys = np.asarray(found.keys).reshape(nq, -1).astype(np.int64)
     dist = np.asarray(found.distances).reshape(nq, -1)
     for q in range(nq):
-        row = [(1.0 - float(d), int(j)) for j, d in zip(keys[q], dist[q])
-               if j >= 0 and (exclude is None or j != exclude[q])]
+        row = [
+            (1.0 - float(d), int(j))
+            for j, d in zip(keys[q], dist[q])
+            if j >= 0 and (exclude is None or j != exclude[q])
+        ]
         row.sort(key=lambda t: (-t[0], t[1]))
         for c, (sv, j) in enumerate(row[:k]):
             pos[q, c], val[q, c] = j, sv

@@ -33,9 +33,19 @@ class ToyConfig:
     def arch(self) -> dict:
         d = asdict(self)
         d.pop("attn_head_dim")
-        d.update(head_dim=self.head_dim, tie_word_embeddings=False, hidden_act="silu", model_type="llama",
-                 architectures=["LlamaForCausalLM"], max_position_embeddings=256, attention_bias=False,
-                 mlp_bias=False, bos_token_id=1, eos_token_id=2, torch_dtype="float32")
+        d.update(
+            head_dim=self.head_dim,
+            tie_word_embeddings=False,
+            hidden_act="silu",
+            model_type="llama",
+            architectures=["LlamaForCausalLM"],
+            max_position_embeddings=256,
+            attention_bias=False,
+            mlp_bias=False,
+            bos_token_id=1,
+            eos_token_id=2,
+            torch_dtype="float32",
+        )
         return d
 
 
@@ -99,7 +109,7 @@ def _build(cfg: ToyConfig, seed: int):
             cos, sin = torch.cat([ang.cos()] * 2, -1), torch.cat([ang.sin()] * 2, -1)
 
             def rope(x):  # HF rotate_half layout
-                x1, x2 = x[..., : hd // 2], x[..., hd // 2:]
+                x1, x2 = x[..., : hd // 2], x[..., hd // 2 :]
                 return x * cos + torch.cat([-x2, x1], -1) * sin
 
             def rms(x, w):
@@ -124,8 +134,16 @@ def _build(cfg: ToyConfig, seed: int):
     return Toy()
 
 
-def train(cfg: ToyConfig, seed: int, data_seed: int, steps: int = 200, lr: float = 3e-3,
-          init: dict[str, np.ndarray] | None = None, batch: int = 16, seq: int = 32) -> dict[str, np.ndarray]:
+def train(
+    cfg: ToyConfig,
+    seed: int,
+    data_seed: int,
+    steps: int = 200,
+    lr: float = 3e-3,
+    init: dict[str, np.ndarray] | None = None,
+    batch: int = 16,
+    seq: int = 32,
+) -> dict[str, np.ndarray]:
     """Train (or, with ``steps=0``, just initialise) a toy model; ``init`` continues from given weights."""
     import torch
 
@@ -170,7 +188,12 @@ def zoo(cfg: ToyConfig = ToyConfig()) -> dict[str, dict[str, np.ndarray]]:
     """
     if not _ZOO:
         base = train(cfg, 0, 0, 200)
-        _ZOO.update(base=base, light=train(cfg, 0, 0, 30, lr=1e-3, init=base),
-                    heavy=train(cfg, 0, 1, 150, lr=3e-3, init=base), ind_seed=train(cfg, 1, 0, 120),
-                    ind_data=train(cfg, 2, 1, 120), untrained=train(cfg, 3, 0, 0))
+        _ZOO.update(
+            base=base,
+            light=train(cfg, 0, 0, 30, lr=1e-3, init=base),
+            heavy=train(cfg, 0, 1, 150, lr=3e-3, init=base),
+            ind_seed=train(cfg, 1, 0, 120),
+            ind_data=train(cfg, 2, 1, 120),
+            untrained=train(cfg, 3, 0, 0),
+        )
     return _ZOO

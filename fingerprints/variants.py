@@ -55,8 +55,11 @@ def rotate_residual(sd: dict, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     d = sd["model.embed_tokens.weight"].shape[1]
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    out = {"model.embed_tokens.weight": sd["model.embed_tokens.weight"] @ q,
-           "model.norm.weight": np.ones(d), "lm_head.weight": (sd["lm_head.weight"] * sd["model.norm.weight"]) @ q}
+    out = {
+        "model.embed_tokens.weight": sd["model.embed_tokens.weight"] @ q,
+        "model.norm.weight": np.ones(d),
+        "lm_head.weight": (sd["lm_head.weight"] * sd["model.norm.weight"]) @ q,
+    }
     for L in range(_n_layers(sd)):
         ga, gm = sd[_k(L, "attn_norm")], sd[_k(L, "mlp_norm")]
         for r in ("q", "k", "v"):
@@ -122,8 +125,10 @@ def merge(a: dict, b: dict, weight: float = 0.5) -> dict:
 def add_noise(sd: dict, relative: float = 0.2, seed: int = 0) -> dict:
     """Add Gaussian noise with standard deviation ``relative`` × each matrix's own standard deviation."""
     rng = np.random.default_rng(seed)
-    return {k: (v + relative * v.std() * rng.standard_normal(v.shape)).astype(np.float32) if v.ndim == 2 else v
-            for k, v in sd.items()}
+    return {
+        k: (v + relative * v.std() * rng.standard_normal(v.shape)).astype(np.float32) if v.ndim == 2 else v
+        for k, v in sd.items()
+    }
 
 
 def lora_merge(sd: dict, rank: int = 4, scale: float = 0.5, seed: int = 0) -> dict:
@@ -144,8 +149,9 @@ def _head_rows(head: int, hd: int) -> slice:
     return slice(head * hd, (head + 1) * hd)
 
 
-def rescale_heads(sd: dict, n_heads: int, n_kv_heads: int, seed: int = 0, spread: float = 0.7,
-                  qk: bool = True, vo: bool = True) -> dict:
+def rescale_heads(
+    sd: dict, n_heads: int, n_kv_heads: int, seed: int = 0, spread: float = 0.7, qk: bool = True, vo: bool = True
+) -> dict:
     """Per-head attention rescaling (function-preserving): per kv group g, query rows of every head in g × a_g and
     key rows of g ÷ a_g (the score q·k is unchanged, and a scalar per head commutes with the rotary rotation); value
     rows of g × b_g and the output-projection columns of every query head in g ÷ b_g."""
@@ -203,8 +209,9 @@ def prune_width(sd: dict, keep_fraction: float = 0.75) -> dict:
     return out
 
 
-def upcycle_moe(sd: dict, n_experts: int = 4, relative: float = 0.05, shared_expert: bool = False,
-                seed: int = 0) -> dict:
+def upcycle_moe(
+    sd: dict, n_experts: int = 4, relative: float = 0.05, shared_expert: bool = False, seed: int = 0
+) -> dict:
     """Sparse upcycling (Komatsuzaki et al. 2022): every expert a copy of the dense MLP, each then moved by its own
     small noise (standing in for the training that follows), plus a fresh router; canonical (Qwen2-MoE) names."""
     rng = np.random.default_rng(seed)

@@ -17,8 +17,20 @@ QUANTIZED_PREFIXES = ("Q", "IQ", "I8", "I4", "F8", "TQ", "MXFP")
 FINE_TUNE_CKA = 0.995  # some layer's token-space CKA below this: the values moved (a fine-tune, or noise)
 QUANT_NOISE_SCALE = 12.0  # CKA loss allowed for b-bit block rounding: 12/4^b (b=4: 0.047, measured 0.024)
 # Labels that already say how the values changed; without one of them a derived, non-identical pair is near-identical.
-VALUE_CHANGES = {"fine-tuned", "quantized", "dtype-changed", "pruned", "vocab-changed", "depth-changed",
-                 "layers-reordered", "permuted", "rotated", "gains-folded", "layout-changed", "copied"}
+VALUE_CHANGES = {
+    "fine-tuned",
+    "quantized",
+    "dtype-changed",
+    "pruned",
+    "vocab-changed",
+    "depth-changed",
+    "layers-reordered",
+    "permuted",
+    "rotated",
+    "gains-folded",
+    "layout-changed",
+    "copied",
+}
 
 
 def verdict(log10_p: float) -> str:
@@ -51,8 +63,9 @@ def combine_copy(ln_p: float, copy_ln_p: float) -> float:
     return min(0.0, min(ln_p, copy_ln_p) + math.log(2.0))
 
 
-def relations(verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dict | None,
-              copy: dict | None = None) -> list[str]:
+def relations(
+    verdict_: str, fp: dict, ref_meta: dict, sus_meta: dict, deep: dict | None, copy: dict | None = None
+) -> list[str]:
     """Plain labels for how the suspect relates to the reference (only meaningful for a derived verdict)."""
     if verdict_ != "derived":
         return []
@@ -159,19 +172,30 @@ def transform_relations(rel: set[str], ref_meta: dict, sus_meta: dict, deep: dic
         out.add("moe-upcycled")
     if deep is not None:
         lay = [e for e in deep["layers"] if e.get("head_direction_cos") is not None]
-        if lay and all(e["head_direction_cos"] >= RESCALE_DIRECTION_COS for e in lay) \
-                and max(e["head_scale_spread"] for e in lay) > RESCALE_SPREAD:
+        if (
+            lay
+            and all(e["head_direction_cos"] >= RESCALE_DIRECTION_COS for e in lay)
+            and max(e["head_scale_spread"] for e in lay) > RESCALE_SPREAD
+        ):
             out.add("rescaled")
         # Gains moved into the next weights: the gains changed per channel, the folded weights did not.
-        if any(e.get("gain_log_sd", 0.0) > RESCALE_SPREAD
-               and e.get("folded_column_log_sd", 1.0) < GAIN_FOLDED_RATIO * e["gain_log_sd"] for e in deep["layers"]):
+        if any(
+            e.get("gain_log_sd", 0.0) > RESCALE_SPREAD
+            and e.get("folded_column_log_sd", 1.0) < GAIN_FOLDED_RATIO * e["gain_log_sd"]
+            for e in deep["layers"]
+        ):
             out.add("rescaled")
         # Token-space CKA drops under these transforms by construction; when every attention head and every
         # matched MLP neuron still points exactly where the reference's does, nothing was trained.
         neurons = [e["neuron_min_cos"] for e in deep["layers"] if e.get("neuron_min_cos") is not None]
-        if out & {"rescaled", "kv-heads-changed", "width-pruned"} and lay and neurons \
-                and min(e["head_direction_cos"] for e in lay) >= EXACT_DIRECTION_COS \
-                and min(neurons) >= EXACT_DIRECTION_COS and "quantized" not in rel:
+        if (
+            out & {"rescaled", "kv-heads-changed", "width-pruned"}
+            and lay
+            and neurons
+            and min(e["head_direction_cos"] for e in lay) >= EXACT_DIRECTION_COS
+            and min(neurons) >= EXACT_DIRECTION_COS
+            and "quantized" not in rel
+        ):
             rel.discard("fine-tuned")
         if deep.get("alignment", {}).get("kind") == "channel-subset":
             rel.discard("permuted")
@@ -181,19 +205,31 @@ def transform_relations(rel: set[str], ref_meta: dict, sus_meta: dict, deep: dic
     return out
 
 
-CAVEAT_DISTILL = ("Distillation into a freshly initialised student leaves no trace in the weights: 'independent' "
-                  "means no shared weight lineage was found, not that no knowledge was transferred.")
-CAVEAT_SHARED_INIT = ("'Derived' means shared weight lineage: one model was obtained from the other's weights, or "
-                      "both from common weights (a shared initialisation counts too).")
-CAVEAT_FP = ("Fingerprint-only mode compares stored token-space invariants; it is weaker than the deep comparison "
-             "and its p-value rests on a null distribution calibrated on small models.")
-CAVEAT_INDEX = ("Vocabularies were matched by token index (no tokenizer found on one side); a reordered or rebuilt "
-                "vocabulary would weaken the evidence.")
-CAVEAT_HASHES = ("The two fingerprints hash tensors with different functions ({a} for the reference, {b} for the "
-                 "suspect: they were written by different versions of the tool), so exact copies could not be "
-                 "recognised by hash; fingerprint the older side again for that evidence.")
-CAVEAT_ALIGN = ("No residual-basis alignment was found; if the suspect's embedding was rebuilt from scratch the "
-                "deep test loses power.")
+CAVEAT_DISTILL = (
+    "Distillation into a freshly initialised student leaves no trace in the weights: 'independent' "
+    "means no shared weight lineage was found, not that no knowledge was transferred."
+)
+CAVEAT_SHARED_INIT = (
+    "'Derived' means shared weight lineage: one model was obtained from the other's weights, or "
+    "both from common weights (a shared initialisation counts too)."
+)
+CAVEAT_FP = (
+    "Fingerprint-only mode compares stored token-space invariants; it is weaker than the deep comparison "
+    "and its p-value rests on a null distribution calibrated on small models."
+)
+CAVEAT_INDEX = (
+    "Vocabularies were matched by token index (no tokenizer found on one side); a reordered or rebuilt "
+    "vocabulary would weaken the evidence."
+)
+CAVEAT_HASHES = (
+    "The two fingerprints hash tensors with different functions ({a} for the reference, {b} for the "
+    "suspect: they were written by different versions of the tool), so exact copies could not be "
+    "recognised by hash; fingerprint the older side again for that evidence."
+)
+CAVEAT_ALIGN = (
+    "No residual-basis alignment was found; if the suspect's embedding was rebuilt from scratch the "
+    "deep test loses power."
+)
 
 
 def caveats(mode: str, fp: dict, deep: dict | None, verdict_: str) -> list[str]:

@@ -52,8 +52,9 @@ class SourceCredit:
 
 
 SOURCE_CREDITS: dict[str, SourceCredit] = {
-    "yi-license": SourceCredit("the Yi Series Models by 01.AI",
-                               ("Yi", "Yi Series Models", "01.AI", "01-ai/Yi", "01-ai", "Lingyiwanwu")),
+    "yi-license": SourceCredit(
+        "the Yi Series Models by 01.AI", ("Yi", "Yi Series Models", "01.AI", "01-ai/Yi", "01-ai", "Lingyiwanwu")
+    ),
 }
 
 
@@ -104,29 +105,58 @@ def duties_of(lic: License, via: tuple[str, ...]) -> list[Duty]:
     """The duties one license puts on a derivative."""
     d: list[Duty] = []
     if lic.copy_required:
-        d.append(Duty("license-text", lic.id, f"ship a copy of the {lic.name}", "LICENSE", via,
-                      lic.source_of("copy_required")))
+        d.append(
+            Duty(
+                "license-text", lic.id, f"ship a copy of the {lic.name}", "LICENSE", via, lic.source_of("copy_required")
+            )
+        )
     if lic.notice:
         d.append(Duty("notice", lic.id, lic.notice, lic.notice_file, via, lic.source_of("notice")))
     if lic.display:
         d.append(Duty("attribution", lic.id, " | ".join(lic.display), "README.md", via, lic.source_of("display")))
     if lic.attribute_source:
-        d.append(Duty("attribute-source", lic.id, lic.attribute_source, "README.md", via,
-                      lic.source_of("attribute_source"), *_credit(lic)))
+        d.append(
+            Duty(
+                "attribute-source",
+                lic.id,
+                lic.attribute_source,
+                "README.md",
+                via,
+                lic.source_of("attribute_source"),
+                *_credit(lic),
+            )
+        )
     if lic.name_prefix:
         d.append(Duty("name-prefix", lic.id, lic.name_prefix, "README.md", via, lic.source_of("name_prefix")))
     if lic.use_policy_file:
-        d.append(Duty("use-policy", lic.id, lic.use_policy_url or lic.use_policy_file, lic.use_policy_file, via,
-                      lic.source_of("use_policy_file")))
+        d.append(
+            Duty(
+                "use-policy",
+                lic.id,
+                lic.use_policy_url or lic.use_policy_file,
+                lic.use_policy_file,
+                via,
+                lic.source_of("use_policy_file"),
+            )
+        )
     if lic.pass_through:
         d.append(Duty("pass-through", lic.id, lic.pass_through, None, via, lic.source_of("pass_through")))
     if lic.mark_modifications:
-        d.append(Duty("mark-modifications", lic.id, "mark modified files with a prominent notice", None, via,
-                      lic.source_of("mark_modifications")))
+        d.append(
+            Duty(
+                "mark-modifications",
+                lic.id,
+                "mark modified files with a prominent notice",
+                None,
+                via,
+                lic.source_of("mark_modifications"),
+            )
+        )
     if lic.commercial != "allowed":
         d.append(Duty("commercial-limit", lic.id, lic.commercial, None, via, lic.source_of("commercial")))
-    d.append(Duty("outputs-for-training", lic.id, lic.outputs_for_training, None, via,
-                  lic.source_of("outputs_for_training")))
+    d.append(
+        Duty("outputs-for-training", lic.id, lic.outputs_for_training, None, via, lic.source_of("outputs_for_training"))
+    )
     return d
 
 
@@ -153,8 +183,10 @@ def conflict_reason(declared: License, inherited: License) -> str | None:
     if inherited.relicense is Relicense.NO:
         return f"{inherited.name} does not allow relicensing derivatives; they stay under {inherited.name}"
     if inherited.relicense is Relicense.WITH_RESTRICTIONS and not declared.pass_through:
-        return (f"{inherited.name} requires its use restrictions to bind downstream users, and {declared.name} "
-                "carries no such restrictions")
+        return (
+            f"{inherited.name} requires its use restrictions to bind downstream users, and {declared.name} "
+            "carries no such restrictions"
+        )
     return None
 
 

@@ -79,28 +79,53 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
     KnownModel(r"^mistralai/Codestral-22B", ("mnpl",), "S10"),
     KnownModel(r"^mistralai/(?:Mistral-Large|Ministral-8B)", ("mrl",), "S8, S9"),
     # DeepSeek-R1 and its distills: R1 itself is MIT; the distills keep their bases' terms too [R1].
-    KnownModel(r"^deepseek-ai/DeepSeek-R1-Distill-Llama-8B", ("llama3.1", "mit"), "R1",
-               note="derived from Llama-3.1-8B; DeepSeek's own contribution is MIT"),
-    KnownModel(r"^deepseek-ai/DeepSeek-R1-Distill-Llama-70B", ("llama3.3", "mit"), "R1",
-               note="derived from Llama-3.3-70B-Instruct; DeepSeek's own contribution is MIT"),
-    KnownModel(r"^deepseek-ai/DeepSeek-R1-Distill-Qwen-", ("apache-2.0", "mit"), "R1",
-               note="derived from Qwen2.5 / Qwen2.5-Math models under Apache-2.0"),
+    KnownModel(
+        r"^deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
+        ("llama3.1", "mit"),
+        "R1",
+        note="derived from Llama-3.1-8B; DeepSeek's own contribution is MIT",
+    ),
+    KnownModel(
+        r"^deepseek-ai/DeepSeek-R1-Distill-Llama-70B",
+        ("llama3.3", "mit"),
+        "R1",
+        note="derived from Llama-3.3-70B-Instruct; DeepSeek's own contribution is MIT",
+    ),
+    KnownModel(
+        r"^deepseek-ai/DeepSeek-R1-Distill-Qwen-",
+        ("apache-2.0", "mit"),
+        "R1",
+        note="derived from Qwen2.5 / Qwen2.5-Math models under Apache-2.0",
+    ),
     KnownModel(r"^deepseek-ai/DeepSeek-R1(?:-Zero|-0528)?$", ("mit",), "S12"),
-    KnownModel(r"^deepseek-ai/DeepSeek-V3-0324", ("mit",), "C",
-               note="released under MIT on 2025-03-24; whether the original V3 weights were relicensed is not "
-                    "established by the sources here"),
+    KnownModel(
+        r"^deepseek-ai/DeepSeek-V3-0324",
+        ("mit",),
+        "C",
+        note="released under MIT on 2025-03-24; whether the original V3 weights were relicensed is not "
+        "established by the sources here",
+    ),
     KnownModel(r"^deepseek-ai/DeepSeek-(?:V3|V2|LLM|Coder|MoE|Math)", ("deepseek",), "S12"),
     KnownModel(r"^tiiuae/falcon-180B", ("falcon-180b-tii-license",), "S15"),
     KnownModel(r"^tiiuae/falcon-11B", ("falcon-llm-license",), "S4"),
-    KnownModel(r"^tiiuae/falcon-(?:7b|40b)", (), "S8", valid_until=_FALCON_CHANGE,
-               note="first released (May 2023) under the royalty-bearing TII Falcon LLM License 1.0, which the "
-                    "knowledge base does not hold"),
+    KnownModel(
+        r"^tiiuae/falcon-(?:7b|40b)",
+        (),
+        "S8",
+        valid_until=_FALCON_CHANGE,
+        note="first released (May 2023) under the royalty-bearing TII Falcon LLM License 1.0, which the "
+        "knowledge base does not hold",
+    ),
     KnownModel(r"^tiiuae/falcon-(?:7b|40b)", ("apache-2.0",), "S8", valid_from=_FALCON_CHANGE),
     KnownModel(r"^01-ai/Yi-(?:6B|9B|34B|VL-)", ("yi-license",), "S11", valid_until=_YI_CHANGE),
     KnownModel(r"^01-ai/Yi-(?:6B|9B|34B|VL-)", ("apache-2.0",), "S11", valid_from=_YI_CHANGE),
     KnownModel(r"^01-ai/Yi-(?:1\.5|Coder)-", ("apache-2.0",), "C"),
-    KnownModel(r"^microsoft/(?:phi-1_5|phi-2|Phi-3|Phi-3\.5|Phi-4|phi-4)", ("mit",), "C",
-               note="the phi-2 LICENSE is the MIT text with Microsoft's copyright line (license-texts/mit)"),
+    KnownModel(
+        r"^microsoft/(?:phi-1_5|phi-2|Phi-3|Phi-3\.5|Phi-4|phi-4)",
+        ("mit",),
+        "C",
+        note="the phi-2 LICENSE is the MIT text with Microsoft's copyright line (license-texts/mit)",
+    ),
     KnownModel(r"^allenai/(?:OLMo|OLMoE)", ("apache-2.0",), "C"),
     KnownModel(r"^HuggingFaceTB/SmolLM", ("apache-2.0",), "C"),
 )
@@ -131,7 +156,7 @@ def licenses_for_repo(repo_id: str, as_of: _dt.date | str | None = None) -> Know
     """The row that applies to ``repo_id`` on ``as_of`` (an ISO date or date), or the current row without one."""
     day = _day(as_of)
     for row in repo_history(repo_id):
-        if (row.holds_on(day) if day else row.current):
+        if row.holds_on(day) if day else row.current:
             return row
     return None
 

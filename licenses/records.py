@@ -129,10 +129,23 @@ class License:
         return not self.non_commercial
 
 
-def _meta(version: str, hf: str, scancode: str, title: str, version_line: str, notice: str, *,
-          display: tuple[str, ...] = (), prefix: str | None = None, policy_url: str, outputs: str,
-          outputs_clause: Clause, copy_quote: str, policy_markers: tuple[str, ...],
-          extra_pass_through: str = "") -> License:
+def _meta(
+    version: str,
+    hf: str,
+    scancode: str,
+    title: str,
+    version_line: str,
+    notice: str,
+    *,
+    display: tuple[str, ...] = (),
+    prefix: str | None = None,
+    policy_url: str,
+    outputs: str,
+    outputs_clause: Clause,
+    copy_quote: str,
+    policy_markers: tuple[str, ...],
+    extra_pass_through: str = "",
+) -> License:
     """A Meta Llama community license (2, 3, 3.x, 4): the common terms are the same across versions [S1].
 
     Section numbers are the same in every version: §1.a grant, §1.b.i copy (and, from Llama 3, display and
@@ -140,8 +153,11 @@ def _meta(version: str, hf: str, scancode: str, title: str, version_line: str, n
     limit. Llama 2 and 3 forbid improving other LLMs with outputs in §1.b.v; from 3.1 on, §1.b.i allows it with
     the naming duty.
     """
-    aup = Clause("§1.b.iv", "adhere to the Acceptable Use Policy for the Llama Materials (available at … "
-                 "which is hereby incorporated by reference into this Agreement")
+    aup = Clause(
+        "§1.b.iv",
+        "adhere to the Acceptable Use Policy for the Llama Materials (available at … "
+        "which is hereby incorporated by reference into this Agreement",
+    )
     clauses: list[tuple[str, Clause]] = [
         ("copy_required", Clause("§1.b.i", copy_quote)),
         ("notice", Clause("§1.b.iii", 'the following attribution notice within a "Notice" text file')),
@@ -154,8 +170,9 @@ def _meta(version: str, hf: str, scancode: str, title: str, version_line: str, n
     if display:
         clauses.append(("display", Clause("§1.b.i", f'prominently display "{display[0]}"')))
     if prefix:
-        clauses.append(("name_prefix", Clause("§1.b.i", f'include "{prefix}" at the beginning of any such AI '
-                                              "model name")))
+        clauses.append(
+            ("name_prefix", Clause("§1.b.i", f'include "{prefix}" at the beginning of any such AI model name'))
+        )
     return License(
         id=hf,
         name=f"{version} Community License",
@@ -164,8 +181,10 @@ def _meta(version: str, hf: str, scancode: str, title: str, version_line: str, n
         aliases=(hf.replace(".", "_"), hf.replace("llama", "llama-"), f"{hf}-community-license"),
         spdx=f"LicenseRef-scancode-{scancode}",
         signature=TextSignature(
-            title=re.escape(title), version=re.escape(version_line),
-            sample=f"{title}\n{version_line}\n\"Agreement\" means the terms and conditions …\n"),
+            title=re.escape(title),
+            version=re.escape(version_line),
+            sample=f'{title}\n{version_line}\n"Agreement" means the terms and conditions …\n',
+        ),
         copy_required=True,
         notice=notice,
         notice_file="NOTICE",
@@ -195,38 +214,71 @@ def _aup_markers(product: str) -> tuple[str, ...]:
     USE_POLICY.md.
     """
     p = re.escape(product)
-    return (rf"(?:Meta )?{p} Acceptable Use Policy",
-            rf"If you access or use (?:Meta )?{p}, you agree to this Acceptable Use Policy")
+    return (
+        rf"(?:Meta )?{p} Acceptable Use Policy",
+        rf"If you access or use (?:Meta )?{p}, you agree to this Acceptable Use Policy",
+    )
 
 
 _EU = "; multimodal models grant no rights to individuals or companies domiciled in the EU"
 _LLAMA31_OUTPUTS = "allowed; a model trained on outputs and distributed must carry the naming and display duties"
 _LLAMA3_COPY = "provide a copy of this Agreement with any such Llama Materials"
-_LLAMA31_OUTPUTS_CLAUSE = Clause("§1.b.i", "If you use the Llama Materials or any outputs or results of the Llama "
-                                 "Materials to create, train, fine tune, or otherwise improve an AI model")
-_LLAMA_NO_IMPROVE = Clause("§1.b.v", "You will not use the Llama Materials or any output or results of the Llama "
-                           "Materials to improve any other large language model")
+_LLAMA31_OUTPUTS_CLAUSE = Clause(
+    "§1.b.i",
+    "If you use the Llama Materials or any outputs or results of the Llama "
+    "Materials to create, train, fine tune, or otherwise improve an AI model",
+)
+_LLAMA_NO_IMPROVE = Clause(
+    "§1.b.v",
+    "You will not use the Llama Materials or any output or results of the Llama "
+    "Materials to improve any other large language model",
+)
 
 
-def _qwen_family(*, id: str, name: str, title: str, version_line: str, notice: str, research: bool,
-                 display: tuple[str, ...], aliases: tuple[str, ...], spdx: str,
-                 sources: tuple[tuple[str, str], ...], exclude: tuple[str, ...] = (),
-                 outputs: str, outputs_clause: Clause, rules_section: str) -> License:
+def _qwen_family(
+    *,
+    id: str,
+    name: str,
+    title: str,
+    version_line: str,
+    notice: str,
+    research: bool,
+    display: tuple[str, ...],
+    aliases: tuple[str, ...],
+    spdx: str,
+    sources: tuple[tuple[str, str], ...],
+    exclude: tuple[str, ...] = (),
+    outputs: str,
+    outputs_clause: Clause,
+    rules_section: str,
+) -> License:
     """Alibaba Cloud's Tongyi Qianwen / Qwen agreements share one skeleton [S13, S14, S4]: §3.a copy, §3.b mark
     modified files, §3.c Notice file, §3.d other terms allowed for derivative works as a whole (so relicensing
     is not forbidden; the agreement's conditions still bind the distributor), export controls under "Rules of
     use". The commercial texts cap use at 100M MAU (§4); the research texts are non-commercial (§2.a)."""
     clauses: list[tuple[str, Clause]] = [
-        ("copy_required", Clause("§3.a", "give any other recipients of the Materials or derivative works a copy "
-                                 "of this Agreement")),
-        ("mark_modifications", Clause("§3.b", "cause any modified files to carry prominent notices stating that "
-                                      "You changed the files")),
+        (
+            "copy_required",
+            Clause("§3.a", "give any other recipients of the Materials or derivative works a copy of this Agreement"),
+        ),
+        (
+            "mark_modifications",
+            Clause("§3.b", "cause any modified files to carry prominent notices stating that You changed the files"),
+        ),
         ("notice", Clause("§3.c", 'the following attribution notices within a "Notice" text file')),
-        ("relicense", Clause("§3.d", "may provide additional or different license terms and conditions for use, "
-                             "reproduction, or distribution of Your modifications, or for any such derivative works "
-                             "as a whole")),
-        ("pass_through", Clause(f"§{rules_section}.a", "The Materials may be subject to export controls or "
-                                "restrictions")),
+        (
+            "relicense",
+            Clause(
+                "§3.d",
+                "may provide additional or different license terms and conditions for use, "
+                "reproduction, or distribution of Your modifications, or for any such derivative works "
+                "as a whole",
+            ),
+        ),
+        (
+            "pass_through",
+            Clause(f"§{rules_section}.a", "The Materials may be subject to export controls or restrictions"),
+        ),
         ("outputs_for_training", outputs_clause),
     ]
     if research:
@@ -243,8 +295,11 @@ def _qwen_family(*, id: str, name: str, title: str, version_line: str, notice: s
         aliases=aliases,
         spdx=spdx,
         signature=TextSignature(
-            title=re.escape(title), version=re.escape(version_line), exclude=exclude,
-            sample=f"{title}\n{version_line}\nBy clicking to agree or by using or distributing …\n"),
+            title=re.escape(title),
+            version=re.escape(version_line),
+            exclude=exclude,
+            sample=f"{title}\n{version_line}\nBy clicking to agree or by using or distributing …\n",
+        ),
         copy_required=True,
         notice=notice,
         notice_file="NOTICE",
@@ -252,10 +307,13 @@ def _qwen_family(*, id: str, name: str, title: str, version_line: str, notice: s
         name_prefix=None,
         use_policy_file=None,
         use_policy_url=None,
-        pass_through="export controls apply" + ("; non-commercial (research or evaluation) use only" if research
-                                               else ""),
-        commercial=("non-commercial only (research or evaluation); commercial use needs a license from Alibaba Cloud"
-                    if research else "licensees above 100M monthly active users need a license from Alibaba Cloud"),
+        pass_through="export controls apply"
+        + ("; non-commercial (research or evaluation) use only" if research else ""),
+        commercial=(
+            "non-commercial only (research or evaluation); commercial use needs a license from Alibaba Cloud"
+            if research
+            else "licensees above 100M monthly active users need a license from Alibaba Cloud"
+        ),
         non_commercial=research,
         outputs_for_training=outputs,
         relicense=Relicense.YES,
@@ -267,21 +325,46 @@ def _qwen_family(*, id: str, name: str, title: str, version_line: str, notice: s
     )
 
 
-_QWEN_BUILT_WITH = ("If you use the Materials or any outputs or results therefrom to create, train, fine-tune, or "
-                    "improve an AI model that is distributed or made available, you shall prominently display "
-                    "\"Built with Qwen\" or \"Improved using Qwen\"")
+_QWEN_BUILT_WITH = (
+    "If you use the Materials or any outputs or results therefrom to create, train, fine-tune, or "
+    "improve an AI model that is distributed or made available, you shall prominently display "
+    '"Built with Qwen" or "Improved using Qwen"'
+)
 _TONGYI_NO_IMPROVE = "You can not use the Materials or any output therefrom to improve any other large language model"
 _RAIL_CLAUSES: tuple[tuple[str, Clause], ...] = (
-    ("copy_required", Clause("§4.b", "You must give any Third Party recipients of the Model or Derivatives of the "
-                             "Model a copy of this License")),
-    ("mark_modifications", Clause("§4.c", "You must cause any modified files to carry prominent notices stating "
-                                  "that You changed the files")),
-    ("pass_through", Clause("§4.a", "Use-based restrictions as referenced in paragraph 5 MUST be included as an "
-                            "enforceable provision")),
-    ("relicense", Clause("§4 (last paragraph)", "may provide additional or different license terms and conditions "
-                         "… respecting paragraph 4.a.")),
-    ("outputs_for_training", Clause("§1 Derivatives of the Model", "methods based on the generation of synthetic "
-                                    "data by the Model for training the other model")),
+    (
+        "copy_required",
+        Clause(
+            "§4.b",
+            "You must give any Third Party recipients of the Model or Derivatives of the Model a copy of this License",
+        ),
+    ),
+    (
+        "mark_modifications",
+        Clause(
+            "§4.c", "You must cause any modified files to carry prominent notices stating that You changed the files"
+        ),
+    ),
+    (
+        "pass_through",
+        Clause(
+            "§4.a", "Use-based restrictions as referenced in paragraph 5 MUST be included as an enforceable provision"
+        ),
+    ),
+    (
+        "relicense",
+        Clause(
+            "§4 (last paragraph)",
+            "may provide additional or different license terms and conditions … respecting paragraph 4.a.",
+        ),
+    ),
+    (
+        "outputs_for_training",
+        Clause(
+            "§1 Derivatives of the Model",
+            "methods based on the generation of synthetic data by the Model for training the other model",
+        ),
+    ),
 )
 
 
@@ -295,7 +378,8 @@ LICENSES: tuple[License, ...] = (
         spdx="LicenseRef-scancode-llama-license-2023",
         signature=TextSignature(
             title=r"\bLLaMA LICENSE AGREEMENT\b",
-            sample="LLaMA LICENSE AGREEMENT\nThis License Agreement … applies to your use of … the Software …\n"),
+            sample="LLaMA LICENSE AGREEMENT\nThis License Agreement … applies to your use of … the Software …\n",
+        ),
         copy_required=True,
         notice="LLaMA is licensed under the LLaMA License, Copyright (c) Meta Platforms, Inc. All Rights Reserved.",
         notice_file="NOTICE",
@@ -313,50 +397,103 @@ LICENSES: tuple[License, ...] = (
         sources=(("*", "S1"), ("spdx", "S4")),
         version="undated text released with LLaMA 1 (February 2023; ScanCode key llama-license-2023)",
     ),
-    _meta("Llama 2", "llama2", "llama-2-license-2023",
-          "LLAMA 2 COMMUNITY LICENSE AGREEMENT", "Llama 2 Version Release Date: July 18, 2023",
-          "Llama 2 is licensed under the LLAMA 2 Community License, Copyright (c) Meta Platforms, Inc. "
-          "All Rights Reserved.",
-          policy_url="https://ai.meta.com/llama/use-policy",
-          outputs="may not be used to improve any other large language model (except Llama 2 derivatives)",
-          outputs_clause=_LLAMA_NO_IMPROVE, copy_quote="you shall provide a copy of this Agreement to such third party",
-          policy_markers=_aup_markers("Llama 2")),
-    _meta("Meta Llama 3", "llama3", "llama-3-license-2024",
-          "META LLAMA 3 COMMUNITY LICENSE AGREEMENT", "Meta Llama 3 Version Release Date: April 18, 2024",
-          "Meta Llama 3 is licensed under the Meta Llama 3 Community License, Copyright © Meta Platforms, Inc. "
-          "All Rights Reserved.",
-          display=("Built with Meta Llama 3",), prefix="Llama 3",
-          policy_url="https://llama.meta.com/llama3/use-policy",
-          outputs="may not be used to improve any other large language model (except Llama 3 derivatives)",
-          outputs_clause=_LLAMA_NO_IMPROVE, copy_quote=_LLAMA3_COPY, policy_markers=_aup_markers("Llama 3")),
-    _meta("Llama 3.1", "llama3.1", "llama-3.1-license-2024",
-          "LLAMA 3.1 COMMUNITY LICENSE AGREEMENT", "Llama 3.1 Version Release Date: July 23, 2024",
-          "Llama 3.1 is licensed under the Llama 3.1 Community License, Copyright © Meta Platforms, Inc. "
-          "All Rights Reserved.",
-          display=("Built with Llama",), prefix="Llama",
-          policy_url="https://llama.meta.com/llama3_1/use-policy", outputs=_LLAMA31_OUTPUTS,
-          outputs_clause=_LLAMA31_OUTPUTS_CLAUSE, copy_quote=_LLAMA3_COPY, policy_markers=_aup_markers("Llama 3.1")),
-    _meta("Llama 3.2", "llama3.2", "llama-3.2-license-2024",
-          "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT", "Llama 3.2 Version Release Date: September 25, 2024",
-          "Llama 3.2 is licensed under the Llama 3.2 Community License, Copyright © Meta Platforms, Inc. "
-          "All Rights Reserved.",
-          display=("Built with Llama",), prefix="Llama",
-          policy_url="https://www.llama.com/llama3_2/use-policy", outputs=_LLAMA31_OUTPUTS, extra_pass_through=_EU,
-          outputs_clause=_LLAMA31_OUTPUTS_CLAUSE, copy_quote=_LLAMA3_COPY, policy_markers=_aup_markers("Llama 3.2")),
-    _meta("Llama 3.3", "llama3.3", "llama-3.3-license-2024",
-          "LLAMA 3.3 COMMUNITY LICENSE AGREEMENT", "Llama 3.3 Version Release Date: December 6, 2024",
-          "Llama 3.3 is licensed under the Llama 3.3 Community License, Copyright © Meta Platforms, Inc. "
-          "All Rights Reserved.",
-          display=("Built with Llama",), prefix="Llama",
-          policy_url="https://www.llama.com/llama3_3/use-policy", outputs=_LLAMA31_OUTPUTS, extra_pass_through=_EU,
-          outputs_clause=_LLAMA31_OUTPUTS_CLAUSE, copy_quote=_LLAMA3_COPY, policy_markers=_aup_markers("Llama 3.3")),
-    _meta("Llama 4", "llama4", "llama-4-license-2025",
-          "LLAMA 4 COMMUNITY LICENSE AGREEMENT", "Llama 4 Version Effective Date: April 5, 2025",
-          "Llama 4 is licensed under the Llama 4 Community License, Copyright © Meta Platforms, Inc. "
-          "All Rights Reserved.",
-          display=("Built with Llama",), prefix="Llama",
-          policy_url="https://www.llama.com/llama4/use-policy", outputs=_LLAMA31_OUTPUTS, extra_pass_through=_EU,
-          outputs_clause=_LLAMA31_OUTPUTS_CLAUSE, copy_quote=_LLAMA3_COPY, policy_markers=_aup_markers("Llama 4")),
+    _meta(
+        "Llama 2",
+        "llama2",
+        "llama-2-license-2023",
+        "LLAMA 2 COMMUNITY LICENSE AGREEMENT",
+        "Llama 2 Version Release Date: July 18, 2023",
+        "Llama 2 is licensed under the LLAMA 2 Community License, Copyright (c) Meta Platforms, Inc. "
+        "All Rights Reserved.",
+        policy_url="https://ai.meta.com/llama/use-policy",
+        outputs="may not be used to improve any other large language model (except Llama 2 derivatives)",
+        outputs_clause=_LLAMA_NO_IMPROVE,
+        copy_quote="you shall provide a copy of this Agreement to such third party",
+        policy_markers=_aup_markers("Llama 2"),
+    ),
+    _meta(
+        "Meta Llama 3",
+        "llama3",
+        "llama-3-license-2024",
+        "META LLAMA 3 COMMUNITY LICENSE AGREEMENT",
+        "Meta Llama 3 Version Release Date: April 18, 2024",
+        "Meta Llama 3 is licensed under the Meta Llama 3 Community License, Copyright © Meta Platforms, Inc. "
+        "All Rights Reserved.",
+        display=("Built with Meta Llama 3",),
+        prefix="Llama 3",
+        policy_url="https://llama.meta.com/llama3/use-policy",
+        outputs="may not be used to improve any other large language model (except Llama 3 derivatives)",
+        outputs_clause=_LLAMA_NO_IMPROVE,
+        copy_quote=_LLAMA3_COPY,
+        policy_markers=_aup_markers("Llama 3"),
+    ),
+    _meta(
+        "Llama 3.1",
+        "llama3.1",
+        "llama-3.1-license-2024",
+        "LLAMA 3.1 COMMUNITY LICENSE AGREEMENT",
+        "Llama 3.1 Version Release Date: July 23, 2024",
+        "Llama 3.1 is licensed under the Llama 3.1 Community License, Copyright © Meta Platforms, Inc. "
+        "All Rights Reserved.",
+        display=("Built with Llama",),
+        prefix="Llama",
+        policy_url="https://llama.meta.com/llama3_1/use-policy",
+        outputs=_LLAMA31_OUTPUTS,
+        outputs_clause=_LLAMA31_OUTPUTS_CLAUSE,
+        copy_quote=_LLAMA3_COPY,
+        policy_markers=_aup_markers("Llama 3.1"),
+    ),
+    _meta(
+        "Llama 3.2",
+        "llama3.2",
+        "llama-3.2-license-2024",
+        "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT",
+        "Llama 3.2 Version Release Date: September 25, 2024",
+        "Llama 3.2 is licensed under the Llama 3.2 Community License, Copyright © Meta Platforms, Inc. "
+        "All Rights Reserved.",
+        display=("Built with Llama",),
+        prefix="Llama",
+        policy_url="https://www.llama.com/llama3_2/use-policy",
+        outputs=_LLAMA31_OUTPUTS,
+        extra_pass_through=_EU,
+        outputs_clause=_LLAMA31_OUTPUTS_CLAUSE,
+        copy_quote=_LLAMA3_COPY,
+        policy_markers=_aup_markers("Llama 3.2"),
+    ),
+    _meta(
+        "Llama 3.3",
+        "llama3.3",
+        "llama-3.3-license-2024",
+        "LLAMA 3.3 COMMUNITY LICENSE AGREEMENT",
+        "Llama 3.3 Version Release Date: December 6, 2024",
+        "Llama 3.3 is licensed under the Llama 3.3 Community License, Copyright © Meta Platforms, Inc. "
+        "All Rights Reserved.",
+        display=("Built with Llama",),
+        prefix="Llama",
+        policy_url="https://www.llama.com/llama3_3/use-policy",
+        outputs=_LLAMA31_OUTPUTS,
+        extra_pass_through=_EU,
+        outputs_clause=_LLAMA31_OUTPUTS_CLAUSE,
+        copy_quote=_LLAMA3_COPY,
+        policy_markers=_aup_markers("Llama 3.3"),
+    ),
+    _meta(
+        "Llama 4",
+        "llama4",
+        "llama-4-license-2025",
+        "LLAMA 4 COMMUNITY LICENSE AGREEMENT",
+        "Llama 4 Version Effective Date: April 5, 2025",
+        "Llama 4 is licensed under the Llama 4 Community License, Copyright © Meta Platforms, Inc. "
+        "All Rights Reserved.",
+        display=("Built with Llama",),
+        prefix="Llama",
+        policy_url="https://www.llama.com/llama4/use-policy",
+        outputs=_LLAMA31_OUTPUTS,
+        extra_pass_through=_EU,
+        outputs_clause=_LLAMA31_OUTPUTS_CLAUSE,
+        copy_quote=_LLAMA3_COPY,
+        policy_markers=_aup_markers("Llama 4"),
+    ),
     License(
         id="gemma",
         name="Gemma Terms of Use",
@@ -367,7 +504,8 @@ LICENSES: tuple[License, ...] = (
         signature=TextSignature(
             title=r"Gemma Terms of Use",
             version=r"Last modified: (?:February 21|April 1), 2024|Last modified: March 24, 2025",
-            sample="Gemma Terms of Use\nLast modified: March 24, 2025\nBy using, reproducing, modifying …\n"),
+            sample="Gemma Terms of Use\nLast modified: March 24, 2025\nBy using, reproducing, modifying …\n",
+        ),
         copy_required=True,
         notice="Gemma is provided under and subject to the Gemma Terms of Use found at ai.google.dev/gemma/terms",
         notice_file="NOTICE",
@@ -385,74 +523,124 @@ LICENSES: tuple[License, ...] = (
         sources=(("*", "S4"), ("hf_license", "HF")),
         version="Last modified: March 24, 2025",
         clauses=(
-            ("copy_required", Clause("§3.1(2)", "You must provide all third party recipients of Gemma or Model "
-                                     "Derivatives a copy of this Agreement")),
-            ("mark_modifications", Clause("§3.1(3)", "You must cause any modified files to carry prominent notices "
-                                          "stating that you modified the files")),
-            ("notice", Clause("§3.1(4)", 'must be accompanied by a "Notice" text file that contains the following '
-                              "notice")),
-            ("pass_through", Clause("§3.1(1)", "You must include the use restrictions referenced in Section 3.2 as "
-                                    "an enforceable provision in any agreement")),
-            ("relicense", Clause("§3.1 (last paragraph)", "may provide additional or different terms and conditions "
-                                 "for use, reproduction, or Distribution of your modifications, or for any such Model "
-                                 "Derivatives as a whole")),
-            ("outputs_for_training", Clause("§1(e)", "including distillation methods that use intermediate data "
-                                            "representations")),
+            (
+                "copy_required",
+                Clause(
+                    "§3.1(2)",
+                    "You must provide all third party recipients of Gemma or Model "
+                    "Derivatives a copy of this Agreement",
+                ),
+            ),
+            (
+                "mark_modifications",
+                Clause(
+                    "§3.1(3)",
+                    "You must cause any modified files to carry prominent notices stating that you modified the files",
+                ),
+            ),
+            (
+                "notice",
+                Clause("§3.1(4)", 'must be accompanied by a "Notice" text file that contains the following notice'),
+            ),
+            (
+                "pass_through",
+                Clause(
+                    "§3.1(1)",
+                    "You must include the use restrictions referenced in Section 3.2 as "
+                    "an enforceable provision in any agreement",
+                ),
+            ),
+            (
+                "relicense",
+                Clause(
+                    "§3.1 (last paragraph)",
+                    "may provide additional or different terms and conditions "
+                    "for use, reproduction, or Distribution of your modifications, or for any such Model "
+                    "Derivatives as a whole",
+                ),
+            ),
+            (
+                "outputs_for_training",
+                Clause("§1(e)", "including distillation methods that use intermediate data representations"),
+            ),
         ),
         revisions=(
             "February 21, 2024: first Gemma Terms of Use (Gemma 1); text not available here",
             "April 1, 2024: §3.1 conditions (1)-(4), the Notice string and §3.2 read as in the 2025 text (compared "
-            "with ScanCode's copy, key gemma-tou-2024-04-01); \"Gemma\" is the models \"identified at "
-            "ai.google.dev/gemma\"",
-            "March 24, 2025: \"Gemma\" becomes the models \"identified in the Appendix\" (§1.1(c)); the duties "
+            'with ScanCode\'s copy, key gemma-tou-2024-04-01); "Gemma" is the models "identified at '
+            'ai.google.dev/gemma"',
+            'March 24, 2025: "Gemma" becomes the models "identified in the Appendix" (§1.1(c)); the duties '
             "above are unchanged; the clauses are quoted from this revision",
         ),
     ),
     _qwen_family(
-        id="tongyi-qianwen", name="Tongyi Qianwen License Agreement", title="Tongyi Qianwen LICENSE AGREEMENT",
+        id="tongyi-qianwen",
+        name="Tongyi Qianwen License Agreement",
+        title="Tongyi Qianwen LICENSE AGREEMENT",
         version_line="Tongyi Qianwen Release Date: August 3, 2023",
         notice="Tongyi Qianwen is licensed under the Tongyi Qianwen LICENSE AGREEMENT, Copyright (c) Alibaba Cloud. "
-               "All Rights Reserved.",
-        research=False, display=(),
+        "All Rights Reserved.",
+        research=False,
+        display=(),
         aliases=("tongyi-qianwen-license", "tongyi-qianwen-license-agreement", "qianwen"),
-        spdx="LicenseRef-scancode-tongyi-qianwen-2023", sources=(("*", "S13"), ("spdx", "S4")),
+        spdx="LicenseRef-scancode-tongyi-qianwen-2023",
+        sources=(("*", "S13"), ("spdx", "S4")),
         exclude=(r"Tongyi Qianwen RESEARCH LICENSE AGREEMENT",),
         outputs="outputs may not be used to improve other large language models (except Tongyi Qianwen derivatives)",
-        outputs_clause=Clause("§5.b", _TONGYI_NO_IMPROVE), rules_section="5"),
+        outputs_clause=Clause("§5.b", _TONGYI_NO_IMPROVE),
+        rules_section="5",
+    ),
     _qwen_family(
-        id="tongyi-qianwen-research", name="Tongyi Qianwen Research License Agreement",
+        id="tongyi-qianwen-research",
+        name="Tongyi Qianwen Research License Agreement",
         title="Tongyi Qianwen RESEARCH LICENSE AGREEMENT",
         version_line="Tongyi Qianwen Release Date: November 30, 2023",
         notice="Tongyi Qianwen is licensed under the Tongyi Qianwen RESEARCH LICENSE AGREEMENT, Copyright (c) "
-               "Alibaba Cloud. All Rights Reserved.",
-        research=True, display=(),
+        "Alibaba Cloud. All Rights Reserved.",
+        research=True,
+        display=(),
         aliases=("tongyi-qianwen-research-license", "tongyi-qianwen-research-license-agreement"),
-        spdx="LicenseRef-tongyi-qianwen-research-2023", sources=(("*", "S13"), ("spdx", "S13")),
+        spdx="LicenseRef-tongyi-qianwen-research-2023",
+        sources=(("*", "S13"), ("spdx", "S13")),
         outputs="outputs may not be used to improve other large language models (except Tongyi Qianwen "
-                "derivatives); non-commercial only",
-        outputs_clause=Clause("§4.b", _TONGYI_NO_IMPROVE), rules_section="4"),
+        "derivatives); non-commercial only",
+        outputs_clause=Clause("§4.b", _TONGYI_NO_IMPROVE),
+        rules_section="4",
+    ),
     _qwen_family(
-        id="qwen", name="Qwen License Agreement", title="Qwen LICENSE AGREEMENT",
+        id="qwen",
+        name="Qwen License Agreement",
+        title="Qwen LICENSE AGREEMENT",
         version_line="Qwen LICENSE AGREEMENT Release Date: September 19, 2024",
         notice="Qwen is licensed under the Qwen LICENSE AGREEMENT, Copyright (c) Alibaba Cloud. All Rights Reserved.",
-        research=False, display=("Built with Qwen", "Improved using Qwen"),
-        aliases=("qwen-license", "qwen-license-agreement"), spdx="LicenseRef-scancode-qwen-2024",
-        sources=(("*", "S4"),), exclude=(r"Qwen RESEARCH LICENSE AGREEMENT",),
-        outputs="allowed; a distributed model trained on Qwen or its outputs must display \"Built with Qwen\" or "
-                "\"Improved using Qwen\"",
-        outputs_clause=Clause("§5.b", _QWEN_BUILT_WITH), rules_section="5"),
+        research=False,
+        display=("Built with Qwen", "Improved using Qwen"),
+        aliases=("qwen-license", "qwen-license-agreement"),
+        spdx="LicenseRef-scancode-qwen-2024",
+        sources=(("*", "S4"),),
+        exclude=(r"Qwen RESEARCH LICENSE AGREEMENT",),
+        outputs='allowed; a distributed model trained on Qwen or its outputs must display "Built with Qwen" or '
+        '"Improved using Qwen"',
+        outputs_clause=Clause("§5.b", _QWEN_BUILT_WITH),
+        rules_section="5",
+    ),
     _qwen_family(
-        id="qwen-research", name="Qwen Research License Agreement", title="Qwen RESEARCH LICENSE AGREEMENT",
+        id="qwen-research",
+        name="Qwen Research License Agreement",
+        title="Qwen RESEARCH LICENSE AGREEMENT",
         version_line="Qwen RESEARCH LICENSE AGREEMENT Release Date: September 19, 2024",
         notice="Qwen is licensed under the Qwen RESEARCH LICENSE AGREEMENT, Copyright (c) Alibaba Cloud. "
-               "All Rights Reserved.",
-        research=True, display=("Built with Qwen", "Improved using Qwen"),
+        "All Rights Reserved.",
+        research=True,
+        display=("Built with Qwen", "Improved using Qwen"),
         aliases=("qwen-research-license", "qwen-research-license-agreement"),
         spdx="LicenseRef-qwen-research-2024",  # no ScanCode key listed in licenses.md
         sources=(("*", "S14"),),
-        outputs="non-commercial only; a distributed model trained on it or its outputs must display \"Built with "
-                "Qwen\" or \"Improved using Qwen\"",
-        outputs_clause=Clause("§4.b", _QWEN_BUILT_WITH), rules_section="4"),
+        outputs='non-commercial only; a distributed model trained on it or its outputs must display "Built with '
+        'Qwen" or "Improved using Qwen"',
+        outputs_clause=Clause("§4.b", _QWEN_BUILT_WITH),
+        rules_section="4",
+    ),
     License(
         id="mrl",
         name="Mistral AI Research License",
@@ -462,7 +650,8 @@ LICENSES: tuple[License, ...] = (
         spdx="LicenseRef-mistral-research-license",
         signature=TextSignature(
             title=r"Mistral AI Research License",
-            sample="# Mistral AI Research License\nIf You want to use a Mistral Model … for research purposes …\n"),
+            sample="# Mistral AI Research License\nIf You want to use a Mistral Model … for research purposes …\n",
+        ),
         copy_required=True,
         notice="Licensed by Mistral AI under the Mistral AI Research License",
         notice_file="NOTICE",
@@ -480,19 +669,43 @@ LICENSES: tuple[License, ...] = (
         sources=(("*", "S18"),),
         version="MRL-0.1 (license_link https://mistral.ai/licenses/MRL-0.1.md in Mistral's cards)",
         clauses=(
-            ("copy_required", Clause("§2.2", "You must make available a copy of this Agreement to third-party "
-                                     "recipients")),
+            (
+                "copy_required",
+                Clause("§2.2", "You must make available a copy of this Agreement to third-party recipients"),
+            ),
             ("notice", Clause("§2.2", 'the following attribution notice within a "Notice" text file')),
-            ("mark_modifications", Clause("§2.3", "prominent notices stating that You modified the concerned Mistral "
-                                          "Model")),
-            ("relicense", Clause("§2.3", "You may Distribute any Derivatives made by or for You under additional or "
-                                 "different terms and conditions")),
-            ("commercial", Clause("§3.2", "You shall only use the Mistral Models, Derivatives (whether or not created "
-                                  "by Mistral AI) and Outputs for Research Purposes")),
-            ("pass_through", Clause("§9 Research Purposes", "any Distribution by a commercial entity of the Mistral "
-                                    "Model, Derivative or Output whether in return for payment or free of charge")),
-            ("outputs_for_training", Clause("§4.2", "Any Outputs shall be subject to the restrictions set out in "
-                                            "Section 3")),
+            (
+                "mark_modifications",
+                Clause("§2.3", "prominent notices stating that You modified the concerned Mistral Model"),
+            ),
+            (
+                "relicense",
+                Clause(
+                    "§2.3",
+                    "You may Distribute any Derivatives made by or for You under additional or "
+                    "different terms and conditions",
+                ),
+            ),
+            (
+                "commercial",
+                Clause(
+                    "§3.2",
+                    "You shall only use the Mistral Models, Derivatives (whether or not created "
+                    "by Mistral AI) and Outputs for Research Purposes",
+                ),
+            ),
+            (
+                "pass_through",
+                Clause(
+                    "§9 Research Purposes",
+                    "any Distribution by a commercial entity of the Mistral "
+                    "Model, Derivative or Output whether in return for payment or free of charge",
+                ),
+            ),
+            (
+                "outputs_for_training",
+                Clause("§4.2", "Any Outputs shall be subject to the restrictions set out in Section 3"),
+            ),
         ),
     ),
     License(
@@ -504,7 +717,8 @@ LICENSES: tuple[License, ...] = (
         spdx="LicenseRef-mistral-non-production-license",
         signature=TextSignature(
             title=r"Mistral AI Non-Production License",
-            sample="# Mistral AI Non-Production License\n1. Scope and acceptance …\n"),
+            sample="# Mistral AI Non-Production License\n1. Scope and acceptance …\n",
+        ),
         copy_required=True,
         notice="Licensed by Mistral AI under the Mistral AI Non-Production License",
         notice_file="NOTICE",
@@ -521,11 +735,24 @@ LICENSES: tuple[License, ...] = (
         family="mistral",
         sources=(("*", "S10"),),
         clauses=(
-            ("commercial", Clause("§3.2", "You shall only use the Mistral Models and Derivatives (whether or not "
-                                  "created by Mistral AI) for testing, research, Personal, or evaluation purposes in "
-                                  "Non-Production Environments", "S19")),
-            ("pass_through", Clause("§3.2", "You shall not supply the Mistral Models or Derivatives in the course of "
-                                    "a commercial activity", "S19")),
+            (
+                "commercial",
+                Clause(
+                    "§3.2",
+                    "You shall only use the Mistral Models and Derivatives (whether or not "
+                    "created by Mistral AI) for testing, research, Personal, or evaluation purposes in "
+                    "Non-Production Environments",
+                    "S19",
+                ),
+            ),
+            (
+                "pass_through",
+                Clause(
+                    "§3.2",
+                    "You shall not supply the Mistral Models or Derivatives in the course of a commercial activity",
+                    "S19",
+                ),
+            ),
         ),
         version="MNPL-0.1 (license_link https://mistral.ai/licenses/MNPL-0.1.md in the Codestral cards)",
     ),
@@ -537,8 +764,10 @@ LICENSES: tuple[License, ...] = (
         aliases=("yi", "yi-community-license", "yi-series-models-community-license"),
         spdx="LicenseRef-yi-community-license-2.1",
         signature=TextSignature(
-            title=r"Yi Series Models Community License Agreement", version=r"Version:? 2\.1",
-            sample="Yi Series Models Community License Agreement\nVersion: 2.1\n"),
+            title=r"Yi Series Models Community License Agreement",
+            version=r"Version:? 2\.1",
+            sample="Yi Series Models Community License Agreement\nVersion: 2.1\n",
+        ),
         copy_required=True,
         notice=None,  # no fixed string: clearly attribute the source and mark substantial modifications [S11]
         notice_file=None,
@@ -557,17 +786,32 @@ LICENSES: tuple[License, ...] = (
         version="Version: 2.1, Date of Release: November 23, 2023",
         attribute_source="clearly attribute the source of the Yi Series Models to the Licensor (01.AI)",
         clauses=(
-            ("attribute_source", Clause("§2(4)", "You must clearly attribute the source of the Yi Series Models to "
-                                        "the Licensor")),
-            ("copy_required", Clause("§2(4)", "provide a copy of this Agreement to any Third-Party users of the Yi "
-                                     "Series Models and Derivatives")),
+            (
+                "attribute_source",
+                Clause("§2(4)", "You must clearly attribute the source of the Yi Series Models to the Licensor"),
+            ),
+            (
+                "copy_required",
+                Clause(
+                    "§2(4)",
+                    "provide a copy of this Agreement to any Third-Party users of the Yi Series Models and Derivatives",
+                ),
+            ),
             ("mark_modifications", Clause("§2(5)", "you must clearly indicate the substantial modifications made")),
-            ("pass_through", Clause("§2(5)", "You shall not enable, assist, or in any way facilitate Third Parties to "
-                                    "violate the license restrictions of this Agreement")),
+            (
+                "pass_through",
+                Clause(
+                    "§2(5)",
+                    "You shall not enable, assist, or in any way facilitate Third Parties to "
+                    "violate the license restrictions of this Agreement",
+                ),
+            ),
             ("relicense", Clause("§2", "non-exclusive, global, non-transferable, non-sub-licensable, revocable")),
             ("commercial", Clause("§2 (after item 5)", "send completed Registration Form")),
-            ("outputs_for_training", Clause("§1 Derivatives", "generating synthetic data based on Yi Series Models "
-                                            "to train other models")),
+            (
+                "outputs_for_training",
+                Clause("§1 Derivatives", "generating synthetic data based on Yi Series Models to train other models"),
+            ),
         ),
     ),
     License(
@@ -578,8 +822,10 @@ LICENSES: tuple[License, ...] = (
         aliases=("deepseek-license", "deepseek-license-agreement", "deepseek-model-license"),
         spdx="LicenseRef-scancode-deepseek-la-1.0",
         signature=TextSignature(
-            title=r"DEEPSEEK LICENSE AGREEMENT", version=r"Version 1\.0",
-            sample="DEEPSEEK LICENSE AGREEMENT\nVersion 1.0, 23 October 2023\n"),
+            title=r"DEEPSEEK LICENSE AGREEMENT",
+            version=r"Version 1\.0",
+            sample="DEEPSEEK LICENSE AGREEMENT\nVersion 1.0, 23 October 2023\n",
+        ),
         copy_required=True,
         notice=None,  # keep existing notices; mark modified files [S12]
         notice_file=None,
@@ -596,9 +842,8 @@ LICENSES: tuple[License, ...] = (
         family="deepseek",
         sources=(("*", "S12"), ("spdx", "S4")),
         version="Version 1.0, 23 October 2023",
-        clauses=_RAIL_CLAUSES + (
-            ("notice", Clause("§4.d", "You must retain all copyright, patent, trademark, and attribution notices")),
-        ),
+        clauses=_RAIL_CLAUSES
+        + (("notice", Clause("§4.d", "You must retain all copyright, patent, trademark, and attribution notices")),),
     ),
     License(
         id="falcon-llm-license",
@@ -608,8 +853,8 @@ LICENSES: tuple[License, ...] = (
         aliases=("falcon-2-11b-tii-license", "tii-falcon-llm-license", "falcon-llm"),
         spdx="LicenseRef-scancode-falcon-2-11b-1.0",
         signature=TextSignature(
-            title=r"Falcon 2 11B TII License", version=r"Version 1\.0",
-            sample="Falcon 2 11B TII License Version 1.0\n"),
+            title=r"Falcon 2 11B TII License", version=r"Version 1\.0", sample="Falcon 2 11B TII License Version 1.0\n"
+        ),
         copy_required=True,
         notice=None,
         notice_file=None,
@@ -638,7 +883,8 @@ LICENSES: tuple[License, ...] = (
             title=r"(?:Open RAIL(?:\+\+)?-M|RAIL License)",
             exclude=(r"BigScience Open RAIL-M License", r"BigScience RAIL License v1\.0"),
             version=r"(?:dated|License v1\.0|version 1\.0|v1|August \d+, 2022|November 24, 2022)",
-            sample="CreativeML Open RAIL-M\ndated August 22, 2022\nSection I: PREAMBLE\n"),
+            sample="CreativeML Open RAIL-M\ndated August 22, 2022\nSection I: PREAMBLE\n",
+        ),
         copy_required=True,
         notice=None,  # keep notices; mark modified files [S4]
         notice_file=None,
@@ -655,7 +901,7 @@ LICENSES: tuple[License, ...] = (
         family="openrail",
         sources=(("*", "S4"), ("hf_license", "HF")),
         version="family record: the member texts are dated August 18, 2022 (BigScience Open RAIL-M), August 22, "
-                "2022 (CreativeML) and later; the specific BigScience texts have their own records",
+        "2022 (CreativeML) and later; the specific BigScience texts have their own records",
     ),
     License(
         id="falcon-180b-tii-license",
@@ -665,8 +911,10 @@ LICENSES: tuple[License, ...] = (
         aliases=("falcon-180b-license", "falcon-180b-tii-license-1.0", "tii-falcon-180b-license"),
         spdx="LicenseRef-falcon-180b-tii-license-1.0",
         signature=TextSignature(
-            title=r"FALCON 180B TII LICENSE", version=r"VERSION 1\.0",
-            sample="FALCON 180B TII LICENSE VERSION 1.0\nSeptember 2023\nfalconllm.tii.ae\n"),
+            title=r"FALCON 180B TII LICENSE",
+            version=r"VERSION 1\.0",
+            sample="FALCON 180B TII LICENSE VERSION 1.0\nSeptember 2023\nfalconllm.tii.ae\n",
+        ),
         # Assumed from the text's own framing (an Apache-2.0-based license); its redistribution section was not
         # available to quote (docs/licenses.md says so).
         copy_required=True,
@@ -677,7 +925,7 @@ LICENSES: tuple[License, ...] = (
         use_policy_file=None,
         use_policy_url=None,
         pass_through="use of the model and of every derivative must comply with TII's Acceptable Use Policy at all "
-                     "times, as updated from time to time",
+        "times, as updated from time to time",
         commercial="allowed, but hosted services may need a separate license from TII",
         non_commercial=False,
         outputs_for_training="not addressed in the quoted clauses",
@@ -687,15 +935,31 @@ LICENSES: tuple[License, ...] = (
         sources=(("*", "S15"),),
         version="FALCON 180B TII LICENSE VERSION 1.0, September 2023",
         clauses=(
-            ("copy_required", Clause("Introductory note", "This license is, in part, based on the Apache License "
-                                     "Version 2.0")),
-            ("pass_through", Clause("§5.1", "your use of the Work or any Derivative Work must comply with the "
-                                    "Acceptable Use Policy at all times")),
-            ("commercial", Clause("Introductory note", "Use of Falcon180B for hosted services may require a separate "
-                                  "license")),
+            (
+                "copy_required",
+                Clause("Introductory note", "This license is, in part, based on the Apache License Version 2.0"),
+            ),
+            (
+                "pass_through",
+                Clause(
+                    "§5.1",
+                    "your use of the Work or any Derivative Work must comply with the "
+                    "Acceptable Use Policy at all times",
+                ),
+            ),
+            (
+                "commercial",
+                Clause("Introductory note", "Use of Falcon180B for hosted services may require a separate license"),
+            ),
             # Other terms seem possible (Apache-based), but the AUP binds every Derivative Work: §5.1.
-            ("relicense", Clause("§5.1", "your use of the Work or any Derivative Work must comply with the "
-                                 "Acceptable Use Policy at all times")),
+            (
+                "relicense",
+                Clause(
+                    "§5.1",
+                    "your use of the Work or any Derivative Work must comply with the "
+                    "Acceptable Use Policy at all times",
+                ),
+            ),
         ),
     ),
     License(
@@ -706,8 +970,10 @@ LICENSES: tuple[License, ...] = (
         aliases=("bigscience-open-rail-m", "bigscience-open-rail-m-license"),
         spdx="LicenseRef-scancode-bigscience-open-rail-m",
         signature=TextSignature(
-            title=r"BigScience Open RAIL-M License", version=r"dated August 18, 2022",
-            sample="BigScience Open RAIL-M License\ndated August 18, 2022\nSection I: PREAMBLE\n"),
+            title=r"BigScience Open RAIL-M License",
+            version=r"dated August 18, 2022",
+            sample="BigScience Open RAIL-M License\ndated August 18, 2022\nSection I: PREAMBLE\n",
+        ),
         copy_required=True,
         notice=None,  # keep existing notices (§4.d); no fixed string
         notice_file=None,
@@ -734,8 +1000,10 @@ LICENSES: tuple[License, ...] = (
         aliases=("bloom-rail", "bigscience-rail-1.0", "bigscience-rail-license-v1.0", "bloom-rail-1.0"),
         spdx="LicenseRef-scancode-bigscience-rail-1.0",
         signature=TextSignature(
-            title=r"BigScience RAIL License v1\.0", version=r"dated May 19, 2022",
-            sample="BigScience RAIL License v1.0\ndated May 19, 2022\nThis is a license (the \"License\") …\n"),
+            title=r"BigScience RAIL License v1\.0",
+            version=r"dated May 19, 2022",
+            sample='BigScience RAIL License v1.0\ndated May 19, 2022\nThis is a license (the "License") …\n',
+        ),
         copy_required=True,
         notice=None,
         notice_file=None,
@@ -762,8 +1030,10 @@ LICENSES: tuple[License, ...] = (
         aliases=("apache2", "apache-2", "apache 2.0", "apache license 2.0", "apache-2.0-license"),
         spdx="Apache-2.0",
         signature=TextSignature(
-            title=r"Apache License", version=r"Version 2\.0, January 2004",
-            sample="Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/\n"),
+            title=r"Apache License",
+            version=r"Version 2\.0, January 2004",
+            sample="Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/\n",
+        ),
         copy_required=True,
         notice=None,  # pass on the contents of the base's NOTICE file, if it has one (section 4(d))
         notice_file=None,
@@ -781,13 +1051,28 @@ LICENSES: tuple[License, ...] = (
         sources=(("*", "Apache License 2.0, sections 4(a)-(d)"), ("spdx", "SPDX")),
         version="Version 2.0, January 2004",
         clauses=(
-            ("copy_required", Clause("§4(a)", "You must give any other recipients of the Work or Derivative Works a "
-                                     "copy of this License")),
-            ("mark_modifications", Clause("§4(b)", "You must cause any modified files to carry prominent notices "
-                                          "stating that You changed the files")),
+            (
+                "copy_required",
+                Clause(
+                    "§4(a)", "You must give any other recipients of the Work or Derivative Works a copy of this License"
+                ),
+            ),
+            (
+                "mark_modifications",
+                Clause(
+                    "§4(b)",
+                    "You must cause any modified files to carry prominent notices stating that You changed the files",
+                ),
+            ),
             ("notice", Clause("§4(d)", 'If the Work includes a "NOTICE" text file as part of its distribution')),
-            ("relicense", Clause("§4 (last paragraph)", "may provide additional or different license terms and "
-                                 "conditions for use, reproduction, or distribution of Your modifications")),
+            (
+                "relicense",
+                Clause(
+                    "§4 (last paragraph)",
+                    "may provide additional or different license terms and "
+                    "conditions for use, reproduction, or distribution of Your modifications",
+                ),
+            ),
         ),
     ),
     License(
@@ -801,7 +1086,8 @@ LICENSES: tuple[License, ...] = (
             title=r"\bMIT License\b",
             version=r"Permission is hereby granted, free of charge",
             sample="MIT License\nCopyright (c) 2025 Example\nPermission is hereby granted, free of charge, to any "
-                   "person obtaining a copy …\n"),
+            "person obtaining a copy …\n",
+        ),
         copy_required=True,  # the copyright and permission notice must be included
         notice=None,
         notice_file=None,
@@ -819,8 +1105,14 @@ LICENSES: tuple[License, ...] = (
         sources=(("*", "the MIT license text"), ("spdx", "SPDX")),
         version="the MIT text is undated; identified by its permission sentence",
         clauses=(
-            ("copy_required", Clause("¶2", "The above copyright notice and this permission notice shall be included "
-                                     "in all copies or substantial portions of the Software")),
+            (
+                "copy_required",
+                Clause(
+                    "¶2",
+                    "The above copyright notice and this permission notice shall be included "
+                    "in all copies or substantial portions of the Software",
+                ),
+            ),
             ("relicense", Clause("¶1", "publish, distribute, sublicense, and/or sell")),
         ),
     ),
@@ -834,7 +1126,8 @@ LICENSES: tuple[License, ...] = (
         signature=TextSignature(
             title=r"Creative Commons Attribution 4\.0 International Public License|Attribution 4\.0 International",
             exclude=(r"Attribution-NonCommercial", r"Attribution-ShareAlike", r"Attribution-NoDerivatives"),
-            sample="Attribution 4.0 International\nCreative Commons Attribution 4.0 International Public License\n"),
+            sample="Attribution 4.0 International\nCreative Commons Attribution 4.0 International Public License\n",
+        ),
         copy_required=True,  # the text or its URI (link_suffices)
         notice=None,  # creator credit, copyright, license and disclaimer notices and the URI; no fixed string
         notice_file=None,
@@ -865,7 +1158,8 @@ LICENSES: tuple[License, ...] = (
             title=r"Attribution-NonCommercial 4\.0 International",
             exclude=(r"Attribution-NonCommercial-ShareAlike", r"Attribution-NonCommercial-NoDerivatives"),
             sample="Attribution-NonCommercial 4.0 International\nCreative Commons Attribution-NonCommercial 4.0 "
-                   "International Public License\n"),
+            "International Public License\n",
+        ),
         copy_required=True,
         notice=None,
         notice_file=None,
@@ -883,8 +1177,7 @@ LICENSES: tuple[License, ...] = (
         sources=(("*", "CC BY-NC 4.0 legal code, sections 1(i), 3(a)"), ("spdx", "SPDX")),
         link_suffices=True,
         url="https://creativecommons.org/licenses/by-nc/4.0/legalcode",
-        version="Creative Commons Attribution-NonCommercial 4.0 International Public License (legal code "
-                "version 4.0)",
+        version="Creative Commons Attribution-NonCommercial 4.0 International Public License (legal code version 4.0)",
     ),
     License(
         id="cc-by-nc-sa-4.0",
@@ -896,7 +1189,8 @@ LICENSES: tuple[License, ...] = (
         signature=TextSignature(
             title=r"Attribution-NonCommercial-ShareAlike 4\.0 International",
             sample="Attribution-NonCommercial-ShareAlike 4.0 International\nCreative Commons Attribution-"
-                   "NonCommercial-ShareAlike 4.0 International Public License\n"),
+            "NonCommercial-ShareAlike 4.0 International Public License\n",
+        ),
         copy_required=True,  # the text or its URI (link_suffices)
         notice=None,
         notice_file=None,
@@ -915,17 +1209,34 @@ LICENSES: tuple[License, ...] = (
         link_suffices=True,
         url="https://creativecommons.org/licenses/by-nc-sa/4.0/legalcode",
         version="Creative Commons Attribution-NonCommercial-ShareAlike 4.0 International Public License (legal code "
-                "version 4.0)",
+        "version 4.0)",
         clauses=(
-            ("copy_required", Clause("§3(a)(1)(C)", "indicate the Licensed Material is licensed under this Public "
-                                     "License, and include the text of, or the URI or hyperlink to, this Public "
-                                     "License")),
+            (
+                "copy_required",
+                Clause(
+                    "§3(a)(1)(C)",
+                    "indicate the Licensed Material is licensed under this Public "
+                    "License, and include the text of, or the URI or hyperlink to, this Public "
+                    "License",
+                ),
+            ),
             ("mark_modifications", Clause("§3(a)(1)(B)", "indicate if You modified the Licensed Material")),
-            ("relicense", Clause("§3(b)(1)", "The Adapter's License You apply must be a Creative Commons license "
-                                 "with the same License Elements, this version or later, or a BY-NC-SA Compatible "
-                                 "License")),
-            ("commercial", Clause("§1(k)", "not primarily intended for or directed towards commercial advantage or "
-                                  "monetary compensation")),
+            (
+                "relicense",
+                Clause(
+                    "§3(b)(1)",
+                    "The Adapter's License You apply must be a Creative Commons license "
+                    "with the same License Elements, this version or later, or a BY-NC-SA Compatible "
+                    "License",
+                ),
+            ),
+            (
+                "commercial",
+                Clause(
+                    "§1(k)",
+                    "not primarily intended for or directed towards commercial advantage or monetary compensation",
+                ),
+            ),
         ),
     ),
 )

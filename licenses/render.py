@@ -71,9 +71,14 @@ def display_line(line: str, model_name: str) -> str:
     return line.replace("{name}", model_name)
 
 
-def render_attribution_section(model_name: str, bases: list[BaseCredit], display_lines: list[str],
-                               notices: list[str], license_files: list[str] | None = None,
-                               source_credits: list[str] | None = None) -> str:
+def render_attribution_section(
+    model_name: str,
+    bases: list[BaseCredit],
+    display_lines: list[str],
+    notices: list[str],
+    license_files: list[str] | None = None,
+    source_credits: list[str] | None = None,
+) -> str:
     """A Markdown section, fenced by marker comments so a later run recognises it as ours. ``license_files``: the
     release's license texts as they are (or will be) named, e.g. ``LICENSE-llama3`` when LICENSE was taken.
     ``source_credits``: sources to credit where a license asks for that without fixed wording (Yi §2(4)), e.g.
@@ -107,6 +112,6 @@ def replace_or_append_section(readme_body: str, section: str) -> str:
     """Put ``section`` in place of an earlier provenance section, or append it."""
     start, end = readme_body.find(ATTRIBUTION_START), readme_body.find(ATTRIBUTION_END)
     if start != -1 and end != -1 and end > start:
-        return readme_body[:start] + section.rstrip("\n") + readme_body[end + len(ATTRIBUTION_END):]
+        return readme_body[:start] + section.rstrip("\n") + readme_body[end + len(ATTRIBUTION_END) :]
     sep = "" if not readme_body or readme_body.endswith("\n\n") else ("\n" if readme_body.endswith("\n") else "\n\n")
     return readme_body + sep + section

@@ -76,8 +76,9 @@ def _module_of(source: str) -> str:
     return base[: -len(".weight")] if base.endswith(".weight") else base
 
 
-def apply_adapter(adapter_ckpt_path: str | Path, base_tensors: Mapping[str, Any],
-                  base_arch: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def apply_adapter(
+    adapter_ckpt_path: str | Path, base_tensors: Mapping[str, Any], base_arch: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The base's canonical tensors with the adapter applied, and the adapter's facts (for the report).
 
     Raises :class:`InputError` (exit 2, one line) naming the first mismatch: a targeted module the base lacks, a
@@ -96,8 +97,11 @@ def apply_adapter(adapter_ckpt_path: str | Path, base_tensors: Mapping[str, Any]
         raise InputError(path, f"PEFT type {kind} cannot be applied (only LoRA adapters are merged)")
     if cfg.get("use_dora"):
         raise InputError(path, "DoRA adapters (use_dora) cannot be applied yet: only plain LoRA is merged")
-    odd = [n for n in ckpt.tensors
-           if n.endswith((".lora_B.bias", "lora_magnitude_vector", ".lora_magnitude_vector.weight"))]
+    odd = [
+        n
+        for n in ckpt.tensors
+        if n.endswith((".lora_B.bias", "lora_magnitude_vector", ".lora_magnitude_vector.weight"))
+    ]
     if odd:
         raise InputError(path, f"tensor {odd[0]}: LoRA biases and DoRA magnitudes cannot be applied yet")
     r_default = cfg.get("r")
@@ -113,14 +117,16 @@ def apply_adapter(adapter_ckpt_path: str | Path, base_tensors: Mapping[str, Any]
     canon = dict(cm.tensors)
     unknown = [n for n in ckpt.tensors if n not in by_source and n not in canon]
     if unknown:
-        raise InputError(path, f"adapter tensor {unknown[0]} targets a module this tool cannot place in the base "
-                               "(unknown or fused module)")
+        raise InputError(
+            path,
+            f"adapter tensor {unknown[0]} targets a module this tool cannot place in the base "
+            "(unknown or fused module)",
+        )
     pairs: dict[str, dict[str, Any]] = {}  # target canonical name -> {"A", "B", "module", "embedding"}
     replaced: dict[str, Any] = {}
     for source in ckpt.tensors:
         name = by_source.get(source, source)
-        for suffix, slot, emb in ((LORA_A, "A", False), (LORA_B, "B", False), (EMB_A, "A", True),
-                                  (EMB_B, "B", True)):
+        for suffix, slot, emb in ((LORA_A, "A", False), (LORA_B, "B", False), (EMB_A, "A", True), (EMB_B, "B", True)):
             if name.endswith(suffix):
                 target = name[: -len(suffix)] + ".weight"
                 pairs.setdefault(target, {"module": _module_of(source), "embedding": emb})[slot] = source
@@ -143,15 +149,20 @@ def apply_adapter(adapter_ckpt_path: str | Path, base_tensors: Mapping[str, Any]
         r = int(_pattern_value(cfg.get("rank_pattern"), p["module"], r_default))
         alpha = float(_pattern_value(cfg.get("alpha_pattern"), p["module"], alpha_default))
         if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[1]:
-            raise InputError(path, f"module {p['module']}: lora_A {list(a.shape)} and lora_B {list(b.shape)} "
-                                   "do not multiply")
+            raise InputError(
+                path, f"module {p['module']}: lora_A {list(a.shape)} and lora_B {list(b.shape)} do not multiply"
+            )
         if a.shape[0] != r:
-            raise InputError(path, f"module {p['module']}: rank {a.shape[0]} in the tensors, {r} in "
-                                   "adapter_config.json")
+            raise InputError(
+                path, f"module {p['module']}: rank {a.shape[0]} in the tensors, {r} in adapter_config.json"
+            )
         want = (b.shape[0], a.shape[1]) if not p["embedding"] else (a.shape[1], b.shape[0])
         if len(shape) != 2 or shape != want:
-            raise InputError(path, f"module {p['module']}: the adapter needs a {want[0]}×{want[1]} weight, the base "
-                                   f"has {'×'.join(map(str, shape))} ({target})")
+            raise InputError(
+                path,
+                f"module {p['module']}: the adapter needs a {want[0]}×{want[1]} weight, the base "
+                f"has {'×'.join(map(str, shape))} ({target})",
+            )
         scale = alpha / (math.sqrt(r) if rslora else r)
         out[target] = MergedTensor(target, base, a, b, scale, p["embedding"])
         ranks.add(r)
@@ -161,14 +172,21 @@ def apply_adapter(adapter_ckpt_path: str | Path, base_tensors: Mapping[str, Any]
         if name not in base_tensors:
             raise InputError(path, f"saved module tensor {source} ({name}) is not in the base model")
         if tuple(t.shape) != tuple(base_tensors[name].shape):
-            raise InputError(path, f"saved module tensor {source}: shape {list(t.shape)}, the base has "
-                                   f"{list(base_tensors[name].shape)} ({name})")
+            raise InputError(
+                path,
+                f"saved module tensor {source}: shape {list(t.shape)}, the base has "
+                f"{list(base_tensors[name].shape)} ({name})",
+            )
         out[name] = cm.tensors.get(name, t)
     if not pairs and not replaced:
         raise InputError(path, "the adapter holds no LoRA tensors")
     head_own = "lm_head.weight" in pairs or "lm_head.weight" in replaced
-    if not head_own and "model.embed_tokens.weight" in pairs | replaced.keys() \
-            and (base_arch or {}).get("tie_word_embeddings") and "lm_head.weight" in base_tensors:
+    if (
+        not head_own
+        and "model.embed_tokens.weight" in pairs | replaced.keys()
+        and (base_arch or {}).get("tie_word_embeddings")
+        and "lm_head.weight" in base_tensors
+    ):
         out["lm_head.weight"] = out["model.embed_tokens.weight"]  # tied: the head follows the adapted embedding
     facts = {
         "path": str(path),

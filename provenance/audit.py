@@ -41,46 +41,121 @@ class Rule:
 
 
 # The finding ids, their default severities and what they mean. Ids are stable: tools and configs key on them.
-RULES: dict[str, Rule] = {r.id: r for r in (
-    Rule("license-missing", "error", "No license declared",
-         "Neither the card, GGUF metadata nor a LICENSE text says which license the release is under."),
-    Rule("license-unknown", "warning", "Declared license not in the knowledge base",
-         "The declared license is not one the audit knows, so its duties are not checked."),
-    Rule("license-conflict", "error", "Declared license incompatible with an inherited one",
-         "A base model's license does not allow the license the release declares."),
-    Rule("license-text-missing", "error", "License text missing",
-         "A license whose text must accompany redistribution is not shipped in the release."),
-    Rule("license-text-unavailable", "info", "No local copy of a required license text",
-         "The text to ship is not in any base directory given with --base, so --write cannot copy it."),
-    Rule("license-text-unrecognised", "warning", "License file matches no known license",
-         "A LICENSE file's title and version line match no record of the knowledge base."),
-    Rule("license-text-mismatch", "warning", "License file is for another license",
-         "A LICENSE file is the text of a license that is neither declared nor inherited."),
-    Rule("notice-missing", "error", "NOTICE file missing",
-         "A license requires a notice string in a file named NOTICE, and there is no NOTICE file."),
-    Rule("notice-incorrect", "error", "NOTICE lacks a required string",
-         "The NOTICE file does not contain the exact notice string a license requires."),
-    Rule("use-policy-missing", "warning", "Use policy not shipped",
-         "The license incorporates a use policy by reference (Meta: §1.b.iv); neither a policy file (e.g. "
-         "USE_POLICY.md) nor a license file containing the policy is shipped."),
-    Rule("attribution-missing", "error", "Required attribution line missing",
-         "The license requires a display line such as \"Built with Llama\" in the model card."),
-    Rule("source-attribution-missing", "error", "Source of the base models not credited",
-         "The license requires the card to attribute the source of its models to the licensor, with no fixed "
-         "wording (Yi License v2.1 §2(4)); the card body displays no line naming the models or the licensor."),
-    Rule("name-prefix", "warning", "Model name breaks a naming rule",
-         "The license requires a derived model's name to begin with a given prefix (e.g. \"Llama 3\")."),
-    Rule("undisclosed-base", "error", "Base model not disclosed",
-         "Weights or metadata show a base model that the card's base_model does not name."),
-    Rule("base-hint-undisclosed", "warning", "config.json names a model the card does not",
-         "config.json's _name_or_path names a model that the card's base_model does not list."),
-    Rule("base-license-unknown", "warning", "Base license unknown",
-         "The license of a base model could not be established, so its duties are not checked."),
-    Rule("lineage-unconfirmed", "warning", "Weights do not show the given base",
-         "A base given with --base was compared with the release and the weights look independent."),
-    Rule("card-missing", "warning", "No model card",
-         "The release has no README.md model card to carry its license, base_model and attribution."),
-)}
+RULES: dict[str, Rule] = {
+    r.id: r
+    for r in (
+        Rule(
+            "license-missing",
+            "error",
+            "No license declared",
+            "Neither the card, GGUF metadata nor a LICENSE text says which license the release is under.",
+        ),
+        Rule(
+            "license-unknown",
+            "warning",
+            "Declared license not in the knowledge base",
+            "The declared license is not one the audit knows, so its duties are not checked.",
+        ),
+        Rule(
+            "license-conflict",
+            "error",
+            "Declared license incompatible with an inherited one",
+            "A base model's license does not allow the license the release declares.",
+        ),
+        Rule(
+            "license-text-missing",
+            "error",
+            "License text missing",
+            "A license whose text must accompany redistribution is not shipped in the release.",
+        ),
+        Rule(
+            "license-text-unavailable",
+            "info",
+            "No local copy of a required license text",
+            "The text to ship is not in any base directory given with --base, so --write cannot copy it.",
+        ),
+        Rule(
+            "license-text-unrecognised",
+            "warning",
+            "License file matches no known license",
+            "A LICENSE file's title and version line match no record of the knowledge base.",
+        ),
+        Rule(
+            "license-text-mismatch",
+            "warning",
+            "License file is for another license",
+            "A LICENSE file is the text of a license that is neither declared nor inherited.",
+        ),
+        Rule(
+            "notice-missing",
+            "error",
+            "NOTICE file missing",
+            "A license requires a notice string in a file named NOTICE, and there is no NOTICE file.",
+        ),
+        Rule(
+            "notice-incorrect",
+            "error",
+            "NOTICE lacks a required string",
+            "The NOTICE file does not contain the exact notice string a license requires.",
+        ),
+        Rule(
+            "use-policy-missing",
+            "warning",
+            "Use policy not shipped",
+            "The license incorporates a use policy by reference (Meta: §1.b.iv); neither a policy file (e.g. "
+            "USE_POLICY.md) nor a license file containing the policy is shipped.",
+        ),
+        Rule(
+            "attribution-missing",
+            "error",
+            "Required attribution line missing",
+            'The license requires a display line such as "Built with Llama" in the model card.',
+        ),
+        Rule(
+            "source-attribution-missing",
+            "error",
+            "Source of the base models not credited",
+            "The license requires the card to attribute the source of its models to the licensor, with no fixed "
+            "wording (Yi License v2.1 §2(4)); the card body displays no line naming the models or the licensor.",
+        ),
+        Rule(
+            "name-prefix",
+            "warning",
+            "Model name breaks a naming rule",
+            'The license requires a derived model\'s name to begin with a given prefix (e.g. "Llama 3").',
+        ),
+        Rule(
+            "undisclosed-base",
+            "error",
+            "Base model not disclosed",
+            "Weights or metadata show a base model that the card's base_model does not name.",
+        ),
+        Rule(
+            "base-hint-undisclosed",
+            "warning",
+            "config.json names a model the card does not",
+            "config.json's _name_or_path names a model that the card's base_model does not list.",
+        ),
+        Rule(
+            "base-license-unknown",
+            "warning",
+            "Base license unknown",
+            "The license of a base model could not be established, so its duties are not checked.",
+        ),
+        Rule(
+            "lineage-unconfirmed",
+            "warning",
+            "Weights do not show the given base",
+            "A base given with --base was compared with the release and the weights look independent.",
+        ),
+        Rule(
+            "card-missing",
+            "warning",
+            "No model card",
+            "The release has no README.md model card to carry its license, base_model and attribution.",
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -96,9 +171,17 @@ class Finding:
     column: int | None = None  # 1-based
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "severity": self.severity, "message": self.message, "file": self.file,
-                "line": self.line, "column": self.column, "fix": self.fix, "license": self.license,
-                "base": self.base}
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "fix": self.fix,
+            "license": self.license,
+            "base": self.base,
+        }
 
 
 @dataclass
@@ -147,11 +230,20 @@ class BaseInfo:
         return "user"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "hub_id": self.hub_id, "path": str(self.path) if self.path else None,
-                "established_by": sorted(self.established_by), "evidence": self.evidence,
-                "licenses": sorted(self.licenses), "license_raw": self.license_raw,
-                "license_source": self.license_source, "license_as_of": self.license_as_of,
-                "license_history": self.license_history, "disclosed": self.disclosed, "comparison": self.comparison}
+        return {
+            "name": self.name,
+            "hub_id": self.hub_id,
+            "path": str(self.path) if self.path else None,
+            "established_by": sorted(self.established_by),
+            "evidence": self.evidence,
+            "licenses": sorted(self.licenses),
+            "license_raw": self.license_raw,
+            "license_source": self.license_source,
+            "license_as_of": self.license_as_of,
+            "license_history": self.license_history,
+            "disclosed": self.disclosed,
+            "comparison": self.comparison,
+        }
 
     def history_note(self) -> str:
         """For a base whose license changed over time: which period applied and the other terms."""
@@ -159,8 +251,10 @@ class BaseInfo:
         if not self.license_history or not from_table:
             return ""
         when = f"as of {self.license_as_of}" if self.license_as_of else "current terms (no date given)"
-        return (f"Base {self.hub_id}: licensed per period — {'; '.join(self.license_history)}; the audit applies "
-                f"the {when}.")
+        return (
+            f"Base {self.hub_id}: licensed per period — {'; '.join(self.license_history)}; the audit applies "
+            f"the {when}."
+        )
 
 
 @dataclass
@@ -179,8 +273,14 @@ class PlannedWrite:
         return self.action == "overwrite"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "action": self.action, "reason": self.reason, "source": self.source,
-                "needs_force": self.needs_force, "preview": self.preview}
+        return {
+            "path": self.path,
+            "action": self.action,
+            "reason": self.reason,
+            "source": self.source,
+            "needs_force": self.needs_force,
+            "preview": self.preview,
+        }
 
 
 @dataclass
@@ -220,34 +320,66 @@ class AuditReport:
                 "base_model": r.base_models,
                 "base_model_relation": r.base_model_relation,
                 "adapter_base": r.adapter_base,
-                "gguf": None if r.gguf is None else {
-                    "file": r.rel(r.gguf.file), "name": r.gguf.name, "license": r.gguf.license,
-                    "license_name": r.gguf.license_name, "base_models": r.gguf.base_models},
+                "gguf": None
+                if r.gguf is None
+                else {
+                    "file": r.rel(r.gguf.file),
+                    "name": r.gguf.name,
+                    "license": r.gguf.license,
+                    "license_name": r.gguf.license_name,
+                    "base_models": r.gguf.base_models,
+                },
                 "name_or_path": r.name_or_path,
                 "weight_files": [r.rel(p) for p in r.weight_files],
-                "legal_files": [{"kind": t.kind, "file": r.rel(t.path), "license": t.license_id,
-                                 "matched": t.matched} for t in r.legal],
+                "legal_files": [
+                    {"kind": t.kind, "file": r.rel(t.path), "license": t.license_id, "matched": t.matched}
+                    for t in r.legal
+                ],
             },
             "lineage": [b.to_dict() for b in self.bases],
             "licenses": {"declared": self.declared, "inherited": self.inherited},
-            "duties": [{"kind": d.kind, "license": d.license, "text": d.text, "file": d.file, "via": list(d.via),
-                        "source": d.source} for d in self.duties],
+            "duties": [
+                {
+                    "kind": d.kind,
+                    "license": d.license,
+                    "text": d.text,
+                    "file": d.file,
+                    "via": list(d.via),
+                    "source": d.source,
+                }
+                for d in self.duties
+            ],
             "findings": [f.to_dict() for f in self.findings],
             "ignored_findings": [f.to_dict() for f in self.ignored],
             "summary": {**self.counts(), "fail_on": self.config.fail_on, "failed": bool(self.failing())},
             "files_to_write": [w.to_dict() for w in self.files_to_write],
             "written": self.written,
-            "config": {"file": self.config.source, "fail_on": self.config.fail_on,
-                       "severity": dict(sorted(self.config.severity.items())), "ignore": sorted(self.config.ignore),
-                       "compare": self.config.compare, "as_of": self.config.as_of},
+            "config": {
+                "file": self.config.source,
+                "fail_on": self.config.fail_on,
+                "severity": dict(sorted(self.config.severity.items())),
+                "ignore": sorted(self.config.ignore),
+                "compare": self.config.compare,
+                "as_of": self.config.as_of,
+            },
         }
 
 
 # --------------------------------------------------------------------------------------------------- config
 
+
 def _validate_config(data: dict[str, Any], where: str) -> AuditConfig:
-    known = {"fail_on", "fail-on", "severity", "ignore", "name_prefix_severity", "name-prefix-severity", "compare",
-             "as_of", "as-of"}
+    known = {
+        "fail_on",
+        "fail-on",
+        "severity",
+        "ignore",
+        "name_prefix_severity",
+        "name-prefix-severity",
+        "compare",
+        "as_of",
+        "as-of",
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise UsageError(f"{where}: unknown [tool.provenance] keys: {', '.join(unknown)}")
@@ -276,10 +408,12 @@ def _validate_config(data: dict[str, Any], where: str) -> AuditConfig:
     if as_of is not None:
         as_of = _iso_day(as_of)
         if as_of is None:
-            raise UsageError(f"{where}: as_of must be a date (YYYY-MM-DD), not "
-                             f"{data.get('as_of', data.get('as-of'))!r}")
-    return AuditConfig(fail_on=fail_on, severity=severity, ignore=frozenset(ignore), compare=compare, source=where,
-                       as_of=as_of)
+            raise UsageError(
+                f"{where}: as_of must be a date (YYYY-MM-DD), not {data.get('as_of', data.get('as-of'))!r}"
+            )
+    return AuditConfig(
+        fail_on=fail_on, severity=severity, ignore=frozenset(ignore), compare=compare, source=where, as_of=as_of
+    )
 
 
 def _iso_day(value: Any) -> str | None:
@@ -335,6 +469,7 @@ def load_config(release_dir: Path, explicit: Path | None = None) -> AuditConfig:
 
 # -------------------------------------------------------------------------------------------------- lineage
 
+
 def _norm_name(name: str) -> str:
     return re.sub(r"[\s_]+", "-", name.strip().lower()).rstrip("/")
 
@@ -352,10 +487,42 @@ def _looks_like_repo_id(value: str | None) -> bool:
 
 
 # First path parts of local training folders that look like ``owner/name`` but are not Hub owners.
-_LOCAL_OWNERS = frozenset({"models", "model", "checkpoints", "checkpoint", "ckpt", "ckpts", "outputs", "output",
-                           "out", "runs", "results", "saves", "save", "weights", "data", "tmp", "temp", "home",
-                           "mnt", "workspace", "content", "kaggle", "root", "users", "scratch", "work",
-                           "experiments", "exp", "pretrained", "downloads", "cache", "hub"})
+_LOCAL_OWNERS = frozenset(
+    {
+        "models",
+        "model",
+        "checkpoints",
+        "checkpoint",
+        "ckpt",
+        "ckpts",
+        "outputs",
+        "output",
+        "out",
+        "runs",
+        "results",
+        "saves",
+        "save",
+        "weights",
+        "data",
+        "tmp",
+        "temp",
+        "home",
+        "mnt",
+        "workspace",
+        "content",
+        "kaggle",
+        "root",
+        "users",
+        "scratch",
+        "work",
+        "experiments",
+        "exp",
+        "pretrained",
+        "downloads",
+        "cache",
+        "hub",
+    }
+)
 
 
 def hub_id(value: str | None, *folders: Path) -> str | None:
@@ -372,8 +539,9 @@ def hub_id(value: str | None, *folders: Path) -> str | None:
     owner, name = v.split("/")
     if owner.lower() in _LOCAL_OWNERS or re.fullmatch(r"checkpoint[-_]?\d+", name, re.I):
         return None
-    if any(len(part) > 96 or "--" in part or ".." in part or part[0] in "-." or part[-1] in "-."
-           for part in (owner, name)):
+    if any(
+        len(part) > 96 or "--" in part or ".." in part or part[0] in "-." or part[-1] in "-." for part in (owner, name)
+    ):
         return None
     if any((f / v).exists() for f in folders):
         return None
@@ -401,8 +569,13 @@ def _read_base_dir(path: Path) -> BaseInfo:
     if not path.exists():
         raise InputError(path, "no such file or directory (given with --base)")
     info = read_release(path)
-    b = BaseInfo(name=info.model_name, path=info.path, established_by=["--base"], legal=info.legal,
-                 date=card_date(info.front_matter))
+    b = BaseInfo(
+        name=info.model_name,
+        path=info.path,
+        established_by=["--base"],
+        legal=info.legal,
+        date=card_date(info.front_matter),
+    )
     b.aliases = {info.model_name, info.path.name}
     for candidate in (info.name_or_path, _hf_cache_repo_id(info.path), info.front_matter.get("model_name")):
         if isinstance(candidate, str) and hub_id(candidate, info.path, info.path.parent):
@@ -421,8 +594,9 @@ def _read_base_dir(path: Path) -> BaseInfo:
     return b
 
 
-def _compare(release: ReleaseInfo, base: BaseInfo, cache: dict[tuple[str, str, bool], dict[str, Any]],
-             deep: bool) -> dict[str, Any]:
+def _compare(
+    release: ReleaseInfo, base: BaseInfo, cache: dict[tuple[str, str, bool], dict[str, Any]], deep: bool
+) -> dict[str, Any]:
     key = (str(release.path), str(base.path), deep)
     if key in cache:
         return cache[key]
@@ -442,8 +616,13 @@ def _compare(release: ReleaseInfo, base: BaseInfo, cache: dict[tuple[str, str, b
     return result
 
 
-def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: list[str], config: AuditConfig,
-                  cache: dict | None = None) -> list[BaseInfo]:
+def build_lineage(
+    release: ReleaseInfo,
+    base_paths: list[Path],
+    base_licenses: list[str],
+    config: AuditConfig,
+    cache: dict | None = None,
+) -> list[BaseInfo]:
     """Every base of the release, merged by name across sources, with how each was established."""
     cache = {} if cache is None else cache
     bases: list[BaseInfo] = []
@@ -478,8 +657,9 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
     unmatched_card = [b for b in bases if b.disclosed]
     for path in base_paths:
         local = _read_base_dir(path)
-        target = next((b for b in bases if any(_names_match(x, y) for x in local.aliases
-                                               for y in b.aliases | {b.name})), None)
+        target = next(
+            (b for b in bases if any(_names_match(x, y) for x in local.aliases for y in b.aliases | {b.name})), None
+        )
         if target is None and len(release.base_models) == 1 and len(base_paths) == 1 and unmatched_card:
             target = unmatched_card[0]  # one named base, one given directory: the same model
             local.established_by.append("matched to the card's only base_model")
@@ -491,8 +671,11 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
             target.aliases |= local.aliases
             target.established_by = sorted(set(target.established_by) | set(local.established_by))
             if local.licenses:
-                target.licenses, target.license_raw, target.license_source = (local.licenses, local.license_raw,
-                                                                              local.license_source)
+                target.licenses, target.license_raw, target.license_source = (
+                    local.licenses,
+                    local.license_raw,
+                    local.license_source,
+                )
             target.hub_id = target.hub_id or local.hub_id
             target.date = target.date or local.date
         if config.compare == "off":
@@ -504,11 +687,14 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
             target.comparison = _compare(release, target, cache, deep=config.compare == "deep")
             if target.comparison.get("verdict") == "derived":
                 p = target.comparison.get("p_value")
-                target.established_by.append(f"weights (derived, p={p:.3g})" if isinstance(p, (int, float))
-                                             else "weights (derived)")
+                target.established_by.append(
+                    f"weights (derived, p={p:.3g})" if isinstance(p, (int, float)) else "weights (derived)"
+                )
         else:
-            target.comparison = {"skipped": "not compared: " + ("the release has no weights" if not
-                                 release.has_weights else "the base directory has no weights")}
+            target.comparison = {
+                "skipped": "not compared: "
+                + ("the release has no weights" if not release.has_weights else "the base directory has no weights")
+            }
 
     # Bases named only by a Hub id: the known-model table, for the period that applies. The date: the config's
     # as_of (when the bases were obtained), else the release card's date, else the base card's; none -> current.
@@ -522,8 +708,10 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
     for lic_value in base_licenses:
         rec = kb.lookup(lic_value)
         if rec is None:
-            raise UsageError(f"--base-license {lic_value!r}: not a license the audit knows "
-                             f"(known ids: {', '.join(r.id for r in kb.LICENSES)})")
+            raise UsageError(
+                f"--base-license {lic_value!r}: not a license the audit knows "
+                f"(known ids: {', '.join(r.id for r in kb.LICENSES)})"
+            )
         target = next((b for b in bases if not b.licenses), None)
         if target is None:
             target = BaseInfo(name=f"(base under {rec.name})", established_by=[])
@@ -535,9 +723,11 @@ def build_lineage(release: ReleaseInfo, base_paths: list[Path], base_licenses: l
 
 def _period(row: kb.KnownModel) -> str:
     terms = " + ".join(kb.BY_ID[i].name if i in kb.BY_ID else i for i in row.licenses) or (
-        row.note or "terms not in the knowledge base")
-    span = (f"from {row.valid_from} " if row.valid_from else "") + (f"until {row.valid_until}" if row.valid_until
-                                                                    else "")
+        row.note or "terms not in the knowledge base"
+    )
+    span = (f"from {row.valid_from} " if row.valid_from else "") + (
+        f"until {row.valid_until}" if row.valid_until else ""
+    )
     return f"{terms} ({span.strip() or 'all dates'})"
 
 
@@ -560,17 +750,29 @@ def _license_from_table(b: BaseInfo, as_of: str | None) -> None:
 
 # ------------------------------------------------------------------------------------------------- checking
 
+
 def _declared(release: ReleaseInfo) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if release.license:
-        out.append({"license": release.license_record.id if release.license_record else None,
-                    "raw": release.license, "source": "card",
-                    "spdx": release.license_record.spdx if release.license_record else None})
+        out.append(
+            {
+                "license": release.license_record.id if release.license_record else None,
+                "raw": release.license,
+                "source": "card",
+                "spdx": release.license_record.spdx if release.license_record else None,
+            }
+        )
     if release.gguf and (release.gguf.license or release.gguf.license_name):
         raw = release.gguf.license_name or release.gguf.license
         rec = kb.lookup(release.gguf.license) or kb.lookup(release.gguf.license_name)
-        out.append({"license": rec.id if rec else None, "raw": raw, "source": "GGUF general.license",
-                    "spdx": rec.spdx if rec else None})
+        out.append(
+            {
+                "license": rec.id if rec else None,
+                "raw": raw,
+                "source": "GGUF general.license",
+                "spdx": rec.spdx if rec else None,
+            }
+        )
     if not out:
         lid = _license_from_legal(release.legal)
         if lid:
@@ -587,9 +789,14 @@ def _readme_has(release: ReleaseInfo, line: str) -> bool:
 
 
 # Which front-matter key a card finding is about (its line is reported); others point at the first heading.
-_FINDING_KEYS = {"license-missing": "license", "license-unknown": "license", "license-conflict": "license",
-                 "undisclosed-base": "base_model", "base-license-unknown": "base_model",
-                 "name-prefix": "model_name"}
+_FINDING_KEYS = {
+    "license-missing": "license",
+    "license-unknown": "license",
+    "license-conflict": "license",
+    "undisclosed-base": "base_model",
+    "base-license-unknown": "base_model",
+    "name-prefix": "model_name",
+}
 
 
 def _card_location(release: ReleaseInfo, finding_id: str) -> tuple[int, int] | None:
@@ -618,8 +825,9 @@ def _card_location(release: ReleaseInfo, finding_id: str) -> tuple[int, int] | N
 def _starts_with(name: str, prefix: str) -> bool:
     def norm(s: str) -> str:
         return " ".join(re.sub(r"[-_]+", " ", s).split()).lower()
+
     n, p = norm(name), norm(prefix)
-    return n == p or n.startswith(p + " ") or (n.startswith(p) and not n[len(p):len(p) + 1].isalnum())
+    return n == p or n.startswith(p + " ") or (n.startswith(p) and not n[len(p) : len(p) + 1].isalnum())
 
 
 def _base_credit_name(b: BaseInfo) -> str:
@@ -632,8 +840,9 @@ def _public_name(b: BaseInfo) -> str:
     if b.hub_id:
         return b.hub_id
     if _is_local_path(b.name) or ("/" in b.name and not _looks_like_repo_id(b.name)):
-        return "a base model" + (f" under the {kb.BY_ID[b.licenses[0]].name}" if b.licenses
-                                 and b.licenses[0] in kb.BY_ID else "")
+        return "a base model" + (
+            f" under the {kb.BY_ID[b.licenses[0]].name}" if b.licenses and b.licenses[0] in kb.BY_ID else ""
+        )
     return b.name
 
 
@@ -651,9 +860,13 @@ def _local_texts(bases: list[BaseInfo], kind: str, license_id: str | None = None
     return out
 
 
-def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licenses: list[str] | None = None,
-                  config: AuditConfig | None = None,
-                  comparison_cache: dict | None = None) -> AuditReport:
+def audit_release(
+    release_dir: Path,
+    bases: list[Path] | None = None,
+    base_licenses: list[str] | None = None,
+    config: AuditConfig | None = None,
+    comparison_cache: dict | None = None,
+) -> AuditReport:
     """Audit a release directory against the duties of its declared license and of every base in its lineage."""
     config = config or AuditConfig()
     release = read_release(release_dir)
@@ -662,8 +875,11 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
     declared_ids = [d["license"] for d in declared if d["license"]]
 
     graph = kb.LineageGraph()
-    graph.add(kb.Node(RELEASE_NODE, tuple(dict.fromkeys(declared_ids[:1] or ())),
-                      tuple(_base_credit_name(b) for b in lineage)))
+    graph.add(
+        kb.Node(
+            RELEASE_NODE, tuple(dict.fromkeys(declared_ids[:1] or ())), tuple(_base_credit_name(b) for b in lineage)
+        )
+    )
     for b in lineage:
         graph.add(kb.Node(_base_credit_name(b), tuple(b.licenses)))
     inherited_map = graph.inherited(RELEASE_NODE)
@@ -675,14 +891,23 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
         duty_graph = kb.LineageGraph(dict(graph.nodes))
         duty_graph.add(kb.Node(RELEASE_NODE, (), graph.nodes[RELEASE_NODE].parents))
     duties = kb.resolve_duties(duty_graph, RELEASE_NODE)
-    inherited = [{"license": lid, "spdx": kb.BY_ID[lid].spdx if lid in kb.BY_ID else None, "via": list(via)}
-                 for lid, via in inherited_map.items()]
+    inherited = [
+        {"license": lid, "spdx": kb.BY_ID[lid].spdx if lid in kb.BY_ID else None, "via": list(via)}
+        for lid, via in inherited_map.items()
+    ]
 
     raw: list[Finding] = []
     plans: list[PlannedWrite] = []
 
-    def add(fid: str, message: str, file: str | None = None, fix: str = "", license: str | None = None,
-            base: str | None = None, at: tuple[int, int] | None = None) -> None:
+    def add(
+        fid: str,
+        message: str,
+        file: str | None = None,
+        fix: str = "",
+        license: str | None = None,
+        base: str | None = None,
+        at: tuple[int, int] | None = None,
+    ) -> None:
         if at is None and file is not None and file == card_file and release.card is not None:
             at = _card_location(release, fid)
         line, column = at if at else (None, None)
@@ -690,58 +915,99 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
 
     card_file = release.rel(release.card_path) if release.card_path else "README.md"
     if release.card_path is None:
-        add("card-missing", "The release has no README.md model card.", "README.md",
-            "Add a README.md with front matter: license, base_model, and an attribution section (--write does).")
+        add(
+            "card-missing",
+            "The release has no README.md model card.",
+            "README.md",
+            "Add a README.md with front matter: license, base_model, and an attribution section (--write does).",
+        )
 
     # Declared license.
     if not declared:
-        add("license-missing", "No license is declared (card `license:`, GGUF general.license) and no LICENSE "
-            "text identifies one.", card_file, "Add `license:` to the card front matter (--write adds the "
-            "inherited license when there is one).")
+        add(
+            "license-missing",
+            "No license is declared (card `license:`, GGUF general.license) and no LICENSE text identifies one.",
+            card_file,
+            "Add `license:` to the card front matter (--write adds the inherited license when there is one).",
+        )
     for d in declared:
         if d["license"] is None:
-            add("license-unknown", f"Declared license {d['raw']!r} ({d['source']}) is not in the knowledge base; "
-                "its duties are not checked.", card_file if d["source"] == "card" else None,
-                "Use a Hugging Face license id, or license: other with license_name and license_link.")
+            add(
+                "license-unknown",
+                f"Declared license {d['raw']!r} ({d['source']}) is not in the knowledge base; "
+                "its duties are not checked.",
+                card_file if d["source"] == "card" else None,
+                "Use a Hugging Face license id, or license: other with license_name and license_link.",
+            )
 
     # Bases whose license is unknown.
     for b in lineage:
         if not b.licenses:
-            add("base-license-unknown", f"The license of base {b.name!r} (established by "
+            add(
+                "base-license-unknown",
+                f"The license of base {b.name!r} (established by "
                 f"{', '.join(b.established_by)}) is unknown{': ' + repr(b.license_raw) if b.license_raw else ''}"
-                + (f" (known-model table{' as of ' + b.license_as_of if b.license_as_of else ''}: {b.license_note})"
-                   if b.license_note else "") + ".",
-                card_file, "Pass --base-license ID, or --base DIR with the base's card/LICENSE.", base=b.name)
+                + (
+                    f" (known-model table{' as of ' + b.license_as_of if b.license_as_of else ''}: {b.license_note})"
+                    if b.license_note
+                    else ""
+                )
+                + ".",
+                card_file,
+                "Pass --base-license ID, or --base DIR with the base's card/LICENSE.",
+                base=b.name,
+            )
 
     # Conflicts.
     for c in conflicts:
-        add("license-conflict", f"Declared license {c.declared} conflicts with {c.inherited} inherited from "
-            f"{', '.join(c.via)}: {c.reason}.", card_file,
-            f"Release under {c.inherited} (card `license:`), with its LICENSE and NOTICE.", license=c.inherited)
+        add(
+            "license-conflict",
+            f"Declared license {c.declared} conflicts with {c.inherited} inherited from "
+            f"{', '.join(c.via)}: {c.reason}.",
+            card_file,
+            f"Release under {c.inherited} (card `license:`), with its LICENSE and NOTICE.",
+            license=c.inherited,
+        )
 
     # Lineage disclosure.
     for b in lineage:
         if b.comparison and b.comparison.get("verdict") == "independent" and "--base" in b.established_by:
-            add("lineage-unconfirmed", f"--base {b.name!r}: the weights look independent of the release "
-                f"(p={b.comparison.get('p_value')}).", None, "Check that the right base directory was given.",
-                base=b.name)
+            add(
+                "lineage-unconfirmed",
+                f"--base {b.name!r}: the weights look independent of the release (p={b.comparison.get('p_value')}).",
+                None,
+                "Check that the right base directory was given.",
+                base=b.name,
+            )
         if b.disclosed:
             continue
         if _should_disclose(b):
             how = ", ".join(sorted(set(b.established_by)))
             shown = {"weights": "The weights show", "metadata": "The release's metadata names"}.get(
-                b.evidence, "You named (--base)")
-            add("undisclosed-base", f"{shown} base {b.name!r} ({how}), which the card's base_model does not name.",
-                card_file, f"Add `base_model: {b.hub_id}` to the card front matter (--write does)." if b.hub_id
+                b.evidence, "You named (--base)"
+            )
+            add(
+                "undisclosed-base",
+                f"{shown} base {b.name!r} ({how}), which the card's base_model does not name.",
+                card_file,
+                f"Add `base_model: {b.hub_id}` to the card front matter (--write does)."
+                if b.hub_id
                 else "Add the base's Hub id (owner/name) as base_model; none is known here (a local path or "
-                     "a card heading is not one), so --write leaves it out.",
-                base=b.name)
-    if release.name_or_path and _looks_like_repo_id(release.name_or_path) and not any(
-            _names_match(release.name_or_path, a) for b in lineage for a in b.aliases | {b.name}) \
-            and not _names_match(release.name_or_path, release.model_name):
-        add("base-hint-undisclosed", f"config.json _name_or_path is {release.name_or_path!r}, which the card's "
-            "base_model does not name.", "config.json",
-            "If it is the base model, add it to base_model; otherwise clear _name_or_path.")
+                "a card heading is not one), so --write leaves it out.",
+                base=b.name,
+            )
+    if (
+        release.name_or_path
+        and _looks_like_repo_id(release.name_or_path)
+        and not any(_names_match(release.name_or_path, a) for b in lineage for a in b.aliases | {b.name})
+        and not _names_match(release.name_or_path, release.model_name)
+    ):
+        add(
+            "base-hint-undisclosed",
+            f"config.json _name_or_path is {release.name_or_path!r}, which the card's base_model does not name.",
+            "config.json",
+            "If it is the base model, add it to base_model; otherwise clear _name_or_path.",
+        )
 
     # License files.
     license_texts = release.legal_of("license")
@@ -749,17 +1015,28 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
     known_ids = set(declared_ids) | set(inherited_map)
     for t in license_texts:
         if t.license_id is None:
-            add("license-text-unrecognised", f"{release.rel(t.path)} matches no known license title and version "
-                "line.", release.rel(t.path), "Ship the license text unmodified, starting with its title and version.")
+            add(
+                "license-text-unrecognised",
+                f"{release.rel(t.path)} matches no known license title and version line.",
+                release.rel(t.path),
+                "Ship the license text unmodified, starting with its title and version.",
+            )
         elif t.license_id not in known_ids:
-            add("license-text-mismatch", f"{release.rel(t.path)} is the {kb.BY_ID[t.license_id].name} text "
-                f"({t.matched}), which is neither declared nor inherited.", release.rel(t.path),
-                "Remove it, or declare the license it belongs to.", license=t.license_id)
+            add(
+                "license-text-mismatch",
+                f"{release.rel(t.path)} is the {kb.BY_ID[t.license_id].name} text "
+                f"({t.matched}), which is neither declared nor inherited.",
+                release.rel(t.path),
+                "Remove it, or declare the license it belongs to.",
+                license=t.license_id,
+            )
 
     taken = {t.path.name for t in release.legal}
     # The license the release stays under gets the plain LICENSE name: the declared one, then non-relicensable ones.
-    text_duties = sorted((d for d in duties if d.kind == "license-text"), key=lambda d: (
-        RELEASE_NODE not in d.via, kb.BY_ID[d.license].relicense is not kb.Relicense.NO, d.license))
+    text_duties = sorted(
+        (d for d in duties if d.kind == "license-text"),
+        key=lambda d: (RELEASE_NODE not in d.via, kb.BY_ID[d.license].relicense is not kb.Relicense.NO, d.license),
+    )
     for d in text_duties:
         if d.license in shipped_ids:
             continue
@@ -767,27 +1044,54 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
         if lic.link_suffices and _card_links_license(release, lic, declared_ids):
             continue
         if lic.link_suffices:
-            add("license-text-missing", f"The {lic.name} text or its URI must accompany the release (required by "
-                f"{_via(d.via)}); no shipped file is that text and the card neither names nor links it.", "README.md",
-                f"Link {lic.url} in the model card (or set license_link), or ship the text.", license=lic.id)
+            add(
+                "license-text-missing",
+                f"The {lic.name} text or its URI must accompany the release (required by "
+                f"{_via(d.via)}); no shipped file is that text and the card neither names nor links it.",
+                "README.md",
+                f"Link {lic.url} in the model card (or set license_link), or ship the text.",
+                license=lic.id,
+            )
             continue
-        add("license-text-missing", f"The {lic.name} text must accompany the release "
-            f"(required by {_via(d.via)}), and no shipped file is that text.", "LICENSE",
+        add(
+            "license-text-missing",
+            f"The {lic.name} text must accompany the release "
+            f"(required by {_via(d.via)}), and no shipped file is that text.",
+            "LICENSE",
             f"Copy the {lic.name} text from the base model into the release (--write does when a base directory "
-            "has it).", license=lic.id)
+            "has it).",
+            license=lic.id,
+        )
         sources = _local_texts(lineage, "license", lic.id)
         target = "LICENSE" if "LICENSE" not in taken and not license_texts else f"LICENSE-{lic.id}"
         taken.add(target)
         if sources:
             src = sources[0].path
-            plans.append(PlannedWrite(target, "create", f"the {lic.name} text", str(src),
-                                      f"copy of {src}", _copy_builder(src, sources[0].root)))
+            plans.append(
+                PlannedWrite(
+                    target,
+                    "create",
+                    f"the {lic.name} text",
+                    str(src),
+                    f"copy of {src}",
+                    _copy_builder(src, sources[0].root),
+                )
+            )
         else:
-            add("license-text-unavailable", f"No local copy of the {lic.name} text was found in any --base "
-                "directory.", target, "Pass --base DIR for a base that ships it, or copy it by hand.",
-                license=lic.id)
-            plans.append(PlannedWrite(target, "unavailable", f"no local copy of the {lic.name} text; pass --base "
-                                      "DIR holding it or copy it by hand"))
+            add(
+                "license-text-unavailable",
+                f"No local copy of the {lic.name} text was found in any --base directory.",
+                target,
+                "Pass --base DIR for a base that ships it, or copy it by hand.",
+                license=lic.id,
+            )
+            plans.append(
+                PlannedWrite(
+                    target,
+                    "unavailable",
+                    f"no local copy of the {lic.name} text; pass --base DIR holding it or copy it by hand",
+                )
+            )
 
     # NOTICE.
     notice_license = {d.text: d.license for d in duties if d.kind == "notice"}
@@ -806,12 +1110,23 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
         existing = "\n".join(t.text for t in notice_files) if notice_files else None
         missing = kb.missing_notices(notices, existing)
         if not notice_files:
-            add("notice-missing", "No NOTICE file; the licenses in the lineage require: "
-                + " / ".join(f'"{n}"' for n in missing), "NOTICE",
-                "Create NOTICE with the exact strings (--write does).")
+            add(
+                "notice-missing",
+                "No NOTICE file; the licenses in the lineage require: " + " / ".join(f'"{n}"' for n in missing),
+                "NOTICE",
+                "Create NOTICE with the exact strings (--write does).",
+            )
             content = kb.render_notice(notices)
-            plans.append(PlannedWrite("NOTICE", "create", "required notice strings", None, content,
-                                      lambda current, c=content: _refuse_outside(outside_notices) or c))
+            plans.append(
+                PlannedWrite(
+                    "NOTICE",
+                    "create",
+                    "required notice strings",
+                    None,
+                    content,
+                    lambda current, c=content: _refuse_outside(outside_notices) or c,
+                )
+            )
         else:
             nf = notice_files[0]
             nf_rel = release.rel(nf.path)
@@ -823,38 +1138,76 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
             for n in missing:
                 if n in pairs:
                     line_no, text = pairs[n]
-                    add("notice-incorrect", f"{nf_rel} line {line_no} is the notice of another license or version "
-                        f"(\"{text}\"), not the required notice \"{n}\".", nf_rel,
-                        "Replace it with the required notice (--write --force does).", license=notice_license[n],
-                        at=(line_no, 1))
+                    add(
+                        "notice-incorrect",
+                        f"{nf_rel} line {line_no} is the notice of another license or version "
+                        f'("{text}"), not the required notice "{n}".',
+                        nf_rel,
+                        "Replace it with the required notice (--write --force does).",
+                        license=notice_license[n],
+                        at=(line_no, 1),
+                    )
                     continue
-                add("notice-incorrect", f"{nf_rel} does not contain the required notice \"{n}\".",
-                    nf_rel, "Add the exact string on its own line (--write appends it).",
-                    license=notice_license[n])
+                add(
+                    "notice-incorrect",
+                    f'{nf_rel} does not contain the required notice "{n}".',
+                    nf_rel,
+                    "Add the exact string on its own line (--write appends it).",
+                    license=notice_license[n],
+                )
             paired = set(pairs.values())
             for line_no, text in stale:
                 if (line_no, text) in paired:
                     continue
-                add("notice-incorrect", f"{nf_rel} line {line_no} is the notice of another license or version "
-                    f"(\"{text}\"), not one the lineage requires.", nf_rel,
-                    "Replace it with the required notice (--write --force does).", at=(line_no, 1))
+                add(
+                    "notice-incorrect",
+                    f"{nf_rel} line {line_no} is the notice of another license or version "
+                    f'("{text}"), not one the lineage requires.',
+                    nf_rel,
+                    "Replace it with the required notice (--write --force does).",
+                    at=(line_no, 1),
+                )
             if stale:
-                plans.append(PlannedWrite(nf_rel, "overwrite", "replace stale notice lines with the required "
-                                          "strings", None, "\n".join(notices), lambda current, ns=tuple(notices),
-                                          k=tuple(known): _refuse_outside(outside_notices) or
-                                          kb.render.replace_stale_notices(current, list(ns), list(k))))
+                plans.append(
+                    PlannedWrite(
+                        nf_rel,
+                        "overwrite",
+                        "replace stale notice lines with the required strings",
+                        None,
+                        "\n".join(notices),
+                        lambda current, ns=tuple(notices), k=tuple(known): (
+                            _refuse_outside(outside_notices)
+                            or kb.render.replace_stale_notices(current, list(ns), list(k))
+                        ),
+                    )
+                )
             elif missing:
-                plans.append(PlannedWrite(nf_rel, "update", "append missing notice strings", None,
-                                          "\n".join(missing), lambda current, ns=tuple(notices):
-                                          _refuse_outside(outside_notices) or kb.render_notice(list(ns), current)))
+                plans.append(
+                    PlannedWrite(
+                        nf_rel,
+                        "update",
+                        "append missing notice strings",
+                        None,
+                        "\n".join(missing),
+                        lambda current, ns=tuple(notices): (
+                            _refuse_outside(outside_notices) or kb.render_notice(list(ns), current)
+                        ),
+                    )
+                )
 
     if outside_notices and not any(p.path == "NOTICE" or p.reason.endswith("notice strings") for p in plans):
         # A base's NOTICE to pass on (Apache-2.0 section 4(d)) is a symlink out of its folder: --write refuses.
         nf_rel = release.rel(notice_files[0].path) if notice_files else "NOTICE"
-        plans.append(PlannedWrite(nf_rel, "update" if notice_files else "create", "pass on a base's NOTICE "
-                                  "(Apache-2.0 section 4(d))", str(outside_notices[0].path),
-                                  "refused: the base's NOTICE resolves outside its folder",
-                                  lambda current: _refuse_outside(outside_notices) or (current or "")))
+        plans.append(
+            PlannedWrite(
+                nf_rel,
+                "update" if notice_files else "create",
+                "pass on a base's NOTICE (Apache-2.0 section 4(d))",
+                str(outside_notices[0].path),
+                "refused: the base's NOTICE resolves outside its folder",
+                lambda current: _refuse_outside(outside_notices) or (current or ""),
+            )
+        )
 
     # Use policies. Meta's licenses incorporate the Acceptable Use Policy by reference (Llama 2/3/3.x §1.b.iv:
     # "adhere to the Acceptable Use Policy for the Llama Materials (available at …), which is hereby incorporated
@@ -869,24 +1222,41 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
         if any(kb.contains_use_policy(t.text, lic) for t in release.legal_of("license")):
             continue
         c = lic.clause("use_policy_file")
-        clause = (f"{c.section}, which incorporates the policy by reference: \u201c{c.quote}\u201d" if c else
-                  "its use-policy clause")
-        add("use-policy-missing", f"The {lic.name} binds users to its Acceptable Use Policy "
+        clause = (
+            f"{c.section}, which incorporates the policy by reference: \u201c{c.quote}\u201d"
+            if c
+            else "its use-policy clause"
+        )
+        add(
+            "use-policy-missing",
+            f"The {lic.name} binds users to its Acceptable Use Policy "
             f"({lic.use_policy_url}) — {clause}; neither {lic.use_policy_file} nor a shipped license file "
             "containing the policy is in the release (shipping it is the licensor's practice, not a stated duty).",
             lic.use_policy_file,
             f"Ship {lic.use_policy_file} from the base model (--write copies it when a base directory has it).",
-            license=lic.id)
+            license=lic.id,
+        )
         sources = _local_texts(lineage, "use_policy", lic.id)
         target = lic.use_policy_file or "USE_POLICY.md"
         if any(p.path == target for p in plans):
             continue
         if sources:
-            plans.append(PlannedWrite(target, "create", f"the {lic.name} use policy", str(sources[0].path),
-                                      f"copy of {sources[0].path}", _copy_builder(sources[0].path, sources[0].root)))
+            plans.append(
+                PlannedWrite(
+                    target,
+                    "create",
+                    f"the {lic.name} use policy",
+                    str(sources[0].path),
+                    f"copy of {sources[0].path}",
+                    _copy_builder(sources[0].path, sources[0].root),
+                )
+            )
         else:
-            plans.append(PlannedWrite(target, "unavailable", f"no local copy of the use policy; fetch it from "
-                                      f"{lic.use_policy_url}"))
+            plans.append(
+                PlannedWrite(
+                    target, "unavailable", f"no local copy of the use policy; fetch it from {lic.use_policy_url}"
+                )
+            )
 
     # Attribution lines and naming rules.
     display_lines: list[str] = []
@@ -896,36 +1266,57 @@ def audit_release(release_dir: Path, bases: list[Path] | None = None, base_licen
             names = _source_names(d, lineage)
             if not any(_readme_has(release, n) for n in names):
                 lic = kb.BY_ID[d.license]
-                add("source-attribution-missing", f"The {lic.name} requires releases to {d.text} ({d.source}: "
+                add(
+                    "source-attribution-missing",
+                    f"The {lic.name} requires releases to {d.text} ({d.source}: "
                     f"\u201c{lic.clause('attribute_source').quote if lic.clause('attribute_source') else d.text}"
                     f"\u201d); the card body displays none of: " + ", ".join(f'"{n}"' for n in names) + ".",
-                    card_file, f"Add a line crediting the source, e.g. \"{release.model_name} is based on "
-                    f"{d.credit}.\" (--write adds it to the attribution section).", license=lic.id)
+                    card_file,
+                    f'Add a line crediting the source, e.g. "{release.model_name} is based on '
+                    f'{d.credit}." (--write adds it to the attribution section).',
+                    license=lic.id,
+                )
                 source_credits.append(d.credit)
         elif d.kind == "attribution":
             lic = kb.BY_ID[d.license]
             if not any(_readme_has(release, line) for line in lic.display):
-                add("attribution-missing", f"The {lic.name} requires the card to display "
-                    + " or ".join(f'"{kb.render.display_line(x, release.model_name)}"' for x in lic.display) + ".",
-                    card_file, "Add the line to the model card (--write adds an attribution section).",
-                    license=lic.id)
+                add(
+                    "attribution-missing",
+                    f"The {lic.name} requires the card to display "
+                    + " or ".join(f'"{kb.render.display_line(x, release.model_name)}"' for x in lic.display)
+                    + ".",
+                    card_file,
+                    "Add the line to the model card (--write adds an attribution section).",
+                    license=lic.id,
+                )
                 display_lines.append(lic.display[0])
         elif d.kind == "name-prefix" and not _starts_with(release.model_name, d.text):
-            add("name-prefix", f"Model name {release.model_name!r} ({release.model_name_source}) does not begin "
-                f"with \"{d.text}\", as the {kb.BY_ID[d.license].name} requires of derived models.", card_file,
-                f"Rename the model to begin with \"{d.text}\" (e.g. \"{d.text} {release.model_name}\").",
-                license=d.license)
+            add(
+                "name-prefix",
+                f"Model name {release.model_name!r} ({release.model_name_source}) does not begin "
+                f'with "{d.text}", as the {kb.BY_ID[d.license].name} requires of derived models.',
+                card_file,
+                f'Rename the model to begin with "{d.text}" (e.g. "{d.text} {release.model_name}").',
+                license=d.license,
+            )
 
     wanted = set(declared_ids) | set(inherited_map)
-    license_files = [release.rel(t.path) for t in license_texts if t.license_id in wanted] + \
-        [p.path for p in plans if p.action == "create" and p.reason.endswith(" text")]
-    plans.extend(_plan_card(release, lineage, declared, inherited_map, display_lines, notices, raw, license_files,
-                            source_credits))
+    license_files = [release.rel(t.path) for t in license_texts if t.license_id in wanted] + [
+        p.path for p in plans if p.action == "create" and p.reason.endswith(" text")
+    ]
+    plans.extend(
+        _plan_card(
+            release, lineage, declared, inherited_map, display_lines, notices, raw, license_files, source_credits
+        )
+    )
 
     # Licenses that changed over time: findings about a base's license say which period applied and the others.
     for i, f in enumerate(raw):
-        notes = [n for b in lineage if (n := b.history_note()) and (f.license in b.licenses or f.base == b.name)
-                 and n not in f.message]
+        notes = [
+            n
+            for b in lineage
+            if (n := b.history_note()) and (f.license in b.licenses or f.base == b.name) and n not in f.message
+        ]
         if notes:
             raw[i] = replace(f, message=f"{f.message} {' '.join(dict.fromkeys(notes))}")
 
@@ -1005,10 +1396,17 @@ def _copy_builder(src: Path, root: Path | None) -> Callable[[str | None], str]:
     return lambda current: safeio.read_confined(folder, src, MAX_TEXT_BYTES).decode("utf-8", "replace")
 
 
-def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dict[str, Any]],
-               inherited: dict[str, tuple[str, ...]], display_lines: list[str], notices: list[str],
-               findings: list[Finding], license_files: list[str] | None = None,
-               source_credits: list[str] | None = None) -> list[PlannedWrite]:
+def _plan_card(
+    release: ReleaseInfo,
+    lineage: list[BaseInfo],
+    declared: list[dict[str, Any]],
+    inherited: dict[str, tuple[str, ...]],
+    display_lines: list[str],
+    notices: list[str],
+    findings: list[Finding],
+    license_files: list[str] | None = None,
+    source_credits: list[str] | None = None,
+) -> list[PlannedWrite]:
     """README.md changes: card metadata (base_model, license) and the attribution section."""
     plans: list[PlannedWrite] = []
     card_rel = release.rel(release.card_path) if release.card_path else "README.md"
@@ -1019,17 +1417,29 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
     to_add = [b.hub_id for b in lineage if _should_disclose(b) and b.hub_id]
     for b in lineage:
         if _should_disclose(b) and not b.hub_id:
-            plans.append(PlannedWrite(card_rel, "unavailable", f"card metadata: base_model left out for base "
-                                      f"{_public_name(b)!r}: no Hub id (owner/name) is known for it (card "
-                                      "base_model, adapter_config.json, GGUF general.base_model.*, the known-model "
-                                      "table); add it by hand"))
+            plans.append(
+                PlannedWrite(
+                    card_rel,
+                    "unavailable",
+                    f"card metadata: base_model left out for base "
+                    f"{_public_name(b)!r}: no Hub id (owner/name) is known for it (card "
+                    "base_model, adapter_config.json, GGUF general.base_model.*, the known-model "
+                    "table); add it by hand",
+                )
+            )
     if to_add:
         names = release.base_models + [n for n in to_add if n not in release.base_models]
         value: Any = names[0] if len(names) == 1 else names
-        plans.append(PlannedWrite(card_rel, "update" if release.card_path else "create",
-                                  "card metadata: base_model", None, f"base_model: {value}",
-                                  lambda cur, v=value: set_front_matter_keys(_card_or_new(cur, release),
-                                                                             {"base_model": v})))
+        plans.append(
+            PlannedWrite(
+                card_rel,
+                "update" if release.card_path else "create",
+                "card metadata: base_model",
+                None,
+                f"base_model: {value}",
+                lambda cur, v=value: set_front_matter_keys(_card_or_new(cur, release), {"base_model": v}),
+            )
+        )
 
     # license: the inherited license that must be kept (no relicensing), when none or a conflicting one is declared.
     keep = [lid for lid in inherited if lid in kb.BY_ID and kb.BY_ID[lid].relicense is kb.Relicense.NO]
@@ -1043,20 +1453,36 @@ def _plan_card(release: ReleaseInfo, lineage: list[BaseInfo], declared: list[dic
         if lic.hf_license == "other":
             keys.update({"license_name": lic.hf_license_name, "license_link": "LICENSE"})
         action = "overwrite" if "license-conflict" in ids else ("update" if release.card_path else "create")
-        plans.append(PlannedWrite(card_rel, action, f"card metadata: license {lic.hf_license}"
-                                  + (f" ({lic.hf_license_name})" if lic.hf_license_name else ""), None,
-                                  ", ".join(f"{k}: {v}" for k, v in keys.items()),
-                                  lambda cur, k=keys: set_front_matter_keys(_card_or_new(cur, release), k)))
+        plans.append(
+            PlannedWrite(
+                card_rel,
+                action,
+                f"card metadata: license {lic.hf_license}"
+                + (f" ({lic.hf_license_name})" if lic.hf_license_name else ""),
+                None,
+                ", ".join(f"{k}: {v}" for k, v in keys.items()),
+                lambda cur, k=keys: set_front_matter_keys(_card_or_new(cur, release), k),
+            )
+        )
 
     if display_lines or source_credits:
-        credits = [kb.BaseCredit(_public_name(b), b.licenses[0] if b.licenses else None, also=tuple(b.licenses[1:]))
-                   for b in lineage]
-        section = kb.render_attribution_section(release.model_name, credits, display_lines, notices,
-                                                license_files, source_credits)
-        plans.append(PlannedWrite(card_rel, "update" if release.card_path else "create", "README attribution "
-                                  "section", None, section,
-                                  lambda cur, s=section: kb.replace_or_append_section(_card_or_new(cur, release),
-                                                                                     s)))
+        credits = [
+            kb.BaseCredit(_public_name(b), b.licenses[0] if b.licenses else None, also=tuple(b.licenses[1:]))
+            for b in lineage
+        ]
+        section = kb.render_attribution_section(
+            release.model_name, credits, display_lines, notices, license_files, source_credits
+        )
+        plans.append(
+            PlannedWrite(
+                card_rel,
+                "update" if release.card_path else "create",
+                "README attribution section",
+                None,
+                section,
+                lambda cur, s=section: kb.replace_or_append_section(_card_or_new(cur, release), s),
+            )
+        )
     return plans
 
 
@@ -1073,7 +1499,8 @@ def apply_writes(report: AuditReport, force: bool = False) -> list[dict[str, str
     file and an atomic rename. Existing content is replaced only with ``force`` (or by an ``update`` that keeps it).
     """
     from provenance import safeio
-    from provenance.release import MAX_TEXT_BYTES, check_card_text
+    from provenance.cards import check_card_text
+    from provenance.release import MAX_TEXT_BYTES
 
     done: list[dict[str, str]] = []
     root = report.release.path
@@ -1090,8 +1517,7 @@ def apply_writes(report: AuditReport, force: bool = False) -> list[dict[str, str
         if plan.path not in current:
             raw = safeio.read_existing(root, plan.path, MAX_TEXT_BYTES)
             original[plan.path] = current[plan.path] = None if raw is None else raw.decode("utf-8", "replace")
-        if plan.action == "create" and original[plan.path] is not None and not force \
-                and plan.path not in reasons:
+        if plan.action == "create" and original[plan.path] is not None and not force and plan.path not in reasons:
             done.append({"path": plan.path, "status": "skipped", "reason": "exists; use --force"})
             continue
         new = plan.build(current[plan.path])

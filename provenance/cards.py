@@ -62,7 +62,7 @@ def split_front_matter(text: str, path: Path | None = None) -> tuple[int, int, i
     ``...`` line. Linear in the text; refuses an unterminated or oversized block."""
     start = 1 if text.startswith("\ufeff") else 0
     nl = text.find("\n", start)
-    first = text[start:] if nl == -1 else text[start:nl + 1]
+    first = text[start:] if nl == -1 else text[start : nl + 1]
     if not _is_fence(first, closing=False):
         return None
     if nl == -1:
@@ -75,7 +75,7 @@ def split_front_matter(text: str, path: Path | None = None) -> tuple[int, int, i
         if lines > MAX_FRONT_MATTER_LINES:
             raise InputError(path, f"model card front matter has more than {MAX_FRONT_MATTER_LINES} lines")
         end = text.find("\n", pos)
-        line = text[pos:] if end == -1 else text[pos:end + 1]
+        line = text[pos:] if end == -1 else text[pos : end + 1]
         if _is_fence(line, closing=True):
             return yaml_start, pos, len(text) if end == -1 else end + 1
         if end == -1:
@@ -127,8 +127,7 @@ def _expanded_size(node: yaml.Node, path: Path | None) -> int:
             total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in n.value)
         active.discard(key)
         if total > MAX_NODES:
-            raise InputError(path, f"model card front matter expands (through aliases) to more than {MAX_NODES} "
-                                   "nodes")
+            raise InputError(path, f"model card front matter expands (through aliases) to more than {MAX_NODES} nodes")
         memo[key] = total
         return total
 
@@ -170,8 +169,9 @@ def _json_safe(v: Any, path: Path | None) -> Any:
     return str(v)
 
 
-def load_front_matter(yaml_text: str, path: Path | None = None, first_line: int = 2) -> tuple[dict[str, Any],
-                                                                                            dict[str, int]]:
+def load_front_matter(
+    yaml_text: str, path: Path | None = None, first_line: int = 2
+) -> tuple[dict[str, Any], dict[str, int]]:
     """Parse front-matter YAML within the limits; returns the JSON-safe mapping and each top-level key's line."""
     if len(yaml_text) > MAX_FRONT_MATTER_BYTES:
         raise InputError(path, f"model card front matter is larger than {MAX_FRONT_MATTER_BYTES} bytes")
@@ -244,6 +244,7 @@ def read_card(directory: Path) -> Card | None:
 
 # ------------------------------------------------------------------------------------------------------ edits
 
+
 def _dump(key: str, value: Any) -> list[str]:
     text = yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
     return text.rstrip("\n").split("\n")
@@ -280,15 +281,18 @@ def set_front_matter_keys(card_text: str, updates: dict[str, Any], path: Path | 
     if span is None:
         bom = "\ufeff" if card_text.startswith("\ufeff") else ""
         block = [ln for k, v in updates.items() for ln in _dump(k, v)]
-        rest = card_text[len(bom):]
+        rest = card_text[len(bom) :]
         return bom + nl.join(["---", *block, "---", ""]) + rest
     ys, ye, _ = span
     old, _ = load_front_matter(card_text[ys:ye], path)
     want = {**old, **_json_safe(updates, path)}
     body = parse_card(card_text, path).body
-    candidates = [_line_edit(card_text[ys:ye], updates),
-                  yaml.safe_dump({**old, **updates}, sort_keys=False, allow_unicode=True, width=1000,
-                                 default_flow_style=False).rstrip("\n").replace("\n", nl)]
+    candidates = [
+        _line_edit(card_text[ys:ye], updates),
+        yaml.safe_dump({**old, **updates}, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
+        .rstrip("\n")
+        .replace("\n", nl),
+    ]
     for fm in candidates:
         text = card_text[:ys] + fm + nl + card_text[ye:]
         try:
@@ -297,8 +301,7 @@ def set_front_matter_keys(card_text: str, updates: dict[str, Any], path: Path | 
             continue
         if parsed.front_matter == want and parsed.body == body:
             return text
-    raise InputError(path, "refusing to edit the card: no edit of its front matter parses back to the intended "
-                           "keys")
+    raise InputError(path, "refusing to edit the card: no edit of its front matter parses back to the intended keys")
 
 
 def check_card_text(text: str, path: Path | None = None) -> Card:
@@ -354,7 +357,7 @@ def display_lines(card: Card) -> list[DisplayLine]:
         line = raw.rstrip("\r")
         s = line.lstrip(" ")
         if fence is not None:
-            if s.startswith(fence) and not s[len(fence):].strip(fence[0]).strip():
+            if s.startswith(fence) and not s[len(fence) :].strip(fence[0]).strip():
                 fence = None
             continue
         if in_comment:
@@ -365,7 +368,7 @@ def display_lines(card: Card) -> list[DisplayLine]:
             else:
                 continue
         if len(line) - len(s) < 4 and (s.startswith("```") or s.startswith("~~~")):
-            fence = s[:len(s) - len(s.lstrip(s[0]))]
+            fence = s[: len(s) - len(s.lstrip(s[0]))]
             continue
         if not line.strip():
             prev_blank = True
@@ -406,8 +409,10 @@ def _visible(text: str) -> str:
 
     extra = []
     for m in _BADGE.finditer(text):
-        parts = [unquote(p).replace("__", "\0").replace("_", " ").replace("\0", "_")
-                 for p in m.group(1).replace("--", "\1").split("-")]
+        parts = [
+            unquote(p).replace("__", "\0").replace("_", " ").replace("\0", "_")
+            for p in m.group(1).replace("--", "\1").split("-")
+        ]
         extra.append(" ".join(p.replace("\1", "-") for p in parts[:-1] if p) if len(parts) > 1 else parts[0])
     text = re.sub(r"<[^<>]{0,500}>", " ", text)
     text = text.replace("**", "").replace("__", "").replace("`", "").replace("*", "")

@@ -32,7 +32,6 @@ LEGAL_PATTERNS = {
 }
 
 
-
 def read_json(path: Path) -> Any:
     """Parse a JSON file, turning every failure into an InputError that names it."""
     try:
@@ -94,8 +93,9 @@ def _check_text(path: Path, text: str, prefix: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InputError(path, f"{prefix}a string with a lone surrogate escape ({text[:40]!r}) is not valid "
-                               "Unicode text") from None
+        raise InputError(
+            path, f"{prefix}a string with a lone surrogate escape ({text[:40]!r}) is not valid Unicode text"
+        ) from None
 
 
 def parse_model_card(text: str, path: Path | None = None) -> ModelCard:
@@ -129,26 +129,68 @@ def find_legal_files(directory: Path) -> dict[str, list[Path]]:
 # Checked when read, so a wrong type (``"hidden_size": "64"``, ``"architectures": 5``) is one line naming the file
 # and the key instead of a crash deep inside normalization. ``None`` (JSON null) is accepted everywhere.
 _FIELD_TYPES = {
-    "hidden_size": "size", "num_hidden_layers": "size", "num_attention_heads": "size", "num_key_value_heads": "size",
-    "head_dim": "size", "intermediate_size": "size", "vocab_size": "size", "max_position_embeddings": "size",
-    "sliding_window": "size", "rms_norm_eps": "number", "rope_theta": "number", "partial_rotary_factor": "number",
-    "tie_word_embeddings": "bool", "attention_bias": "bool", "mlp_bias": "bool", "bos_token_id": "ids",
-    "eos_token_id": "ids", "rope_scaling": "object",
+    "hidden_size": "size",
+    "num_hidden_layers": "size",
+    "num_attention_heads": "size",
+    "num_key_value_heads": "size",
+    "head_dim": "size",
+    "intermediate_size": "size",
+    "vocab_size": "size",
+    "max_position_embeddings": "size",
+    "sliding_window": "size",
+    "rms_norm_eps": "number",
+    "rope_theta": "number",
+    "partial_rotary_factor": "number",
+    "tie_word_embeddings": "bool",
+    "attention_bias": "bool",
+    "mlp_bias": "bool",
+    "bos_token_id": "ids",
+    "eos_token_id": "ids",
+    "rope_scaling": "object",
 }
 COMPANION_SCHEMA: dict[str, dict[str, str]] = {
-    "config": {"architectures": "strs", "model_type": "str", "hidden_act": "str", "hidden_activation": "str",
-               "activation_function": "str", "pad_token_id": "ids", "torch_dtype": "str"},  # + CONFIG_ALIASES below
-    "params": {"dim": "size", "n_layers": "size", "n_heads": "size", "n_kv_heads": "size", "vocab_size": "id",
-               "multiple_of": "size", "ffn_dim_multiplier": "number", "norm_eps": "number", "rope_theta": "number",
-               "max_seq_len": "size"},
-    "adapter_config": {"r": "size", "lora_alpha": "number", "lora_dropout": "number", "peft_type": "str",
-                       "base_model_name_or_path": "str", "target_modules": "strs"},
+    "config": {
+        "architectures": "strs",
+        "model_type": "str",
+        "hidden_act": "str",
+        "hidden_activation": "str",
+        "activation_function": "str",
+        "pad_token_id": "ids",
+        "torch_dtype": "str",
+    },  # + CONFIG_ALIASES below
+    "params": {
+        "dim": "size",
+        "n_layers": "size",
+        "n_heads": "size",
+        "n_kv_heads": "size",
+        "vocab_size": "id",
+        "multiple_of": "size",
+        "ffn_dim_multiplier": "number",
+        "norm_eps": "number",
+        "rope_theta": "number",
+        "max_seq_len": "size",
+    },
+    "adapter_config": {
+        "r": "size",
+        "lora_alpha": "number",
+        "lora_dropout": "number",
+        "peft_type": "str",
+        "base_model_name_or_path": "str",
+        "target_modules": "strs",
+    },
     "generation_config": {"bos_token_id": "ids", "eos_token_id": "ids", "pad_token_id": "ids"},
 }
 MAX_SIZE = 1 << 40
-_EXPECTED = {"size": f"an integer from 0 to {MAX_SIZE}", "id": f"an integer from -1 to {MAX_SIZE}",
-             "ids": "a token id or a list of them", "number": "a number", "str": "a string", "bool": "true or false",
-             "strs": "a string or a list of strings", "object": "an object"}
+_EXPECTED = {
+    "size": f"an integer from 0 to {MAX_SIZE}",
+    "id": f"an integer from -1 to {MAX_SIZE}",
+    "ids": "a token id or a list of them",
+    "number": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "strs": "a string or a list of strings",
+    "object": "an object",
+}
 
 
 def _config_schema() -> dict[str, str]:

@@ -50,8 +50,18 @@ BASE_USE_POLICY = "# Llama 2 Acceptable Use Policy\n\n(Synthetic stand-in writte
 
 # Everything the demo writes at the top of its directory; a rerun into the same directory replaces exactly these.
 MARKER = ".provenance-demo"
-OUTPUTS = ("base", "base-meta", "base-Q8_0.gguf", "yi-style", "independent", "yi-normalized", "base.fp",
-           "registry", "yi-fixed", MARKER)
+OUTPUTS = (
+    "base",
+    "base-meta",
+    "base-Q8_0.gguf",
+    "yi-style",
+    "independent",
+    "yi-normalized",
+    "base.fp",
+    "registry",
+    "yi-fixed",
+    MARKER,
+)
 
 
 @dataclass
@@ -138,24 +148,26 @@ def _count(n: int) -> str:
 
 # --- steps -------------------------------------------------------------------------------------------------------
 
+
 def step_write_models(ctx: DemoContext) -> None:
     import licenses
     from provenance.examples import (
-    TinyLlamaConfig,
-    llama_state_dict,
-    write_gguf,
-    write_hf_dir,
-    write_meta_dir,
-    write_torch_dir,
-    yi_style,
+        TinyLlamaConfig,
+        llama_state_dict,
+        write_gguf,
+        write_hf_dir,
+        write_meta_dir,
+        write_torch_dir,
+        yi_style,
     )
 
     cfg = TinyLlamaConfig()
     base = llama_state_dict(cfg, seed=0)
     root = ctx.root
     # _name_or_path is the Hub id save_pretrained records; audit --write puts only such ids into base_model.
-    ctx.paths["base"] = write_hf_dir(root / "base", base, dict(cfg.hf_config(), _name_or_path="provenance-demo/"
-                                     "tiny-base"), BASE_CARD)
+    ctx.paths["base"] = write_hf_dir(
+        root / "base", base, dict(cfg.hf_config(), _name_or_path="provenance-demo/tiny-base"), BASE_CARD
+    )
     # Short synthetic legal files with the real title and version lines, so the audit recognises them.
     (root / "base" / "LICENSE").write_text(licenses.lookup("llama2").signature.sample, encoding="utf-8")
     (root / "base" / "USE_POLICY.md").write_text(BASE_USE_POLICY, encoding="utf-8")
@@ -165,25 +177,39 @@ def step_write_models(ctx: DemoContext) -> None:
     yi_cfg = dict(cfg.hf_config(), architectures=["YiForCausalLM"], model_type="yi")
     ctx.paths["yi-style"] = write_hf_dir(root / "yi-style", yi_style(base), yi_cfg, YI_CARD)
     other = llama_state_dict(cfg, seed=1)
-    ctx.paths["independent"] = (write_torch_dir(root / "independent", other, cfg.hf_config()) if ctx.torch
-                                else write_hf_dir(root / "independent", other, cfg.hf_config()))
+    ctx.paths["independent"] = (
+        write_torch_dir(root / "independent", other, cfg.hf_config())
+        if ctx.torch
+        else write_hf_dir(root / "independent", other, cfg.hf_config())
+    )
     ctx.say(f"Wrote tiny real checkpoints under {root}:")
-    ctx.say(f"  base/            a LLaMA-shaped model ({cfg.num_hidden_layers} layers, hidden {cfg.hidden_size}, "
-            f"GQA {cfg.num_attention_heads}:{cfg.num_key_value_heads}), safetensors, card license llama2, "
-            "LICENSE, USE_POLICY.md")
+    ctx.say(
+        f"  base/            a LLaMA-shaped model ({cfg.num_hidden_layers} layers, hidden {cfg.hidden_size}, "
+        f"GQA {cfg.num_attention_heads}:{cfg.num_key_value_heads}), safetensors, card license llama2, "
+        "LICENSE, USE_POLICY.md"
+    )
     if ctx.torch:
         ctx.say("  base-meta/       the same weights as Meta ships them: consolidated.00.pth + params.json")
     else:
         ctx.skip("base-meta/ (Meta consolidated.00.pth is a torch pickle)")
     ctx.say("  base-Q8_0.gguf   the same weights as llama.cpp GGUF, matrices Q8_0")
-    ctx.say("  yi-style/        the same weights, input_layernorm→ln1, post_attention_layernorm→ln2, "
-            "YiForCausalLM, card says apache-2.0")
-    ctx.say("  independent/     same architecture from another seed, "
-            + ("pytorch_model.bin" if ctx.torch else "safetensors (pytorch_model.bin needs PyTorch)"))
+    ctx.say(
+        "  yi-style/        the same weights, input_layernorm→ln1, post_attention_layernorm→ln2, "
+        "YiForCausalLM, card says apache-2.0"
+    )
+    ctx.say(
+        "  independent/     same architecture from another seed, "
+        + ("pytorch_model.bin" if ctx.torch else "safetensors (pytorch_model.bin needs PyTorch)")
+    )
 
 
-INSPECT_EXPECT = {"base": "safetensors", "base-meta": "meta", "base-Q8_0.gguf": "gguf", "independent": "torch",
-                  "yi-style": "safetensors"}
+INSPECT_EXPECT = {
+    "base": "safetensors",
+    "base-meta": "meta",
+    "base-Q8_0.gguf": "gguf",
+    "independent": "torch",
+    "yi-style": "safetensors",
+}
 
 
 def step_inspect(ctx: DemoContext) -> None:
@@ -200,8 +226,10 @@ def step_inspect(ctx: DemoContext) -> None:
         rep = res.json()
         dtypes = ", ".join(f"{k} {_count(v)}" for k, v in rep["dtypes"].items())
         compat = "LLaMA-compatible" if rep.get("llama_compatible") else "not LLaMA-compatible"
-        ctx.say(f"  format {rep['format']}, {rep['num_tensors']} tensors, {_count(rep['num_parameters'])} parameters "
-                f"({dtypes}), family {rep.get('family')}, {compat}")
+        ctx.say(
+            f"  format {rep['format']}, {rep['num_tensors']} tensors, {_count(rep['num_parameters'])} parameters "
+            f"({dtypes}), family {rep.get('family')}, {compat}"
+        )
         if name == "yi-style":
             for line in rep.get("summary_lines", [])[:1]:
                 ctx.say(f"  {line}")
@@ -211,11 +239,15 @@ def step_inspect(ctx: DemoContext) -> None:
 
 def _verify_lines(ctx: DemoContext, name: str, rep: dict) -> None:
     runs = "runs as LLaMA" if rep["runs_as_llama"] else "does NOT run as LLaMA: " + "; ".join(rep["reasons"])
-    ctx.say(f"  {runs}: {rep['consumed']} of {rep['canonical_tensors']} tensors consumed, "
-            + ("outputs finite" if rep["finite"] else "outputs NOT finite"))
+    ctx.say(
+        f"  {runs}: {rep['consumed']} of {rep['canonical_tensors']} tensors consumed, "
+        + ("outputs finite" if rep["finite"] else "outputs NOT finite")
+    )
     if rep.get("compared_with"):
-        ctx.say(f"  vs transformers {rep['compared_with']}: max abs logit diff {rep['max_abs_logit_diff']:.1e} "
-                f"(tolerance {rep['logit_tolerance']})")
+        ctx.say(
+            f"  vs transformers {rep['compared_with']}: max abs logit diff {rep['max_abs_logit_diff']:.1e} "
+            f"(tolerance {rep['logit_tolerance']})"
+        )
     greedy = rep.get("greedy_from_bos") or []
     ctx.say(f"  greedy continuation of BOS: {' '.join(map(str, greedy[:12]))} …")
     ctx.check(bool(rep["runs_as_llama"]), f"verify {name}: expected 'runs as LLaMA'")
@@ -264,18 +296,24 @@ def _transformers_check(ctx: DemoContext, directory: Path) -> None:
     try:
         import transformers
     except ImportError:
-        ctx.say("  (transformers is not installed: skipping the LlamaForCausalLM load check; "
-                "pip install 'llm-provenance[test]')")
+        ctx.say(
+            "  (transformers is not installed: skipping the LlamaForCausalLM load check; "
+            "pip install 'llm-provenance[test]')"
+        )
         return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     transformers.logging.set_verbosity_error()
     with contextlib.redirect_stderr(io.StringIO()):
         _, info = transformers.LlamaForCausalLM.from_pretrained(str(directory), output_loading_info=True)
     missing, unexpected = sorted(info.get("missing_keys", [])), sorted(info.get("unexpected_keys", []))
-    ctx.say(f"  transformers LlamaForCausalLM.from_pretrained(yi-normalized): {len(missing)} missing, "
-            f"{len(unexpected)} unexpected keys")
-    ctx.check(not missing and not unexpected,
-              f"LlamaForCausalLM load of {directory.name}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    ctx.say(
+        f"  transformers LlamaForCausalLM.from_pretrained(yi-normalized): {len(missing)} missing, "
+        f"{len(unexpected)} unexpected keys"
+    )
+    ctx.check(
+        not missing and not unexpected,
+        f"LlamaForCausalLM load of {directory.name}: missing {missing[:3]}, unexpected {unexpected[:3]}",
+    )
 
 
 def _compare_lines(ctx: DemoContext, res: Result, expected: str) -> None:
@@ -283,11 +321,14 @@ def _compare_lines(ctx: DemoContext, res: Result, expected: str) -> None:
         return
     rep = res.json()
     rel = f" ({', '.join(rep['relation'])})" if rep.get("relation") else ""
-    ctx.say(f"  verdict: {rep['verdict']}{rel}; mode {rep['mode']}, log10 p {rep['log10_p_value']}, "
-            f"score {rep['score']:.3f}")
+    ctx.say(
+        f"  verdict: {rep['verdict']}{rel}; mode {rep['mode']}, log10 p {rep['log10_p_value']}, "
+        f"score {rep['score']:.3f}"
+    )
     ctx.say(f"  {rep['summary']}")
-    ctx.check(rep["verdict"] == expected,
-              f"compare {' '.join(res.args[1:3])}: verdict {rep['verdict']}, expected {expected}")
+    ctx.check(
+        rep["verdict"] == expected, f"compare {' '.join(res.args[1:3])}: verdict {rep['verdict']}, expected {expected}"
+    )
 
 
 def step_compare(ctx: DemoContext) -> None:
@@ -323,8 +364,10 @@ def step_registry(ctx: DemoContext) -> None:
         rel = f" ({', '.join(c['relation'])})" if c.get("relation") else ""
         ctx.say(f"  {i}. {c['name']}: {c['verdict']}{rel}, {c['mode']}, log10 p {c['log10_p_value']}")
     top = rep["candidates"][0] if rep["candidates"] else {}
-    ctx.check(top.get("name") == "tiny-base" and top.get("verdict") == "derived",
-              f"identify yi-style: top candidate {top.get('name')} ({top.get('verdict')}), expected tiny-base derived")
+    ctx.check(
+        top.get("name") == "tiny-base" and top.get("verdict") == "derived",
+        f"identify yi-style: top candidate {top.get('name')} ({top.get('verdict')}), expected tiny-base derived",
+    )
 
 
 def _audit_lines(ctx: DemoContext, res: Result) -> dict | None:
@@ -332,8 +375,10 @@ def _audit_lines(ctx: DemoContext, res: Result) -> dict | None:
         return None
     rep = res.json()
     s = rep["summary"]
-    ctx.say(f"  exit {res.code}, {'FAIL' if s['failed'] else 'PASS'}: {s['error']} error(s), {s['warning']} "
-            f"warning(s) (fail-on {s['fail_on']})")
+    ctx.say(
+        f"  exit {res.code}, {'FAIL' if s['failed'] else 'PASS'}: {s['error']} error(s), {s['warning']} "
+        f"warning(s) (fail-on {s['fail_on']})"
+    )
     errors = sorted({f["id"] for f in rep["findings"] if f["severity"] == "error"})
     if errors:
         ctx.say(f"  errors: {', '.join(errors)}")
@@ -357,8 +402,9 @@ def step_audit(ctx: DemoContext) -> None:
     fixed = ctx.root / "yi-fixed"
     shutil.copytree(ctx.root / "yi-style", fixed)
     card = fixed / "README.md"
-    card.write_text(card.read_text(encoding="utf-8").replace("license: apache-2.0", "license: llama2"),
-                    encoding="utf-8")
+    card.write_text(
+        card.read_text(encoding="utf-8").replace("license: apache-2.0", "license: llama2"), encoding="utf-8"
+    )
     ctx.paths["yi-fixed"] = fixed
     ctx.say("$ cp -r yi-style yi-fixed   # and in yi-fixed/README.md: license: apache-2.0 → license: llama2")
     _audit_lines(ctx, ctx.run("audit", "yi-fixed", "--base", "base", "--write", "--format", "json", expect=0))
@@ -389,8 +435,10 @@ def prepare_directory(directory: Path | None) -> Path:
         raise UsageError(f"{directory} exists and is not a directory")
     if directory.is_dir() and any(directory.iterdir()):
         if not (directory / MARKER).is_file():
-            raise UsageError(f"{directory} is not empty and was not written by `provenance demo`; "
-                             "give a new or empty directory (or none, for a temporary one)")
+            raise UsageError(
+                f"{directory} is not empty and was not written by `provenance demo`; "
+                "give a new or empty directory (or none, for a temporary one)"
+            )
         for name in OUTPUTS:
             p = directory / name
             if p.is_dir() and not p.is_symlink():

@@ -33,17 +33,19 @@ class TinyLlamaConfig:
 
     def hf_config(self) -> dict:
         cfg = asdict(self)
-        cfg.update({
-            "architectures": ["LlamaForCausalLM"],
-            "model_type": "llama",
-            "hidden_act": "silu",
-            "head_dim": self.head_dim,
-            "attention_bias": False,
-            "mlp_bias": False,
-            "bos_token_id": 1,
-            "eos_token_id": 2,
-            "torch_dtype": "float32",
-        })
+        cfg.update(
+            {
+                "architectures": ["LlamaForCausalLM"],
+                "model_type": "llama",
+                "hidden_act": "silu",
+                "head_dim": self.head_dim,
+                "attention_bias": False,
+                "mlp_bias": False,
+                "bos_token_id": 1,
+                "eos_token_id": 2,
+                "torch_dtype": "float32",
+            }
+        )
         return cfg
 
 
@@ -59,7 +61,8 @@ def llama_state_dict(cfg: TinyLlamaConfig, seed: int) -> dict[str, np.ndarray]:
         return (1.0 + 0.1 * rng.standard_normal(h)).astype(np.float32)
 
     sd: dict[str, np.ndarray] = {
-        "model.embed_tokens.weight": (0.02 * rng.standard_normal((cfg.vocab_size, h))).astype(np.float32)}
+        "model.embed_tokens.weight": (0.02 * rng.standard_normal((cfg.vocab_size, h))).astype(np.float32)
+    }
     for layer in range(cfg.num_hidden_layers):
         p = f"model.layers.{layer}."
         sd[p + "input_layernorm.weight"] = gain()
@@ -90,8 +93,9 @@ def yi_style(sd: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def write_hf_dir(directory: Path, sd: dict[str, np.ndarray], config: dict, card: str | None = None,
-                 dtype: str = "float32") -> Path:
+def write_hf_dir(
+    directory: Path, sd: dict[str, np.ndarray], config: dict, card: str | None = None, dtype: str = "float32"
+) -> Path:
     """A Hugging Face-style directory: config.json + model.safetensors (+ README.md)."""
     from safetensors.numpy import save_file
 
@@ -100,8 +104,11 @@ def write_hf_dir(directory: Path, sd: dict[str, np.ndarray], config: dict, card:
         import ml_dtypes
 
         sd = {k: v.astype(ml_dtypes.bfloat16) for k, v in sd.items()}
-    save_file({k: np.ascontiguousarray(v) for k, v in sd.items()}, str(directory / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file(
+        {k: np.ascontiguousarray(v) for k, v in sd.items()},
+        str(directory / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     (directory / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     if card is not None:
         (directory / "README.md").write_text(card)
@@ -115,18 +122,34 @@ def write_hf_dir(directory: Path, sd: dict[str, np.ndarray], config: dict, card:
 # the inverse of that script's permutation, the one llama.cpp's convert_hf_to_gguf.py applies (``LlamaModel.permute``).
 
 META_LAYER_NAMES = {  # HF suffix → Meta llama/model.py suffix
-    "input_layernorm": "attention_norm", "self_attn.q_proj": "attention.wq", "self_attn.k_proj": "attention.wk",
-    "self_attn.v_proj": "attention.wv", "self_attn.o_proj": "attention.wo",
-    "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "feed_forward.w1",
-    "mlp.down_proj": "feed_forward.w2", "mlp.up_proj": "feed_forward.w3",
+    "input_layernorm": "attention_norm",
+    "self_attn.q_proj": "attention.wq",
+    "self_attn.k_proj": "attention.wk",
+    "self_attn.v_proj": "attention.wv",
+    "self_attn.o_proj": "attention.wo",
+    "post_attention_layernorm": "ffn_norm",
+    "mlp.gate_proj": "feed_forward.w1",
+    "mlp.down_proj": "feed_forward.w2",
+    "mlp.up_proj": "feed_forward.w3",
 }
-META_GLOBAL_NAMES = {"model.embed_tokens.weight": "tok_embeddings.weight", "model.norm.weight": "norm.weight",
-                     "lm_head.weight": "output.weight"}
+META_GLOBAL_NAMES = {
+    "model.embed_tokens.weight": "tok_embeddings.weight",
+    "model.norm.weight": "norm.weight",
+    "lm_head.weight": "output.weight",
+}
 GGUF_NAMES = {  # Meta name → GGUF name (llama.cpp gguf-py constants, MODEL_TENSOR names for LLM_ARCH_LLAMA)
-    "tok_embeddings": "token_embd", "norm": "output_norm", "output": "output",
-    "attention_norm": "attn_norm", "attention.wq": "attn_q", "attention.wk": "attn_k", "attention.wv": "attn_v",
-    "attention.wo": "attn_output", "ffn_norm": "ffn_norm", "feed_forward.w1": "ffn_gate",
-    "feed_forward.w2": "ffn_down", "feed_forward.w3": "ffn_up",
+    "tok_embeddings": "token_embd",
+    "norm": "output_norm",
+    "output": "output",
+    "attention_norm": "attn_norm",
+    "attention.wq": "attn_q",
+    "attention.wk": "attn_k",
+    "attention.wv": "attn_v",
+    "attention.wo": "attn_output",
+    "ffn_norm": "ffn_norm",
+    "feed_forward.w1": "ffn_gate",
+    "feed_forward.w2": "ffn_down",
+    "feed_forward.w3": "ffn_up",
 }
 
 
@@ -156,9 +179,16 @@ def meta_state_dict(sd: dict[str, np.ndarray], cfg: TinyLlamaConfig) -> dict[str
 def meta_params(cfg: TinyLlamaConfig) -> dict:
     """params.json as Meta ships it (facebookresearch/llama ``ModelArgs``); the FFN size 176 follows from
     dim 64 and multiple_of 16 by Meta's rule ``multiple_of * ceil(int(2/3 * 4 * dim) / multiple_of)``."""
-    return {"dim": cfg.hidden_size, "n_layers": cfg.num_hidden_layers, "n_heads": cfg.num_attention_heads,
-            "n_kv_heads": cfg.num_key_value_heads, "vocab_size": cfg.vocab_size, "multiple_of": 16,
-            "norm_eps": cfg.rms_norm_eps, "rope_theta": cfg.rope_theta}
+    return {
+        "dim": cfg.hidden_size,
+        "n_layers": cfg.num_hidden_layers,
+        "n_heads": cfg.num_attention_heads,
+        "n_kv_heads": cfg.num_key_value_heads,
+        "vocab_size": cfg.vocab_size,
+        "multiple_of": 16,
+        "norm_eps": cfg.rms_norm_eps,
+        "rope_theta": cfg.rope_theta,
+    }
 
 
 def write_torch_dir(directory: Path, sd: dict[str, np.ndarray], config: dict, card: str | None = None) -> Path:
@@ -179,14 +209,21 @@ def write_meta_dir(directory: Path, sd: dict[str, np.ndarray], cfg: TinyLlamaCon
 
     directory.mkdir(parents=True, exist_ok=True)
     meta = meta_state_dict(sd, cfg)
-    torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in meta.items()},
-               directory / "consolidated.00.pth")
+    torch.save(
+        {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in meta.items()}, directory / "consolidated.00.pth"
+    )
     (directory / "params.json").write_text(json.dumps(meta_params(cfg), indent=2, sort_keys=True) + "\n")
     return directory
 
 
-def write_gguf(path: Path, sd: dict[str, np.ndarray], cfg: TinyLlamaConfig, name: str = "tiny",
-               qtype: str = "Q8_0", fallback: str = "F32") -> Path:
+def write_gguf(
+    path: Path,
+    sd: dict[str, np.ndarray],
+    cfg: TinyLlamaConfig,
+    name: str = "tiny",
+    qtype: str = "Q8_0",
+    fallback: str = "F32",
+) -> Path:
     """A llama.cpp GGUF file written with gguf-py's GGUFWriter. Matrices are stored as ``qtype`` (F32, F16, or a
     type gguf-py can quantize such as Q8_0 or Q4_0) when their rows split into whole quantization blocks and as
     ``fallback`` (F32 or F16) otherwise, as llama.cpp's converter falls back; norm gains stay F32."""

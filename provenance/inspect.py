@@ -35,8 +35,11 @@ def declared_architecture(ckpt: Checkpoint) -> dict[str, Any]:
 
 def card_facts(ckpt: Checkpoint) -> dict[str, Any]:
     fm = ckpt.card.front_matter if ckpt.card else {}
-    facts = {k: fm[k] for k in ("license", "license_name", "license_link", "base_model", "base_model_relation",
-                                "model_name") if k in fm}
+    facts = {
+        k: fm[k]
+        for k in ("license", "license_name", "license_link", "base_model", "base_model_relation", "model_name")
+        if k in fm
+    }
     gguf = ckpt.metadata.get("gguf") or {}
     if "license" not in facts and gguf.get("general.license"):
         facts["license"] = gguf["general.license"]
@@ -65,15 +68,18 @@ def inspect_report(ckpt: Checkpoint, with_architecture: bool = True) -> dict[str
         "card": card_facts(ckpt),
         "companions": {k: [_rel(p, ckpt.path) for p in v] for k, v in sorted(ckpt.companions.items())},
         "adapter": None,
-        "tensors": [
-            {"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in ckpt.tensors.values()
-        ],
+        "tensors": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in ckpt.tensors.values()],
         "warnings": list(ckpt.warnings),
     }
     if ckpt.adapter is not None:
         a = ckpt.adapter
-        report["adapter"] = {"base_model": a.base_model, "rank": a.rank, "alpha": a.alpha,
-                             "peft_type": a.peft_type, "target_modules": sorted(a.target_modules)}
+        report["adapter"] = {
+            "base_model": a.base_model,
+            "rank": a.rank,
+            "alpha": a.alpha,
+            "peft_type": a.peft_type,
+            "target_modules": sorted(a.target_modules),
+        }
     if with_architecture:
         report.update(normalization_fields(ckpt))
     return report
@@ -91,8 +97,12 @@ def normalization_fields(ckpt: Checkpoint) -> dict[str, Any]:
         cm = normalize(ckpt)
     except Exception as exc:  # noqa: BLE001 - inspect must describe any readable checkpoint
         return {
-            "family": "unknown", "llama_compatible": False, "architecture": {}, "renames": [],
-            "unmatched": sorted(ckpt.tensors), "graph_diff": {"identical": False, "differences": []},
+            "family": "unknown",
+            "llama_compatible": False,
+            "architecture": {},
+            "renames": [],
+            "unmatched": sorted(ckpt.tensors),
+            "graph_diff": {"identical": False, "differences": []},
             "summary_lines": [f"architecture not recognised (normalization failed: {type(exc).__name__}: {exc})"],
         }
     fields = cm.report_fields()

@@ -19,6 +19,7 @@ from provenance.errors import InputError
 SCHEMA_VERSION = 1
 Progress = Callable[[str, int, int], None]
 
+
 @dataclass
 class Side:
     """One side of a comparison: a loaded checkpoint (canonical tensors) or a stored fingerprint."""
@@ -39,8 +40,9 @@ class Side:
     problem: str | None = None  # why names and shapes alone did not make it a LLaMA-shaped model (lenient loads)
 
 
-def canonical_tensors(ckpt, reference=None, head_dim: int | None = None
-                      ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def canonical_tensors(
+    ckpt, reference=None, head_dim: int | None = None
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Canonical HF-named tensors, HF-named architecture values, and the reasons (if any) why the mapping of
     tensors to roles is not certain. ``reference`` (a checkpoint) and ``head_dim`` are passed to normalization."""
     from provenance.normalize import normalize
@@ -75,16 +77,22 @@ def load_side(path: str | Path, adapters: bool = False, lenient: bool = False) -
         try:
             return Side(path=p, kind="fingerprint", fingerprint=Fingerprint.load(p))
         except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a cut file
-            raise InputError(p, f"unreadable fingerprint file (truncated or corrupt): "
-                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+            raise InputError(
+                p,
+                f"unreadable fingerprint file (truncated or corrupt): "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            ) from exc
     from provenance.checkpoint import open_checkpoint
 
     ckpt = open_checkpoint(p)
     if ckpt.format == "peft" and adapters:
         return Side(path=p, kind="adapter", ckpt=ckpt, format="peft")
     if ckpt.format == "peft":
-        raise InputError(p, "a PEFT adapter holds only low-rank deltas; merge it into its base model first "
-                            "(or compare the base named in adapter_config.json)")
+        raise InputError(
+            p,
+            "a PEFT adapter holds only low-rank deltas; merge it into its base model first "
+            "(or compare the base named in adapter_config.json)",
+        )
     problem = None
     try:
         tensors, arch, unsure = canonical_tensors(ckpt)
@@ -102,12 +110,29 @@ def load_side(path: str | Path, adapters: bool = False, lenient: bool = False) -
     if problem is not None:
         if not lenient:
             raise InputError(p, problem)
-        return Side(path=p, kind="checkpoint", tensors=dict(ckpt.tensors), tokens=token_strings(ckpt),
-                    format=ckpt.format, storage_dtypes=ckpt.dtype_counts(), source_names=sorted(ckpt.tensors),
-                    ckpt=ckpt, problem=problem)
-    return Side(path=p, kind="checkpoint", tensors=tensors, arch=arch, tokens=token_strings(ckpt),
-                format=ckpt.format, storage_dtypes=ckpt.dtype_counts(), source_names=sorted(ckpt.tensors),
-                ckpt=ckpt, unsure=unsure)
+        return Side(
+            path=p,
+            kind="checkpoint",
+            tensors=dict(ckpt.tensors),
+            tokens=token_strings(ckpt),
+            format=ckpt.format,
+            storage_dtypes=ckpt.dtype_counts(),
+            source_names=sorted(ckpt.tensors),
+            ckpt=ckpt,
+            problem=problem,
+        )
+    return Side(
+        path=p,
+        kind="checkpoint",
+        tensors=tensors,
+        arch=arch,
+        tokens=token_strings(ckpt),
+        format=ckpt.format,
+        storage_dtypes=ckpt.dtype_counts(),
+        source_names=sorted(ckpt.tensors),
+        ckpt=ckpt,
+        unsure=unsure,
+    )
 
 
 def guide(side: Side, other: Side) -> Side:
@@ -131,11 +156,23 @@ def guide(side: Side, other: Side) -> Side:
     what = "tensor roles were resolved by similarity to the other model"
     if head_dim:
         what += f", and its head layout (head_dim {head_dim}) was taken from the other model"
-    note = (f"{side.path}: the files do not say everything needed ({'; '.join(side.unsure)}); {what}. This only "
-            "chooses among tensors of equal shape, so it cannot create a neuron-level match.")
-    return Side(path=side.path, kind="checkpoint", tensors=tensors, arch=arch, tokens=side.tokens,
-                format=side.format, storage_dtypes=side.storage_dtypes, source_names=side.source_names,
-                ckpt=side.ckpt, unsure=unsure, notes=side.notes + [note])
+    note = (
+        f"{side.path}: the files do not say everything needed ({'; '.join(side.unsure)}); {what}. This only "
+        "chooses among tensors of equal shape, so it cannot create a neuron-level match."
+    )
+    return Side(
+        path=side.path,
+        kind="checkpoint",
+        tensors=tensors,
+        arch=arch,
+        tokens=side.tokens,
+        format=side.format,
+        storage_dtypes=side.storage_dtypes,
+        source_names=side.source_names,
+        ckpt=side.ckpt,
+        unsure=unsure,
+        notes=side.notes + [note],
+    )
 
 
 _LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.")
@@ -188,8 +225,9 @@ def content_first(ref: Side, sus: Side, fa, fb) -> tuple[Side, dict]:
     """
     from fingerprints.compare import hash_kind
 
-    copy, mapping, fixed = _content_mapping(ref, sus, fa.meta["tensor_hashes"], fb.meta["tensor_hashes"],
-                                            hash_kind(fa.meta) == hash_kind(fb.meta))
+    copy, mapping, fixed = _content_mapping(
+        ref, sus, fa.meta["tensor_hashes"], fb.meta["tensor_hashes"], hash_kind(fa.meta) == hash_kind(fb.meta)
+    )
     if sus.kind != "checkpoint" or not (copy["copied"] or copy["layout_changed"]):
         return sus, copy
     if all(s == r for s, r in mapping.items()) and not fixed:
@@ -205,11 +243,15 @@ def structure_by_content(side: Side, other: Side, progress: Progress | None = No
 
     fo = _fingerprint_of(other, progress, "fingerprint reference")
     hb = {n: _scan(t)[0] for n, t in sorted(side.tensors.items())}
-    _, mapping, fixed = _content_mapping(other, side, fo.meta["tensor_hashes"], hb,
-                                         fo.meta.get("content_hash", "sha1") == HASH_NAME)
+    _, mapping, fixed = _content_mapping(
+        other, side, fo.meta["tensor_hashes"], hb, fo.meta.get("content_hash", "sha1") == HASH_NAME
+    )
     out = _remapped(other, side, mapping, fixed, keep_unmatched=False)
-    if not mapping or ("model.embed_tokens.weight" not in out.tensors and "lm_head.weight" not in out.tensors) \
-            or not any(".layers." in n for n in out.tensors):
+    if (
+        not mapping
+        or ("model.embed_tokens.weight" not in out.tensors and "lm_head.weight" not in out.tensors)
+        or not any(".layers." in n for n in out.tensors)
+    ):
         raise InputError(side.path, side.problem or "not a LLaMA-shaped language model")
     return out
 
@@ -246,21 +288,40 @@ def _remapped(ref: Side, sus: Side, mapping: dict[str, str], fixed: dict[str, An
     arch = dict(sus.arch)
     if all(r in mapping.values() for r in ref.tensors if r.endswith(("q_proj.weight", "k_proj.weight"))):
         # the suspect holds the reference's q and k values, so it has the reference's head layout
-        for key in ("num_attention_heads", "num_key_value_heads", "head_dim", "rope_theta", "rms_norm_eps",
-                    "vocab_size", "hidden_size"):
+        for key in (
+            "num_attention_heads",
+            "num_key_value_heads",
+            "head_dim",
+            "rope_theta",
+            "rms_norm_eps",
+            "vocab_size",
+            "hidden_size",
+        ):
             if ref.arch.get(key) is not None:
                 arch[key] = ref.arch[key]
     arch["num_hidden_layers"] = len({_layer_of(n) for n in tensors} - {None})
     moved = sum(1 for s, r in mapping.items() if renamed(s, r) != s)
     dropped = len(sus.tensors) - len(mapping) if not keep_unmatched else 0
-    note = (f"{sus.path}: {len(mapping)} tensors were identified by their values in the reference ({moved} under "
-            "another name, role or layer than their names and shapes suggested"
-            + (f", {len(fixed)} re-laid-out" if fixed else "")
-            + (f", {dropped} left out: their values match nothing and their names tell nothing" if dropped else "")
-            + "); the comparison used that mapping.")
-    return Side(path=sus.path, kind="checkpoint", tensors=tensors, arch=arch, tokens=sus.tokens, format=sus.format,
-                storage_dtypes=sus.storage_dtypes, source_names=sus.source_names, ckpt=sus.ckpt, unsure=[],
-                notes=sus.notes + [note])
+    note = (
+        f"{sus.path}: {len(mapping)} tensors were identified by their values in the reference ({moved} under "
+        "another name, role or layer than their names and shapes suggested"
+        + (f", {len(fixed)} re-laid-out" if fixed else "")
+        + (f", {dropped} left out: their values match nothing and their names tell nothing" if dropped else "")
+        + "); the comparison used that mapping."
+    )
+    return Side(
+        path=sus.path,
+        kind="checkpoint",
+        tensors=tensors,
+        arch=arch,
+        tokens=sus.tokens,
+        format=sus.format,
+        storage_dtypes=sus.storage_dtypes,
+        source_names=sus.source_names,
+        ckpt=sus.ckpt,
+        unsure=[],
+        notes=sus.notes + [note],
+    )
 
 
 def _canonical_order(name: str) -> tuple:
@@ -277,19 +338,29 @@ def _fingerprint_of(side: Side, progress: Progress | None, label: str, anchors: 
             side.fingerprint = _compute(side, cb, anchors)
         except NonFiniteTensor as exc:
             t = side.tensors.get(exc.name)
-            raise InputError(getattr(t, "file", None) or side.path,
-                             f"tensor {getattr(t, 'name', exc.name)} holds non-finite values (NaN or infinity); "
-                             "no lineage statistic is meaningful on it") from None
+            raise InputError(
+                getattr(t, "file", None) or side.path,
+                f"tensor {getattr(t, 'name', exc.name)} holds non-finite values (NaN or infinity); "
+                "no lineage statistic is meaningful on it",
+            ) from None
     return side.fingerprint
 
 
 def _compute(side: Side, cb, anchors: int | None = None):
     from fingerprints.fingerprint import ANCHORS, compute_fingerprint
 
-    return compute_fingerprint(side.tensors, side.arch, token_strings=side.tokens, progress=cb,
-                               anchors=anchors or ANCHORS,
-                               extra_meta={"storage_dtypes": side.storage_dtypes, "source_format": side.format,
-                                           "source_names_digest": _names_digest(side.source_names)})
+    return compute_fingerprint(
+        side.tensors,
+        side.arch,
+        token_strings=side.tokens,
+        progress=cb,
+        anchors=anchors or ANCHORS,
+        extra_meta={
+            "storage_dtypes": side.storage_dtypes,
+            "source_format": side.format,
+            "source_names_digest": _names_digest(side.source_names),
+        },
+    )
 
 
 def _both_fingerprints(ref: Side, sus: Side, progress: Progress | None):
@@ -302,8 +373,10 @@ def _both_fingerprints(ref: Side, sus: Side, progress: Progress | None):
             fa = pool.submit(_fingerprint_of, ref, progress, "fingerprint reference")
             fb = pool.submit(_fingerprint_of, sus, progress, "fingerprint suspect")
             return fa.result(), fb.result()
-    return (_fingerprint_of(ref, progress, "fingerprint reference"),
-            _fingerprint_of(sus, progress, "fingerprint suspect"))
+    return (
+        _fingerprint_of(ref, progress, "fingerprint reference"),
+        _fingerprint_of(sus, progress, "fingerprint suspect"),
+    )
 
 
 def _names_digest(names: list[str]) -> str:
@@ -324,8 +397,9 @@ def fingerprint_path(path: str | Path, progress: Progress | None = None, anchors
     return _fingerprint_of(side, progress, "fingerprint", anchors)
 
 
-def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,
-                  progress: Progress | None = None) -> dict:
+def compare_paths(
+    suspect: str | Path, reference: str | Path, deep: bool = True, progress: Progress | None = None
+) -> dict:
     """The ``compare`` report for two paths (checkpoints or fingerprint files)."""
     sus, ref = load_side(suspect, adapters=True, lenient=True), load_side(reference, adapters=True, lenient=True)
     sus, ref = _adapted(sus, ref), _adapted(ref, sus)  # an adapter side becomes the other side, adapted
@@ -347,18 +421,37 @@ def compare_paths(suspect: str | Path, reference: str | Path, deep: bool = True,
         from fingerprints.deep import deep_compare
 
         _mark_adapter(fa, ref), _mark_adapter(fb, sus)
-        result = deep_compare(ref.tensors, ref.arch, sus.tensors, sus.arch, ref_tokens=ref.tokens,
-                              sus_tokens=sus.tokens, ref_fingerprint=fa, sus_fingerprint=fb, progress=progress)
+        result = deep_compare(
+            ref.tensors,
+            ref.arch,
+            sus.tensors,
+            sus.arch,
+            ref_tokens=ref.tokens,
+            sus_tokens=sus.tokens,
+            ref_fingerprint=fa,
+            sus_fingerprint=fb,
+            progress=progress,
+        )
         # Element-wise facts for the labels: rounding by the suspect's storage type, and how far the values moved.
         result["storage"] = storage_explains(ref.tensors, sus.tensors)
         result["drift"] = value_drift(ref.tensors, sus.tensors)
-        return _with_adapter_facts(build_report(result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path,
-                                                deep=result, notes=notes, copy=copy), sus, ref)
+        return _with_adapter_facts(
+            build_report(
+                result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path, deep=result, notes=notes, copy=copy
+            ),
+            sus,
+            ref,
+        )
     from fingerprints.compare import compare_fingerprints
 
     _mark_adapter(fa, ref), _mark_adapter(fb, sus)
-    return _with_adapter_facts(build_report(compare_fingerprints(fa, fb), fa.meta, fb.meta, sus.path, ref.path,
-                                            deep=None, notes=notes, copy=copy), sus, ref)
+    return _with_adapter_facts(
+        build_report(
+            compare_fingerprints(fa, fb), fa.meta, fb.meta, sus.path, ref.path, deep=None, notes=notes, copy=copy
+        ),
+        sus,
+        ref,
+    )
 
 
 # --- PEFT adapters (helper lin2; provenance/adapters.py, docs/transforms.md) -----------------------------------
@@ -369,17 +462,33 @@ def _adapted(side: Side, other: Side) -> Side:
     if other.kind == "adapter":
         raise InputError(side.path, "both sides are PEFT adapters: give the base model on one side")
     if other.kind != "checkpoint":
-        raise InputError(side.path, "a PEFT adapter is applied to its base checkpoint, not to a fingerprint file: "
-                                    "give the base model's weights on the other side")
+        raise InputError(
+            side.path,
+            "a PEFT adapter is applied to its base checkpoint, not to a fingerprint file: "
+            "give the base model's weights on the other side",
+        )
     from provenance.adapters import apply_adapter
 
     tensors, facts = apply_adapter(side.path, other.tensors, other.arch)
-    note = (f"{side.path}: a PEFT adapter (rank {facts['rank']}, alpha {facts['alpha']}, "
-            f"{facts['tensors_changed']} tensors changed), applied in memory to {other.path}; the adapted model "
-            "is what was compared.")
-    return Side(path=side.path, kind="checkpoint", tensors=tensors, arch=dict(other.arch), tokens=other.tokens,
-                format=other.format, storage_dtypes=other.storage_dtypes, source_names=other.source_names,
-                ckpt=other.ckpt, unsure=list(other.unsure), notes=[note], adapter=facts)
+    note = (
+        f"{side.path}: a PEFT adapter (rank {facts['rank']}, alpha {facts['alpha']}, "
+        f"{facts['tensors_changed']} tensors changed), applied in memory to {other.path}; the adapted model "
+        "is what was compared."
+    )
+    return Side(
+        path=side.path,
+        kind="checkpoint",
+        tensors=tensors,
+        arch=dict(other.arch),
+        tokens=other.tokens,
+        format=other.format,
+        storage_dtypes=other.storage_dtypes,
+        source_names=other.source_names,
+        ckpt=other.ckpt,
+        unsure=list(other.unsure),
+        notes=[note],
+        adapter=facts,
+    )
 
 
 def _mark_adapter(fp, side: Side) -> None:
@@ -394,30 +503,47 @@ def _with_adapter_facts(report: dict, sus: Side, ref: Side) -> dict:
     return report
 
 
-def compare_fingerprint_objects(suspect_fp, reference_fp, suspect_name: str = "suspect",
-                                reference_name: str = "reference") -> dict:
+def compare_fingerprint_objects(
+    suspect_fp, reference_fp, suspect_name: str = "suspect", reference_name: str = "reference"
+) -> dict:
     from fingerprints.compare import compare_fingerprints
 
-    return build_report(compare_fingerprints(reference_fp, suspect_fp), reference_fp.meta, suspect_fp.meta,
-                        suspect_name, reference_name, deep=None)
+    return build_report(
+        compare_fingerprints(reference_fp, suspect_fp),
+        reference_fp.meta,
+        suspect_fp.meta,
+        suspect_name,
+        reference_name,
+        deep=None,
+    )
 
 
-CAVEAT_DISAGREE = ("The fingerprint comparison alone finds shared weight lineage (log10 p {fp:.1f}) but the deep "
-                   "comparison does not; tensors may have been mapped to the wrong roles, or the layers were "
-                   "rewritten in a way the deep test does not undo. Inspect both checkpoints before concluding.")
+CAVEAT_DISAGREE = (
+    "The fingerprint comparison alone finds shared weight lineage (log10 p {fp:.1f}) but the deep "
+    "comparison does not; tensors may have been mapped to the wrong roles, or the layers were "
+    "rewritten in a way the deep test does not undo. Inspect both checkpoints before concluding."
+)
 
 
-def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, reference: Any,
-                 deep: dict | None, notes: list[str] | None = None, copy: dict | None = None) -> dict:
+def build_report(
+    fp: dict,
+    ref_meta: dict,
+    sus_meta: dict,
+    suspect: Any,
+    reference: Any,
+    deep: dict | None,
+    notes: list[str] | None = None,
+    copy: dict | None = None,
+) -> dict:
     from fingerprints.stats import log10_p, p_value
     from fingerprints.verdict import (
-    DERIVED_LOG10_P,
-    INDEPENDENT_LOG10_P,
-    caveats,
-    combine_copy,
-    relations,
-    round_floats,
-    verdict,
+        DERIVED_LOG10_P,
+        INDEPENDENT_LOG10_P,
+        caveats,
+        combine_copy,
+        relations,
+        round_floats,
+        verdict,
     )
 
     mode = "deep" if deep is not None else "fingerprint"
@@ -437,8 +563,10 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
         alignment = deep["alignment"]
     else:
         layers = fp["layer_map"]
-        alignment = {"kind": "not-computed (fingerprint mode: invariants need no alignment)",
-                     "vocab_match": fp["anchors"]["vocab_match"]}
+        alignment = {
+            "kind": "not-computed (fingerprint mode: invariants need no alignment)",
+            "vocab_match": fp["anchors"]["vocab_match"],
+        }
     report = {
         "schema_version": SCHEMA_VERSION,
         "mode": mode,
@@ -472,8 +600,10 @@ def build_report(fp: dict, ref_meta: dict, sus_meta: dict, suspect: Any, referen
     if deep is not None and v != "derived" and float(fp["log10_p"]) <= DERIVED_LOG10_P:
         report["caveats"].append(CAVEAT_DISAGREE.format(fp=float(fp["log10_p"])))
     if deep is not None and report["evidence"] != "neuron-matching":
-        report["caveats"].append("No layer has an MLP whose neurons could be matched, so the p-value is the "
-                                 "fingerprint test's (weaker than the neuron test).")
+        report["caveats"].append(
+            "No layer has an MLP whose neurons could be matched, so the p-value is the "
+            "fingerprint test's (weaker than the neuron test)."
+        )
     report = round_floats(report)
     # Rounding to 6 decimals would turn every small p-value into 0: keep significant digits instead.
     report["p_value"] = float(f"{p_value(ln_p):.4g}")
@@ -486,14 +616,23 @@ def _neuron_summary(n: dict | None) -> dict | None:
 
     if n is None:
         return None
-    return {"layers": len(n["layers"]), "log10_p_value": round(log10_p(n["ln_p"]), 3),
-            "agreement": round(n["agreement"], 4), "anchors_used": n["anchors_used"]}
+    return {
+        "layers": len(n["layers"]),
+        "log10_p_value": round(log10_p(n["ln_p"]), 3),
+        "agreement": round(n["agreement"], 4),
+        "anchors_used": n["anchors_used"],
+    }
 
 
 def _model_summary(meta: dict) -> dict:
-    return {"layers": len(meta.get("layers", [])), "hidden_size": meta.get("hidden_size"),
-            "vocab_size": meta.get("vocab_size"), "intermediate_size": meta.get("intermediate_size"),
-            "tensors": len(meta.get("tensor_hashes", {})), "storage_dtypes": meta.get("storage_dtypes") or {}}
+    return {
+        "layers": len(meta.get("layers", [])),
+        "hidden_size": meta.get("hidden_size"),
+        "vocab_size": meta.get("vocab_size"),
+        "intermediate_size": meta.get("intermediate_size"),
+        "tensors": len(meta.get("tensor_hashes", {})),
+        "storage_dtypes": meta.get("storage_dtypes") or {},
+    }
 
 
 def summary_sentence(r: dict) -> str:
@@ -501,13 +640,18 @@ def summary_sentence(r: dict) -> str:
     if r["verdict"] == "derived":
         how = f" ({', '.join(r['relation'])})" if r["relation"] else ""
         if r["log10_p_value"] < -12:  # a tail this far out is a strength of evidence, not a probability to quote
-            return (f"The suspect shares weight lineage with the reference{how}. Similarity this strong between "
-                    f"independent models is far below anything chance produces (log10 p = {r['log10_p_value']:g}).")
-        return (f"The suspect shares weight lineage with the reference{how}. Similarity this strong between "
-                f"independent models has probability {p}.")
+            return (
+                f"The suspect shares weight lineage with the reference{how}. Similarity this strong between "
+                f"independent models is far below anything chance produces (log10 p = {r['log10_p_value']:g})."
+            )
+        return (
+            f"The suspect shares weight lineage with the reference{how}. Similarity this strong between "
+            f"independent models has probability {p}."
+        )
     if r["verdict"] == "independent":
-        return (f"No shared weight lineage found: the similarity is what independent models of this shape show "
-                f"(p = {p}).")
+        return (
+            f"No shared weight lineage found: the similarity is what independent models of this shape show (p = {p})."
+        )
     return f"The evidence is too weak to decide (p = {p}); neither shared lineage nor independence is shown."
 
 
@@ -524,17 +668,22 @@ def render_text(r: dict) -> str:
     if r["relation"]:
         lines.append("relation: " + ", ".join(r["relation"]))
     h = r["hashes"]
-    lines.append(f"identical tensors (by content hash): {h['identical_tensors']} of {h['tensors_suspect']} in the "
-                 f"suspect; same values in another layout: {h['same_values_other_layout']}")
+    lines.append(
+        f"identical tensors (by content hash): {h['identical_tensors']} of {h['tensors_suspect']} in the "
+        f"suspect; same values in another layout: {h['same_values_other_layout']}"
+    )
     a = r["alignment"]
-    lines.append(f"alignment: {a.get('kind')}; vocabulary matched by {a.get('vocab_match')}"
-                 + (f" over {a['shared_tokens']} tokens" if "shared_tokens" in a else ""))
+    lines.append(
+        f"alignment: {a.get('kind')}; vocabulary matched by {a.get('vocab_match')}"
+        + (f" over {a['shared_tokens']} tokens" if "shared_tokens" in a else "")
+    )
     lines.append("layers (suspect → reference):")
     for e in r["layers"]:
         extra = ""
         if "neuron_rho" in e:
-            extra = (f", neuron ρ {e['neuron_rho']:.3f}, agreement {e['neuron_agreement']:.2f}, "
-                     f"log10 p {e['log10_p']:.1f}")
+            extra = (
+                f", neuron ρ {e['neuron_rho']:.3f}, agreement {e['neuron_agreement']:.2f}, log10 p {e['log10_p']:.1f}"
+            )
         wc = f", weight CKA {e['weight_cka_qk']:.3f}" if e.get("weight_cka_qk") is not None else ""
         lines.append(f"  {e['suspect']:>3} → {e['reference']:<3} token CKA {e['token_cka']:.3f}{wc}{extra}")
     lines.append("caveats:")
@@ -543,20 +692,31 @@ def render_text(r: dict) -> str:
 
 
 def render_markdown(r: dict) -> str:
-    lines = [f"## Lineage: **{r['verdict']}**", "", r["summary"], "",
-             "| | |", "|---|---|",
-             f"| mode | {r['mode']} |", f"| score | {r['score']:.3f} |",
-             f"| p-value | {_fmt_p(r)} (log10 {r['log10_p_value']}) |",
-             f"| relation | {', '.join(r['relation']) or '—'} |",
-             f"| alignment | {r['alignment'].get('kind')} ({r['alignment'].get('vocab_match')}) |",
-             f"| identical tensors | {r['hashes']['identical_tensors']} of {r['hashes']['tensors_suspect']} |", "",
-             "| suspect layer | reference layer | token CKA | weight CKA | neuron ρ | log10 p |",
-             "|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"## Lineage: **{r['verdict']}**",
+        "",
+        r["summary"],
+        "",
+        "| | |",
+        "|---|---|",
+        f"| mode | {r['mode']} |",
+        f"| score | {r['score']:.3f} |",
+        f"| p-value | {_fmt_p(r)} (log10 {r['log10_p_value']}) |",
+        f"| relation | {', '.join(r['relation']) or '—'} |",
+        f"| alignment | {r['alignment'].get('kind')} ({r['alignment'].get('vocab_match')}) |",
+        f"| identical tensors | {r['hashes']['identical_tensors']} of {r['hashes']['tensors_suspect']} |",
+        "",
+        "| suspect layer | reference layer | token CKA | weight CKA | neuron ρ | log10 p |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+
     def num(e: dict, key: str, fmt: str) -> str:
         return format(e[key], fmt) if e.get(key) is not None else "—"
 
     for e in r["layers"]:
-        lines.append(f"| {e['suspect']} | {e['reference']} | {num(e, 'token_cka', '.3f')} | "
-                     f"{num(e, 'weight_cka_qk', '.3f')} | {num(e, 'neuron_rho', '.3f')} | {num(e, 'log10_p', '.1f')} |")
+        lines.append(
+            f"| {e['suspect']} | {e['reference']} | {num(e, 'token_cka', '.3f')} | "
+            f"{num(e, 'weight_cka_qk', '.3f')} | {num(e, 'neuron_rho', '.3f')} | {num(e, 'log10_p', '.1f')} |"
+        )
     lines += ["", "**Caveats**", ""] + [f"- {c}" for c in r["caveats"]]
     return "\n".join(lines) + "\n"

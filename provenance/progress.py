@@ -54,21 +54,30 @@ class _Display:
     def _start(self):
         from rich.console import Console
         from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
-        self._bars = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                              MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                              TextColumn("ETA"), TimeRemainingColumn(),
-                              console=Console(file=self._file, highlight=False), transient=True,
-                              # stdout carries the report: never let the live display capture or move it
-                              redirect_stdout=False, redirect_stderr=False)
+        self._bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(file=self._file, highlight=False),
+            transient=True,
+            # stdout carries the report: never let the live display capture or move it
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self._bars.start()
         return self._bars
 

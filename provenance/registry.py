@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from provenance.errors import InputError, UsageError
 
@@ -111,11 +112,16 @@ class Registry:
             raise InputError(self.db_path, f"not a readable registry database ({exc})") from exc
         return con
 
-    def add(self, name: str, path: str | Path, progress: Callable[[str, int, int], None] | None = None,
-            anchors: int | None = None) -> dict:
+    def add(
+        self,
+        name: str,
+        path: str | Path,
+        progress: Callable[[str, int, int], None] | None = None,
+        anchors: int | None = None,
+    ) -> dict:
         """Fingerprint ``path`` (a checkpoint or fingerprint file) and store it under ``name`` (replacing it);
         ``anchors`` as for :func:`provenance.lineage.fingerprint_path`."""
-        from provenance.lineage import load_side, _fingerprint_of
+        from provenance.lineage import _fingerprint_of, load_side
 
         if not name or "/" in name and Path(name).exists():
             raise UsageError(f"registry name {name!r} looks like a path; give a short name first, then the path")
@@ -127,12 +133,14 @@ class Registry:
 
         screen = screen_vector(fp).tobytes()  # stored now, so the first scan or identify does not compute it
         with self._db(create=True) as con:
-            con.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (name, ckpt_path, len(fp.layers), fp.meta["hidden_size"], fp.meta["vocab_size"],
-                         fp.digest, blob))
+            con.execute(
+                "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, ckpt_path, len(fp.layers), fp.meta["hidden_size"], fp.meta["vocab_size"], fp.digest, blob),
+            )
             con.execute("INSERT OR REPLACE INTO model_screens VALUES (?, ?, ?)", (fp.digest, screen, SCREEN_VERSION))
-        return self._row_dict((name, ckpt_path, len(fp.layers), fp.meta["hidden_size"], fp.meta["vocab_size"],
-                               fp.digest, len(blob)))
+        return self._row_dict(
+            (name, ckpt_path, len(fp.layers), fp.meta["hidden_size"], fp.meta["vocab_size"], fp.digest, len(blob))
+        )
 
     def remove(self, name: str) -> bool:
         with self._db() as con:
@@ -143,8 +151,10 @@ class Registry:
         """One dict per entry, sorted by name; ``fingerprint_version``, ``anchors`` and ``content_hash`` come from
         the stored fingerprint's header (None when it cannot be read)."""
         with self._db() as con:
-            rows = con.execute("SELECT name, path, layers, hidden_size, vocab_size, fingerprint_digest, "
-                               "length(fingerprint), fingerprint FROM models ORDER BY name").fetchall()
+            rows = con.execute(
+                "SELECT name, path, layers, hidden_size, vocab_size, fingerprint_digest, "
+                "length(fingerprint), fingerprint FROM models ORDER BY name"
+            ).fetchall()
         return [dict(self._row_dict(r[:7]), **_fingerprint_facts(bytes(r[7]))) for r in rows]
 
     def fingerprints(self) -> list[tuple[str, str | None, Any]]:
@@ -157,8 +167,9 @@ class Registry:
             try:
                 out.append((n, p, Fingerprint.from_bytes(bytes(b))))
             except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type
-                raise InputError(self.db_path, f"the stored fingerprint of {n!r} is unreadable ({exc}); "
-                                               f"add it again") from exc
+                raise InputError(
+                    self.db_path, f"the stored fingerprint of {n!r} is unreadable ({exc}); add it again"
+                ) from exc
         return out
 
     def fingerprint(self, name: str):
@@ -172,8 +183,9 @@ class Registry:
         try:
             return Fingerprint.from_bytes(bytes(row[0]))
         except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type
-            raise InputError(self.db_path, f"the stored fingerprint of {name!r} is unreadable ({exc}); "
-                                           f"add it again") from exc
+            raise InputError(
+                self.db_path, f"the stored fingerprint of {name!r} is unreadable ({exc}); add it again"
+            ) from exc
 
     def screens(self) -> tuple[list[dict], Any]:
         """Every entry (name, path, fingerprint digest), sorted by name, and its screening vector as the matching row
@@ -183,9 +195,12 @@ class Registry:
         from fingerprints.screen import DIM, SCREEN_VERSION, screen_vector
 
         with self._db() as con:
-            rows = con.execute("SELECT m.name, m.path, m.fingerprint_digest, s.screen FROM models m LEFT JOIN "
-                               "model_screens s ON s.fingerprint_digest = m.fingerprint_digest AND "
-                               "s.screen_version = ? ORDER BY m.name", (SCREEN_VERSION,)).fetchall()
+            rows = con.execute(
+                "SELECT m.name, m.path, m.fingerprint_digest, s.screen FROM models m LEFT JOIN "
+                "model_screens s ON s.fingerprint_digest = m.fingerprint_digest AND "
+                "s.screen_version = ? ORDER BY m.name",
+                (SCREEN_VERSION,),
+            ).fetchall()
         entries, vecs, fresh = [], np.zeros((len(rows), DIM), np.float32), []
         for i, (name, path, digest, screen) in enumerate(rows):
             entries.append({"name": name, "path": path, "fingerprint_digest": digest})
@@ -206,12 +221,16 @@ class Registry:
         import json
 
         with self._db() as con:
-            rows = con.execute("SELECT name, path, layers, hidden_size, vocab_size, fingerprint_digest, fingerprint "
-                               "FROM models ORDER BY name").fetchall()
+            rows = con.execute(
+                "SELECT name, path, layers, hidden_size, vocab_size, fingerprint_digest, fingerprint "
+                "FROM models ORDER BY name"
+            ).fetchall()
         out = Path(out)
         with out.open("w", encoding="utf-8", newline="\n") as f:
-            f.write(json.dumps({"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "models": len(rows)},
-                               sort_keys=True) + "\n")
+            f.write(
+                json.dumps({"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "models": len(rows)}, sort_keys=True)
+                + "\n"
+            )
             for r in rows:
                 entry = dict(self._row_dict(r[:6] + (len(r[6]),)), fingerprint=base64.b64encode(bytes(r[6])).decode())
                 f.write(json.dumps(entry, sort_keys=True) + "\n")
@@ -237,8 +256,9 @@ class Registry:
                 if not isinstance(head, dict) or head.get("format") != EXPORT_FORMAT:
                     raise InputError(src, "not a registry export (no provenance-registry-export header)")
                 if int(head.get("version", 0)) > EXPORT_VERSION:
-                    raise InputError(src, f"registry export version {head.get('version')} is newer than this tool "
-                                          f"({EXPORT_VERSION})")
+                    raise InputError(
+                        src, f"registry export version {head.get('version')} is newer than this tool ({EXPORT_VERSION})"
+                    )
                 for n, line in enumerate(iter(lambda: f.readline(MAX_EXPORT_LINE), ""), start=2):
                     if not line.strip():
                         continue
@@ -251,15 +271,25 @@ class Registry:
                     fp = Fingerprint.from_bytes(blob)
                     if not isinstance(e["name"], str) or not e["name"]:
                         raise InputError(src, f"line {n}: an entry without a name")
-                    rows.append((e["name"], e.get("path"), len(fp.layers), fp.meta.get("hidden_size"),
-                                 fp.meta.get("vocab_size"), e["fingerprint_digest"], blob))
+                    rows.append(
+                        (
+                            e["name"],
+                            e.get("path"),
+                            len(fp.layers),
+                            fp.meta.get("hidden_size"),
+                            fp.meta.get("vocab_size"),
+                            e["fingerprint_digest"],
+                            blob,
+                        )
+                    )
         except InputError:
             raise
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(src, f"cannot read the export ({exc})") from exc
         except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(src, f"corrupt registry export ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+            raise InputError(
+                src, f"corrupt registry export ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            ) from exc
         added = kept = 0
         with self._db(create=True) as con:
             for r in rows:
@@ -273,21 +303,32 @@ class Registry:
 
     @staticmethod
     def _row_dict(r: tuple) -> dict:
-        return {"name": r[0], "path": r[1], "layers": r[2], "hidden_size": r[3], "vocab_size": r[4],
-                "fingerprint_digest": r[5], "fingerprint_bytes": r[6]}
+        return {
+            "name": r[0],
+            "path": r[1],
+            "layers": r[2],
+            "hidden_size": r[3],
+            "vocab_size": r[4],
+            "fingerprint_digest": r[5],
+            "fingerprint_bytes": r[6],
+        }
 
 
-def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = True,
-             progress: Callable[[str, int, int], None] | None = None) -> dict:
+def identify(
+    path: str | Path,
+    registry: Registry,
+    top: int = 3,
+    deep: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """Rank registered models as candidate bases of ``path``: screening vectors pick candidates
     (:func:`full_comparisons`), the full fingerprint comparison ranks them, then the ``top`` best get a deep
     comparison when both checkpoints are available."""
     from fingerprints.compare import compare_fingerprints, hash_kind
     from fingerprints.content import storage_explains, value_drift
     from fingerprints.deep import deep_compare
-    from provenance.lineage import SCHEMA_VERSION, Side, _fingerprint_of, build_report, content_first, guide, load_side
-
     from fingerprints.screen import screen_vector, top_k
+    from provenance.lineage import SCHEMA_VERSION, Side, _fingerprint_of, build_report, content_first, guide, load_side
 
     listed, vecs = registry.screens()
     if not listed:
@@ -321,28 +362,55 @@ def identify(path: str | Path, registry: Registry, top: int = 3, deep: bool = Tr
             fb3 = fb2 if s3 is s2 else _fingerprint_of(s3, progress, "fingerprint suspect")
             notes = list(s3.notes)
             if hash_kind(fa_now.meta) != hash_kind(fa.meta):
-                notes.append(f"the entry {name!r} was made by an older version of the tool; the deep comparison "
-                             f"used the current contents of {ref_path} (run `provenance registry add` again to "
-                             "refresh the entry)")
-            elif ({n: h["content"] for n, h in fa_now.meta["tensor_hashes"].items()}
-                  != {n: h["content"] for n, h in fa.meta["tensor_hashes"].items()}):  # v4 adds fields per hash
-                notes.append(f"{ref_path} changed since it was registered as {name!r}; the deep comparison used "
-                             "its current contents (run `provenance registry add` again to refresh the entry)")
-            res = deep_compare(ref.tensors, ref.arch, s3.tensors, s3.arch, ref_tokens=ref.tokens,
-                               sus_tokens=s3.tokens, ref_fingerprint=fa_now, sus_fingerprint=fb3,
-                               progress=progress)
+                notes.append(
+                    f"the entry {name!r} was made by an older version of the tool; the deep comparison "
+                    f"used the current contents of {ref_path} (run `provenance registry add` again to "
+                    "refresh the entry)"
+                )
+            elif {n: h["content"] for n, h in fa_now.meta["tensor_hashes"].items()} != {
+                n: h["content"] for n, h in fa.meta["tensor_hashes"].items()
+            }:  # v4 adds fields per hash
+                notes.append(
+                    f"{ref_path} changed since it was registered as {name!r}; the deep comparison used "
+                    "its current contents (run `provenance registry add` again to refresh the entry)"
+                )
+            res = deep_compare(
+                ref.tensors,
+                ref.arch,
+                s3.tensors,
+                s3.arch,
+                ref_tokens=ref.tokens,
+                sus_tokens=s3.tokens,
+                ref_fingerprint=fa_now,
+                sus_fingerprint=fb3,
+                progress=progress,
+            )
             res["storage"] = storage_explains(ref.tensors, s3.tensors)  # element-wise facts for the labels
             res["drift"] = value_drift(ref.tensors, s3.tensors)
-            rep = build_report(res["fingerprint"], fa_now.meta, fb3.meta, path, name, deep=res, notes=notes,
-                               copy=copy)
-        candidates.append({"name": name, "path": ref_path, "verdict": rep["verdict"], "mode": rep["mode"],
-                           "p_value": rep["p_value"], "log10_p_value": rep["log10_p_value"], "score": rep["score"],
-                           "relation": rep["relation"], "notes": notes})
+            rep = build_report(res["fingerprint"], fa_now.meta, fb3.meta, path, name, deep=res, notes=notes, copy=copy)
+        candidates.append(
+            {
+                "name": name,
+                "path": ref_path,
+                "verdict": rep["verdict"],
+                "mode": rep["mode"],
+                "p_value": rep["p_value"],
+                "log10_p_value": rep["log10_p_value"],
+                "score": rep["score"],
+                "relation": rep["relation"],
+                "notes": notes,
+            }
+        )
     order = {"derived": 0, "inconclusive": 1, "independent": 2}
     candidates.sort(key=lambda c: (order[c["verdict"]], c["log10_p_value"], -c["score"], c["name"]))
-    return {"schema_version": SCHEMA_VERSION, "suspect": str(path), "registry": str(registry.directory),
-            "candidates": candidates[:max(top, 1)] if top else candidates,
-            "screened": len(listed), "compared": len(entries)}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "suspect": str(path),
+        "registry": str(registry.directory),
+        "candidates": candidates[: max(top, 1)] if top else candidates,
+        "screened": len(listed),
+        "compared": len(entries),
+    }
 
 
 def _structure_by_registry(sus, registry: Registry, listed: list[dict], progress=None):
@@ -385,8 +453,11 @@ def _fingerprint_facts(blob: bytes) -> dict:
 
     try:
         meta = Fingerprint.meta_from_bytes(blob)
-        return {"fingerprint_version": int(meta.get("version", 1)), "anchors": len(meta.get("anchors") or []),
-                "content_hash": hash_kind(meta)}
+        return {
+            "fingerprint_version": int(meta.get("version", 1)),
+            "anchors": len(meta.get("anchors") or []),
+            "content_hash": hash_kind(meta),
+        }
     except (ValueError, KeyError, TypeError):
         return {"fingerprint_version": None, "anchors": None, "content_hash": None}
 
@@ -413,24 +484,36 @@ class ScanStore:
         return row[0] if row else None
 
     def has_fingerprint(self, fp_key: str) -> bool:
-        return self.con.execute("SELECT 1 FROM fingerprint_cache WHERE content_hash = ?", (fp_key,)).fetchone() \
-            is not None
+        return (
+            self.con.execute("SELECT 1 FROM fingerprint_cache WHERE content_hash = ?", (fp_key,)).fetchone() is not None
+        )
 
-    def record(self, scan_id: str, key: str, result: dict, stat_key: str | None = None,
-               content_hash: str | None = None, fp_key: str | None = None, fingerprint: bytes | None = None,
-               screen: bytes | None = None) -> None:
+    def record(
+        self,
+        scan_id: str,
+        key: str,
+        result: dict,
+        stat_key: str | None = None,
+        content_hash: str | None = None,
+        fp_key: str | None = None,
+        fingerprint: bytes | None = None,
+        screen: bytes | None = None,
+    ) -> None:
         import json
 
         from fingerprints.screen import SCREEN_VERSION
 
         with self.con:
             if fingerprint is not None:
-                self.con.execute("INSERT OR REPLACE INTO fingerprint_cache VALUES (?, ?, ?, ?)",
-                                 (fp_key, fingerprint, screen, SCREEN_VERSION))
+                self.con.execute(
+                    "INSERT OR REPLACE INTO fingerprint_cache VALUES (?, ?, ?, ?)",
+                    (fp_key, fingerprint, screen, SCREEN_VERSION),
+                )
             if stat_key and content_hash:
                 self.con.execute("INSERT OR REPLACE INTO file_cache VALUES (?, ?)", (stat_key, content_hash))
-            self.con.execute("INSERT OR REPLACE INTO scan_done VALUES (?, ?, ?)",
-                             (scan_id, key, json.dumps(result, sort_keys=True)))
+            self.con.execute(
+                "INSERT OR REPLACE INTO scan_done VALUES (?, ?, ?)", (scan_id, key, json.dumps(result, sort_keys=True))
+            )
 
     def screen(self, fp_key: str):
         """The stored screening vector of a cached fingerprint (recomputed and stored when missing or outdated)."""
@@ -438,21 +521,23 @@ class ScanStore:
 
         from fingerprints.screen import DIM, SCREEN_VERSION, screen_vector
 
-        row = self.con.execute("SELECT screen, screen_version FROM fingerprint_cache WHERE content_hash = ?",
-                               (fp_key,)).fetchone()
+        row = self.con.execute(
+            "SELECT screen, screen_version FROM fingerprint_cache WHERE content_hash = ?", (fp_key,)
+        ).fetchone()
         if row and row[0] is not None and row[1] == SCREEN_VERSION and len(row[0]) == DIM * 4:
             return np.frombuffer(bytes(row[0]), np.float32)
         vec = screen_vector(self.fingerprint(fp_key))
         with self.con:
-            self.con.execute("UPDATE fingerprint_cache SET screen = ?, screen_version = ? WHERE content_hash = ?",
-                             (vec.tobytes(), SCREEN_VERSION, fp_key))
+            self.con.execute(
+                "UPDATE fingerprint_cache SET screen = ?, screen_version = ? WHERE content_hash = ?",
+                (vec.tobytes(), SCREEN_VERSION, fp_key),
+            )
         return vec
 
     def fingerprint(self, fp_key: str):
         from fingerprints.fingerprint import Fingerprint
 
-        row = self.con.execute("SELECT fingerprint FROM fingerprint_cache WHERE content_hash = ?",
-                               (fp_key,)).fetchone()
+        row = self.con.execute("SELECT fingerprint FROM fingerprint_cache WHERE content_hash = ?", (fp_key,)).fetchone()
         if row is None:
             raise InputError(self.registry.db_path, f"no cached fingerprint {fp_key}")
         return Fingerprint.from_bytes(bytes(row[0]))
@@ -467,5 +552,6 @@ class ScanStore:
         import json
 
         with self.con:
-            self.con.execute("INSERT OR REPLACE INTO compare_cache VALUES (?, ?)",
-                             (pair_key, json.dumps(result, sort_keys=True)))
+            self.con.execute(
+                "INSERT OR REPLACE INTO compare_cache VALUES (?, ?)", (pair_key, json.dumps(result, sort_keys=True))
+            )

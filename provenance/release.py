@@ -14,8 +14,14 @@ from typing import Any
 
 from licenses import License, identify_text, lookup_card
 from provenance import safeio
-from provenance.cards import Card, check_card_text, find_card, first_heading, heading_text, read_card, \
-    set_front_matter_keys  # noqa: F401 - re-exported
+from provenance.cards import (
+    Card,
+    find_card,
+    first_heading,
+    heading_text,
+    read_card,
+    set_front_matter_keys,  # noqa: F401 - re-exported
+)
 from provenance.companions import find_legal_files, read_json
 from provenance.errors import InputError
 
@@ -114,8 +120,7 @@ def read_legal_texts(directory: Path) -> list[LegalText]:
                 if m:
                     lic_id = m.license.id
                     matched = m.title + (f" / {m.version}" if m.version else "")
-            out.append(LegalText(kind, p, text, lic_id, matched, directory,
-                                 not safeio.resolves_inside(directory, p)))
+            out.append(LegalText(kind, p, text, lic_id, matched, directory, not safeio.resolves_inside(directory, p)))
     return out
 
 
@@ -147,9 +152,14 @@ def read_gguf_info(path: Path) -> GGUFInfo:
         value = kv.get(key)
         return value if isinstance(value, str) else None  # a key of another type counts as absent
 
-    info = GGUFInfo(file=path, name=get("general.name"), license=get("general.license"),
-                    license_name=get("general.license.name"), license_link=get("general.license.link"),
-                    source_repo_url=get("general.source.repo_url") or get("general.source.url"))
+    info = GGUFInfo(
+        file=path,
+        name=get("general.name"),
+        license=get("general.license"),
+        license_name=get("general.license.name"),
+        license_link=get("general.license.link"),
+        source_repo_url=get("general.source.repo_url") or get("general.source.url"),
+    )
     count = kv.get("general.base_model.count")
     count = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 0
     for i in range(min(count, sum(k.startswith("general.base_model.") for k in kv))):  # bounded by the keys present
@@ -174,7 +184,7 @@ def heading_name(heading: str) -> str | None:
         return None
     low = text.lower()
     if low.startswith("model card for "):
-        text = text[len("model card for "):].strip()
+        text = text[len("model card for ") :].strip()
     elif low.endswith(" model card"):
         text = text[: -len(" model card")].strip()
     return text or None
@@ -201,8 +211,11 @@ def read_release(path: str | Path) -> ReleaseInfo:
     if not p.exists():
         raise InputError(p, "no such file or directory")
     directory = p if p.is_dir() else p.parent
-    metadata = {key: read_json(directory / name) for key, name in (("config", "config.json"),
-                ("adapter_config", "adapter_config.json")) if (directory / name).is_file()}
+    metadata = {
+        key: read_json(directory / name)
+        for key, name in (("config", "config.json"), ("adapter_config", "adapter_config.json"))
+        if (directory / name).is_file()
+    }
     card_file = find_card(directory)
     if card_file is not None and not safeio.resolves_inside(directory, card_file):
         raise InputError(card_file, "resolves outside the release folder (a symlink); refusing to read it")
@@ -238,8 +251,9 @@ def read_release(path: str | Path) -> ReleaseInfo:
         base_models=_as_list(fm.get("base_model")),
         base_model_relation=str(relation) if relation else None,
         legal=read_legal_texts(directory),
-        adapter_base=str(adapter["base_model_name_or_path"]) if isinstance(adapter, dict)
-        and adapter.get("base_model_name_or_path") else None,
+        adapter_base=str(adapter["base_model_name_or_path"])
+        if isinstance(adapter, dict) and adapter.get("base_model_name_or_path")
+        else None,
         gguf=gguf,
         name_or_path=str(name_or_path) if name_or_path else None,
         weight_files=weights,

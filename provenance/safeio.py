@@ -123,15 +123,15 @@ def install(root: Path, rel: str, tmp: Path, overwrite: bool) -> Path:
             try:
                 os.link(tmp, target, follow_symlinks=False)
             except FileExistsError:
-                raise InputError(target, "exists (appeared while writing); not overwritten without --force") \
-                    from None
+                raise InputError(target, "exists (appeared while writing); not overwritten without --force") from None
             except OSError:
                 # A filesystem without hard links: claim the name with O_EXCL|O_NOFOLLOW, then rename over it.
                 try:
                     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o600))
                 except FileExistsError:
-                    raise InputError(target, "exists (appeared while writing); not overwritten without --force") \
-                        from None
+                    raise InputError(
+                        target, "exists (appeared while writing); not overwritten without --force"
+                    ) from None
                 os.replace(tmp, target)
             else:
                 os.unlink(tmp)

@@ -33,16 +33,23 @@ HF_LAYOUT_FORMATS = ("safetensors", "torch")  # formats whose tensor names a nat
 
 
 # Sizes the reference needs and never guesses: a default would build a 7B-sized model out of nothing.
-REQUIRED_SIZES = ("hidden_size", "num_hidden_layers", "vocab_size", "intermediate_size", "num_attention_heads",
-                  "head_dim")
+REQUIRED_SIZES = (
+    "hidden_size",
+    "num_hidden_layers",
+    "vocab_size",
+    "intermediate_size",
+    "num_attention_heads",
+    "head_dim",
+)
 # Block traits the reference has no code for: a checkpoint with any of them is refused, not run (see family.py).
 UNRUNNABLE_TRAITS = ("norm", "mlp", "positions", "parallel_block", "pre_norm", "partial_rotary_factor")
 # Stored dtypes kept as they are in memory (widened one layer at a time); others are re-read when their layer runs.
 KEPT_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 
-def verify_path(path: str | Path, steps: int = 32, head_dim: int | None = None,
-                base: str | Path | None = None) -> dict[str, Any]:
+def verify_path(
+    path: str | Path, steps: int = 32, head_dim: int | None = None, base: str | Path | None = None
+) -> dict[str, Any]:
     """The `verify` report for a checkpoint file or directory (fields: README, section "provenance verify PATH").
 
     With ``base``, ``path`` must be a PEFT LoRA adapter: it is applied to the base in memory
@@ -61,14 +68,17 @@ def verify_path(path: str | Path, steps: int = 32, head_dim: int | None = None,
         return verify_checkpoint(open_checkpoint(path), steps=steps, head_dim=head_dim)
     adapter = open_checkpoint(path)
     if adapter.format != "peft" or adapter.adapter is None:
-        raise UsageError(f"--base applies a PEFT adapter to its base, but {path} is not an adapter (no "
-                         "adapter_config.json beside its weights): verify it without --base")
+        raise UsageError(
+            f"--base applies a PEFT adapter to its base, but {path} is not an adapter (no "
+            "adapter_config.json beside its weights): verify it without --base"
+        )
     _refuse_fingerprint(Path(base))
     return verify_checkpoint(open_checkpoint(base), steps=steps, head_dim=head_dim, adapter=Path(path))
 
 
-def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = None,
-                      adapter: Path | None = None) -> dict[str, Any]:
+def verify_checkpoint(
+    ckpt: Checkpoint, steps: int = 32, head_dim: int | None = None, adapter: Path | None = None
+) -> dict[str, Any]:
     """The `verify` report for an opened checkpoint; ``adapter`` (a PEFT adapter directory) is applied to it in
     memory first, and the adapted model is what runs."""
     from provenance.normalize import normalize
@@ -95,12 +105,29 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     reasons += [f"architecture not fully known: {p}" for p in getattr(cm, "problems", [])]
     hf_config = reference_config(cm)
     report: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION, "path": str(ckpt.path), "format": ckpt.format, "family": cm.family,
-        "llama_compatible": cm.llama_compatible, "reference_config": hf_config,
-        "canonical_tensors": len(cm.tensors), "consumed": 0, "missing": [], "unexpected": [], "mismatched": [],
-        "batch": {"seed": BATCH_SEED, "shape": list(BATCH_SHAPE)}, "finite": None, "mean_entropy": None,
-        "max_entropy": None, "compared_with": None, "max_abs_logit_diff": None, "logit_tolerance": LOGIT_TOLERANCE,
-        "comparison_note": None, "bos_token_id": None, "steps": steps, "greedy_from_bos": [], "adapter": facts,
+        "schema_version": SCHEMA_VERSION,
+        "path": str(ckpt.path),
+        "format": ckpt.format,
+        "family": cm.family,
+        "llama_compatible": cm.llama_compatible,
+        "reference_config": hf_config,
+        "canonical_tensors": len(cm.tensors),
+        "consumed": 0,
+        "missing": [],
+        "unexpected": [],
+        "mismatched": [],
+        "batch": {"seed": BATCH_SEED, "shape": list(BATCH_SHAPE)},
+        "finite": None,
+        "mean_entropy": None,
+        "max_entropy": None,
+        "compared_with": None,
+        "max_abs_logit_diff": None,
+        "logit_tolerance": LOGIT_TOLERANCE,
+        "comparison_note": None,
+        "bos_token_id": None,
+        "steps": steps,
+        "greedy_from_bos": [],
+        "adapter": facts,
     }
     if facts is not None:
         report["path"] = facts["path"]
@@ -122,8 +149,11 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
             weights["lm_head.weight"] = embed
     consumed = [n for n in load.consumed if not any(m.startswith(n + ":") for m in mismatched)]
     report.update(consumed=len(consumed), missing=load.missing, unexpected=load.unexpected, mismatched=mismatched)
-    for what, keys in (("missing", load.missing), ("unexpected (no place in the LLaMA reference)", load.unexpected),
-                       ("wrong shape", mismatched)):
+    for what, keys in (
+        ("missing", load.missing),
+        ("unexpected (no place in the LLaMA reference)", load.unexpected),
+        ("wrong shape", mismatched),
+    ):
         if keys:
             reasons.append(f"{len(keys)} tensor(s) {what}: " + ", ".join(keys[:5]) + (" …" if len(keys) > 5 else ""))
     if load.missing or load.mismatched:  # nothing random is ever put in their place: the model is not run
@@ -149,11 +179,20 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
     sizes = {k: hf_config[k] for k in ("num_hidden_layers", "hidden_size", "intermediate_size", "vocab_size")}
     # transformers runs the original files; an adapted tensor takes part only where its base tensor is one of them
     # unchanged (same reader), else that class would run the base, not the adapted model.
-    rewritten = [n for n, t in tensors.items() if t is not canonical.get(n)
-                 and not (n in ckpt.tensors and _reader(canonical.get(n)) is _reader(ckpt.tensors[n]))]
+    rewritten = [
+        n
+        for n, t in tensors.items()
+        if t is not canonical.get(n)
+        and not (n in ckpt.tensors and _reader(canonical.get(n)) is _reader(ckpt.tensors[n]))
+    ]
     if rewritten:
-        native, note = None, (f"the adapter changes {rewritten[0]}, which is not stored as the base's original "
-                              "tensor of that name; transformers not run on the adapted model")
+        native, note = (
+            None,
+            (
+                f"the adapter changes {rewritten[0]}, which is not stored as the base's original "
+                "tensor of that name; transformers not run on the adapted model"
+            ),
+        )
     else:
         native, note = native_logits(ckpt, ids, canonical, weights, sizes)
     progress("transformers comparison", 1, 1)
@@ -163,8 +202,7 @@ def verify_checkpoint(ckpt: Checkpoint, steps: int = 32, head_dim: int | None = 
         diff = float((logits - other).abs().max())
         report.update(compared_with=cls_name, max_abs_logit_diff=diff)
         if not diff <= LOGIT_TOLERANCE:
-            reasons.append(f"logits differ from transformers {cls_name} by {diff:.3g} "
-                           f"(tolerance {LOGIT_TOLERANCE:g})")
+            reasons.append(f"logits differ from transformers {cls_name} by {diff:.3g} (tolerance {LOGIT_TOLERANCE:g})")
     del logits, native
 
     bos = bos_token_id(ckpt, hf_config)
@@ -181,38 +219,51 @@ def _refuse_fingerprint(path: Path) -> None:
     from fingerprints.fingerprint import is_fingerprint_file
 
     if is_fingerprint_file(path):
-        raise InputError(path, "a fingerprint file holds weight statistics, not weights: verify needs the "
-                               "checkpoint itself (compare and identify accept fingerprints)")
+        raise InputError(
+            path,
+            "a fingerprint file holds weight statistics, not weights: verify needs the "
+            "checkpoint itself (compare and identify accept fingerprints)",
+        )
 
 
 def _refuse_adapter(ckpt: Checkpoint) -> None:
     if ckpt.format == "peft" or ckpt.adapter is not None:
         base = ckpt.adapter.base_model if ckpt.adapter is not None else None
-        raise InputError(ckpt.path, "a PEFT/LoRA adapter holds low-rank deltas, not a model: it cannot run on its "
-                                    "own; give its base with --base BASE, or compare it with its base"
-                                    + (f" ({base})" if base else ""))
+        raise InputError(
+            ckpt.path,
+            "a PEFT/LoRA adapter holds low-rank deltas, not a model: it cannot run on its "
+            "own; give its base with --base BASE, or compare it with its base" + (f" ({base})" if base else ""),
+        )
 
 
 def refuse_unrunnable(ckpt: Checkpoint, cm) -> None:
     """InputError unless the normalized checkpoint is a decoder the reference can run: adapter deltas only, no
     embedding or attention, blocks the reference has no code for, or sizes the files do not state."""
     if (cm.graph_diff or {}).get("source") == "adapter":
-        raise InputError(ckpt.path, "holds LoRA adapter deltas only, not a model: it cannot run on its own; "
-                                    "compare it with its base")
+        raise InputError(
+            ckpt.path, "holds LoRA adapter deltas only, not a model: it cannot run on its own; compare it with its base"
+        )
     names = set(cm.tensors)
-    lacking = [what for what, present in (
-        ("a token embedding", "model.embed_tokens.weight" in names),
-        ("attention projections", any(n.endswith("self_attn.q_proj.weight") for n in names))) if not present]
+    lacking = [
+        what
+        for what, present in (
+            ("a token embedding", "model.embed_tokens.weight" in names),
+            ("attention projections", any(n.endswith("self_attn.q_proj.weight") for n in names)),
+        )
+        if not present
+    ]
     if lacking:
-        raise InputError(ckpt.path, f"not a language model the reference can run: no {' and no '.join(lacking)} "
-                                    f"among its {len(ckpt.tensors)} tensor(s) (family {cm.family})")
+        raise InputError(
+            ckpt.path,
+            f"not a language model the reference can run: no {' and no '.join(lacking)} "
+            f"among its {len(ckpt.tensors)} tensor(s) (family {cm.family})",
+        )
     from provenance.normalize.family import _LLAMA_TRAITS, builtin_diff
 
     llama = {key: value for key, value, _ in _LLAMA_TRAITS}
     blocks = builtin_diff({**llama, **{k: cm.traits[k] for k in UNRUNNABLE_TRAITS if k in (cm.traits or {})}})
     if blocks:
-        raise InputError(ckpt.path, f"family {cm.family} is not supported by the reference LLaMA: "
-                                    + "; ".join(blocks))
+        raise InputError(ckpt.path, f"family {cm.family} is not supported by the reference LLaMA: " + "; ".join(blocks))
     unknown = []
     for key in REQUIRED_SIZES:
         value = cm.arch.get(key)
@@ -221,10 +272,14 @@ def refuse_unrunnable(ckpt: Checkpoint, cm) -> None:
         elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             unknown.append(f"{key} = {value!r} is not a positive integer")
     if unknown:
-        hint = " (give --head-dim)" if any(k.split()[0] in ("head_dim", "num_attention_heads") for k in unknown) \
-            else ""
-        raise InputError(ckpt.path, "cannot size the model from its files: " + ", ".join(unknown) + hint
-                                    + "; verify never falls back to a default size")
+        hint = " (give --head-dim)" if any(k.split()[0] in ("head_dim", "num_attention_heads") for k in unknown) else ""
+        raise InputError(
+            ckpt.path,
+            "cannot size the model from its files: "
+            + ", ".join(unknown)
+            + hint
+            + "; verify never falls back to a default size",
+        )
 
 
 # ------------------------------------------------------------------------------------------------ weights
@@ -273,17 +328,19 @@ def _read_stored(ref):
         else:
             finite = bool(np.isfinite(block).all())
         if not finite:
-            raise InputError(getattr(ref, "file", ref.name),
-                             f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)")
-        value = (torch.from_numpy(block.view(np.int16)).view(torch.bfloat16) if raw is not None
-                 else torch.from_numpy(block))
+            raise InputError(
+                getattr(ref, "file", ref.name), f"tensor {ref.name} holds non-finite value(s) (NaN or infinity)"
+            )
+        value = (
+            torch.from_numpy(block.view(np.int16)).view(torch.bfloat16) if raw is not None else torch.from_numpy(block)
+        )
         value = value.reshape(value.shape[0] if shape else 1, -1)
         narrow = value.to(dtype)
         if narrow.dtype != value.dtype and not torch.equal(narrow.to(value.dtype), value):
             out = out.float()  # a transform (1 + w, a normalised row) left the stored dtype: keep float32
             flat, dtype = out.reshape(flat.shape), torch.float32
             narrow = value
-        flat[start:start + narrow.shape[0]] = narrow
+        flat[start : start + narrow.shape[0]] = narrow
     return out
 
 
@@ -355,9 +412,13 @@ def bos_token_id(ckpt: Checkpoint, hf_config: dict[str, Any]) -> int:
     return 1
 
 
-def native_logits(ckpt: Checkpoint, ids, canonical: Mapping[str, Any] | None = None,
-                  weights: Mapping[str, Any] | None = None, sizes: Mapping[str, Any] | None = None
-                  ) -> tuple[tuple[str, Any] | None, str | None]:
+def native_logits(
+    ckpt: Checkpoint,
+    ids,
+    canonical: Mapping[str, Any] | None = None,
+    weights: Mapping[str, Any] | None = None,
+    sizes: Mapping[str, Any] | None = None,
+) -> tuple[tuple[str, Any] | None, str | None]:
     """((class name, logits), None) from the transformers class config.json declares, or (None, why not).
 
     The class is built with its parameters on the meta device (never initialised) and run from the ORIGINAL
@@ -370,12 +431,17 @@ def native_logits(ckpt: Checkpoint, ids, canonical: Mapping[str, Any] | None = N
     declared = [a for a in config.get("architectures") or [] if isinstance(a, str)]
     cls_name = next((a for a in declared if a in NATIVE_CLASSES), None)
     if cls_name is None:
-        return None, (f"declared architecture {', '.join(declared) or '(none)'} has no native transformers "
-                      "class covered by the reference (never loaded as remote code)")
+        return None, (
+            f"declared architecture {', '.join(declared) or '(none)'} has no native transformers "
+            "class covered by the reference (never loaded as remote code)"
+        )
     if ckpt.format not in HF_LAYOUT_FORMATS:
         return None, f"{ckpt.format} files are not in the layout transformers loads"
-    differ = [f"{key} {config.get(key)!r} vs {value!r}" for key, value in (sizes or {}).items()
-              if key in config and config.get(key) != value]
+    differ = [
+        f"{key} {config.get(key)!r} vs {value!r}"
+        for key, value in (sizes or {}).items()
+        if key in config and config.get(key) != value
+    ]
     if differ:
         return None, f"config.json disagrees with the tensors ({', '.join(differ)}); transformers not run"
     try:
@@ -398,18 +464,27 @@ def native_logits(ckpt: Checkpoint, ids, canonical: Mapping[str, Any] | None = N
     unexpected = [k for k in ckpt.tensors if k not in target]
     misshapen = [k for k, ref in ckpt.tensors.items() if k in target and tuple(ref.shape) != tuple(target[k].shape)]
     if missing or unexpected or misshapen:
-        return None, (f"the original tensors do not load into transformers {cls_name}: {len(missing)} missing, "
-                      f"{len(unexpected)} unexpected, {len(misshapen)} with another shape")
+        return None, (
+            f"the original tensors do not load into transformers {cls_name}: {len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(misshapen)} with another shape"
+        )
     backbone = getattr(model, "model", None)
-    units = [(model.get_input_embeddings(), True), *[(layer, True) for layer in getattr(backbone, "layers", [])],
-             (getattr(backbone, "norm", None), True), (model.get_output_embeddings(), True)]
+    units = [
+        (model.get_input_embeddings(), True),
+        *[(layer, True) for layer in getattr(backbone, "layers", [])],
+        (getattr(backbone, "norm", None), True),
+        (model.get_output_embeddings(), True),
+    ]
     units = [(u, w) for u, w in units if u is not None]
     covered = {id(p) for u, _ in units for p in u.parameters()}
     if any(id(p) not in covered for p in model.parameters()):
         return None, f"transformers {cls_name} has parameters outside its layers; not run layer by layer"
     canonical, weights = canonical or {}, weights or {}
-    mine = {name: weights[name] for name, ref in ckpt.tensors.items()
-            if name in weights and name in canonical and canonical[name].reader is ref.reader}
+    mine = {
+        name: weights[name]
+        for name, ref in ckpt.tensors.items()
+        if name in weights and name in canonical and canonical[name].reader is ref.reader
+    }
     rest = [name for name in ckpt.tensors if name not in mine]
     original = {**mine, **stored_weights(_raw_bf16(ckpt, ckpt.tensors), rest)}
     if tied:
@@ -421,27 +496,36 @@ def native_logits(ckpt: Checkpoint, ids, canonical: Mapping[str, Any] | None = N
 
 def render_text(report: dict[str, Any]) -> str:
     verdict = "runs as LLaMA" if report["runs_as_llama"] else "does NOT run as LLaMA"
-    lines = [f"{report['path']}: {verdict}  (format {report['format']}, family {report['family']})",
-             f"tensors: {report['consumed']} of {report['canonical_tensors']} canonical tensors consumed"
-             + (f"; missing {len(report['missing'])}" if report["missing"] else "")
-             + (f"; unexpected {len(report['unexpected'])}" if report["unexpected"] else "")]
+    lines = [
+        f"{report['path']}: {verdict}  (format {report['format']}, family {report['family']})",
+        f"tensors: {report['consumed']} of {report['canonical_tensors']} canonical tensors consumed"
+        + (f"; missing {len(report['missing'])}" if report["missing"] else "")
+        + (f"; unexpected {len(report['unexpected'])}" if report["unexpected"] else ""),
+    ]
     if report["finite"] is not None:
         ent = report["mean_entropy"]
-        lines.append(f"output: finite={str(report['finite']).lower()}"
-                     + (f", mean next-token entropy {ent:.3f} nats (max {report['max_entropy']:.3f})"
-                        if ent is not None else ""))
+        lines.append(
+            f"output: finite={str(report['finite']).lower()}"
+            + (f", mean next-token entropy {ent:.3f} nats (max {report['max_entropy']:.3f})" if ent is not None else "")
+        )
     if report["compared_with"]:
-        lines.append(f"vs transformers {report['compared_with']}: max abs logit diff "
-                     f"{report['max_abs_logit_diff']:.3g} (tolerance {report['logit_tolerance']:g})")
+        lines.append(
+            f"vs transformers {report['compared_with']}: max abs logit diff "
+            f"{report['max_abs_logit_diff']:.3g} (tolerance {report['logit_tolerance']:g})"
+        )
     elif report["comparison_note"]:
         lines.append(f"no native comparison: {report['comparison_note']}")
     if report.get("adapter"):
         a = report["adapter"]
-        lines.append(f"adapter: {a['path']} ({a['peft_type']}, rank {a['rank']}, alpha {a['alpha']}, "
-                     f"{a['tensors_changed']} tensor(s) changed) applied in memory to {a['base']}")
+        lines.append(
+            f"adapter: {a['path']} ({a['peft_type']}, rank {a['rank']}, alpha {a['alpha']}, "
+            f"{a['tensors_changed']} tensor(s) changed) applied in memory to {a['base']}"
+        )
     if report["greedy_from_bos"]:
-        lines.append(f"greedy from BOS ({report['bos_token_id']}), {len(report['greedy_from_bos'])} steps: "
-                     + " ".join(map(str, report["greedy_from_bos"])))
+        lines.append(
+            f"greedy from BOS ({report['bos_token_id']}), {len(report['greedy_from_bos'])} steps: "
+            + " ".join(map(str, report["greedy_from_bos"]))
+        )
     lines += [f"reason: {r}" for r in report["reasons"]]
     return "\n".join(lines) + "\n"
 

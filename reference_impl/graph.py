@@ -46,10 +46,22 @@ class Graph:
 
 
 # ------------------------------------------------------------------------------------------ reference graph
-FUNCTION_KINDS = {M.rope_tables: "rope_tables", M.apply_rope: "rope", M.causal_attention: "attention",
-                  F.silu: "activation", operator.mul: "multiply", operator.add: "residual_add"}
-KIND_NAMES = {"rope_tables": "rotary_emb", "rope": "rope", "attention": "attention", "activation": "act_fn",
-              "multiply": "gate_mul", "residual_add": "residual_add"}
+FUNCTION_KINDS = {
+    M.rope_tables: "rope_tables",
+    M.apply_rope: "rope",
+    M.causal_attention: "attention",
+    F.silu: "activation",
+    operator.mul: "multiply",
+    operator.add: "residual_add",
+}
+KIND_NAMES = {
+    "rope_tables": "rotary_emb",
+    "rope": "rope",
+    "attention": "attention",
+    "activation": "act_fn",
+    "multiply": "gate_mul",
+    "residual_add": "residual_add",
+}
 
 
 class _Tracer(fx.Tracer):
@@ -79,8 +91,14 @@ def _function_attrs(kind: str, owner: nn.Module, cfg: M.LlamaConfig) -> dict:
     if kind == "rope":
         return {"head_dim": owner.head_dim, "rotary_fraction": 1.0}
     if kind == "attention":
-        return {"num_heads": owner.n_heads, "num_kv_heads": owner.n_kv_heads, "head_dim": owner.head_dim,
-                "causal": True, "sliding_window": owner.sliding_window, "position": "rope"}
+        return {
+            "num_heads": owner.n_heads,
+            "num_kv_heads": owner.n_kv_heads,
+            "head_dim": owner.head_dim,
+            "causal": True,
+            "sliding_window": owner.sliding_window,
+            "position": "rope",
+        }
     if kind == "activation":
         return {"fn": cfg.hidden_act}
     return {}
@@ -94,8 +112,9 @@ def reference_graph(config: M.LlamaConfig, as_llama: bool = True) -> Graph:
     Qwen2 or Gemma inventory names what differs from LLaMA. as_llama=False traces the config exactly.
     """
     if as_llama:
-        config = replace(config, hidden_act="silu", attention_bias=False, o_proj_bias=False, mlp_bias=False,
-                         sliding_window=None)
+        config = replace(
+            config, hidden_act="silu", attention_bias=False, o_proj_bias=False, mlp_bias=False, sliding_window=None
+        )
     with torch.device("meta"):
         model = M.Llama(config)
     tracer = _Tracer()
@@ -156,10 +175,23 @@ def _kept_sources(n: fx.Node, kept: Mapping[fx.Node, str]) -> set[str]:
 LAYER = re.compile(r"^model\.layers\.(\d+)\.(.+)\.(weight|bias)$")
 # Per-layer tensors the graph knows, by module path inside the layer (HF names; Qwen3/OLMo2 q_norm/k_norm and
 # Gemma2 pre/post feed-forward norms keep their family's HF names after normalization).
-LAYER_NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
-               "post_feedforward_layernorm", "self_attn.q_norm", "self_attn.k_norm")
-LAYER_LINEARS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                 "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+LAYER_NORMS = (
+    "input_layernorm",
+    "post_attention_layernorm",
+    "pre_feedforward_layernorm",
+    "post_feedforward_layernorm",
+    "self_attn.q_norm",
+    "self_attn.k_norm",
+)
+LAYER_LINEARS = (
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+)
 
 
 def _trait(traits: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
@@ -214,31 +246,48 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
 
     def norm(path: str, x: str) -> str:
         used.update({path + ".weight", path + ".bias"} & shapes.keys())
-        return add(path, norm_kind, {"dim": shapes[path + ".weight"][0], "eps": eps, "offset": offset,
-                                     "bias": path + ".bias" in shapes}, x)
+        return add(
+            path,
+            norm_kind,
+            {"dim": shapes[path + ".weight"][0], "eps": eps, "offset": offset, "bias": path + ".bias" in shapes},
+            x,
+        )
 
     def linear(path: str, x: str | None, kind: str = "linear", **extra: Any) -> str | None:
         if path + ".weight" not in shapes:
             return None
         out_f, in_f = shapes[path + ".weight"]
         used.update({path + ".weight", path + ".bias"} & shapes.keys())
-        return add(path, kind, {"in_features": in_f, "out_features": out_f, "bias": path + ".bias" in shapes,
-                                **extra}, x)
+        return add(
+            path, kind, {"in_features": in_f, "out_features": out_f, "bias": path + ".bias" in shapes, **extra}, x
+        )
 
     rope_tables = None
     if positions == "rope":
         theta, scaling = None, None
         if any(traits.get(k) is not None for k in ("rope_theta", "rope_scaling", "rope_parameters")):
             theta, scaling = M.rope_settings(traits)
-        rope_tables = add("rotary_emb", "rope_tables", {"head_dim": head_dim, "rope_theta": theta,
-                                                        "rope_scaling": scaling}, "input_ids")
+        rope_tables = add(
+            "rotary_emb",
+            "rope_tables",
+            {"head_dim": head_dim, "rope_theta": theta, "rope_scaling": scaling},
+            "input_ids",
+        )
     used.add("model.embed_tokens.weight")
-    x = add("model.embed_tokens", "embedding", {"num_embeddings": vocab, "embedding_dim": hidden,
-                                               "scale": float(scale)}, "input_ids")
+    x = add(
+        "model.embed_tokens",
+        "embedding",
+        {"num_embeddings": vocab, "embedding_dim": hidden, "scale": float(scale)},
+        "input_ids",
+    )
     if positions == "learned":
         used.add("model.embed_positions.weight")
-        pos = add("model.embed_positions", "position_embedding",
-                  {"num_positions": shapes["model.embed_positions.weight"][0]}, "input_ids")
+        pos = add(
+            "model.embed_positions",
+            "position_embedding",
+            {"num_positions": shapes["model.embed_positions.weight"][0]},
+            "input_ids",
+        )
         x = add("model.embed_add", "residual_add", {}, x, pos)
     parallel = bool(_trait(traits, "parallel_block", default=False))
     for i in sorted(layers):
@@ -252,17 +301,39 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
             k = norm(f"{p}.self_attn.k_norm", k)
         qk = (q, k)
         if rope_tables:
-            r = add(f"{p}.self_attn.rope", "rope", {"head_dim": head_dim, "rotary_fraction": float(
-                _trait(traits, "partial_rotary_factor", default=1.0))}, q, k, rope_tables)
+            r = add(
+                f"{p}.self_attn.rope",
+                "rope",
+                {"head_dim": head_dim, "rotary_fraction": float(_trait(traits, "partial_rotary_factor", default=1.0))},
+                q,
+                k,
+                rope_tables,
+            )
             qk = (r, r)
-        attn = add(f"{p}.self_attn.attention", "attention", {
-            "num_heads": heads, "num_kv_heads": kv_heads, "head_dim": head_dim, "causal": True,
-            "sliding_window": _trait(traits, "sliding_window"), "position": positions}, *qk, v)
+        attn = add(
+            f"{p}.self_attn.attention",
+            "attention",
+            {
+                "num_heads": heads,
+                "num_kv_heads": kv_heads,
+                "head_dim": head_dim,
+                "causal": True,
+                "sliding_window": _trait(traits, "sliding_window"),
+                "position": positions,
+            },
+            *qk,
+            v,
+        )
         o = linear(f"{p}.self_attn.o_proj", attn)
         # Attention-output norm: canonical name, or Gemma2's HF name (its MLP pre-norm is then pre_feedforward_*).
         gemma2_names = "pre_feedforward_layernorm.weight" in have
-        attn_out = ("post_attention_output_layernorm" if "post_attention_output_layernorm.weight" in have
-                    else "post_attention_layernorm" if gemma2_names else None)
+        attn_out = (
+            "post_attention_output_layernorm"
+            if "post_attention_output_layernorm.weight" in have
+            else "post_attention_layernorm"
+            if gemma2_names
+            else None
+        )
         mlp_norm = "pre_feedforward_layernorm" if gemma2_names else "post_attention_layernorm"
         if attn_out and f"{attn_out}.weight" in have:
             o = norm(f"{p}.{attn_out}", o)
@@ -270,8 +341,7 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
         mlp_src = x if parallel else h
         ln2 = norm(f"{p}.{mlp_norm}", mlp_src) if f"{mlp_norm}.weight" in have else (ln1 if parallel else h)
         gate, up = linear(f"{p}.mlp.gate_proj", ln2), linear(f"{p}.mlp.up_proj", ln2)
-        act = add(f"{p}.mlp.act_fn", "activation", {"fn": None if activation == "unknown" else activation},
-                  gate or up)
+        act = add(f"{p}.mlp.act_fn", "activation", {"fn": None if activation == "unknown" else activation}, gate or up)
         hidden_act = add(f"{p}.mlp.gate_mul", "multiply", {}, act, up) if gate else act
         down = linear(f"{p}.mlp.down_proj", hidden_act)
         if "post_feedforward_layernorm.weight" in have:
@@ -281,8 +351,7 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
     head_attrs = {"tied": _trait(traits, "tie_word_embeddings"), "softcap": _trait(traits, "logit_softcapping")}
     head = linear("lm_head", x, kind="lm_head", **head_attrs)
     if head is None:  # a tied head may be absent from the file
-        head = add("lm_head", "lm_head", {"in_features": hidden, "out_features": vocab, "bias": False,
-                                          **head_attrs}, x)
+        head = add("lm_head", "lm_head", {"in_features": hidden, "out_features": vocab, "bias": False, **head_attrs}, x)
     add("logits", "output", {}, head)
     for name in sorted(set(shapes) - used):  # no role here: kept, with its shape, for the diff to name
         add(name, "unknown", {"shape": shapes[name]})
@@ -291,14 +360,27 @@ def graph_from_inventory(shapes: Mapping[str, tuple[int, ...]], traits: Mapping[
 
 # ---------------------------------------------------------------------------------------------------- diff
 LAYER_NODE = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
-SIZE_ATTRS = ("in_features", "out_features", "dim", "num_embeddings", "embedding_dim", "num_heads", "num_kv_heads",
-              "head_dim", "shape")
+SIZE_ATTRS = (
+    "in_features",
+    "out_features",
+    "dim",
+    "num_embeddings",
+    "embedding_dim",
+    "num_heads",
+    "num_kv_heads",
+    "head_dim",
+    "shape",
+)
 # Extra per-layer nodes with a known meaning: (nodes, phrase). Checked before the generic "adds …".
 KNOWN_EXTRAS = (
-    ({"self_attn.q_norm", "self_attn.k_norm"}, "adds q_norm/k_norm (queries and keys normalized per head, "
-                                                "Qwen3/OLMo2 style)"),
-    ({"post_attention_output_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"},
-     "adds norms on the attention and MLP outputs before the residual adds (Gemma2/OLMo2-style post-norms)"),
+    (
+        {"self_attn.q_norm", "self_attn.k_norm"},
+        "adds q_norm/k_norm (queries and keys normalized per head, Qwen3/OLMo2 style)",
+    ),
+    (
+        {"post_attention_output_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"},
+        "adds norms on the attention and MLP outputs before the residual adds (Gemma2/OLMo2-style post-norms)",
+    ),
 )
 # Reference nodes absent from a checkpoint with a known meaning.
 KNOWN_MISSING = (
@@ -306,8 +388,15 @@ KNOWN_MISSING = (
     ({"input_layernorm"}, "no norm before attention"),
     ({"post_attention_layernorm"}, "no norm before the MLP"),
 )
-SHORT = {"self_attn.q_proj": "q", "self_attn.k_proj": "k", "self_attn.v_proj": "v", "self_attn.o_proj": "o",
-         "mlp.gate_proj": "gate", "mlp.up_proj": "up", "mlp.down_proj": "down"}
+SHORT = {
+    "self_attn.q_proj": "q",
+    "self_attn.k_proj": "k",
+    "self_attn.v_proj": "v",
+    "self_attn.o_proj": "o",
+    "mlp.gate_proj": "gate",
+    "mlp.up_proj": "up",
+    "mlp.down_proj": "down",
+}
 
 
 NORM_KINDS = {"rmsnorm", "layernorm"}
@@ -395,9 +484,13 @@ def _freeze(v: Any) -> Any:
 
 
 def _global_sizes(reference: Graph, other: Graph, out: set[str]) -> bool:
-    checks = [("vocabulary size", "embedding", "num_embeddings"), ("hidden size", "embedding", "embedding_dim"),
-              ("attention heads", "attention", "num_heads"), ("key/value heads", "attention", "num_kv_heads"),
-              ("head_dim", "attention", "head_dim")]
+    checks = [
+        ("vocabulary size", "embedding", "num_embeddings"),
+        ("hidden size", "embedding", "embedding_dim"),
+        ("attention heads", "attention", "num_heads"),
+        ("key/value heads", "attention", "num_kv_heads"),
+        ("head_dim", "attention", "head_dim"),
+    ]
     found = False
     for label, kind, attr in checks:
         r, o = _first(reference, kind), _first(other, kind)
@@ -427,7 +520,8 @@ def _node_set_phrases(extra, missing, oth_by, common_layers, out: set[str]) -> N
     if "rotary_emb" in missing:
         attn = next((n for n in oth_by.values() if n.kind == "attention"), None)
         how = {"alibi": "ALiBi position biases", "learned": "learned absolute position embeddings (GPT-2 style)"}.get(
-            attn.attrs.get("position") if attn else None, "no position encoding")
+            attn.attrs.get("position") if attn else None, "no position encoding"
+        )
         out.add(f"uses {how} where LLaMA uses rotary embeddings")
         for t in ("rotary_emb", "self_attn.rope"):
             missing.pop(t, None)
@@ -459,8 +553,14 @@ def _attr_phrases(grouped, common_layers, out: set[str]) -> None:
         where = _where({x for x in layers if x is not None}, common_layers)
         key = frozenset(x for x in layers if x is not None)
         if attr == "kind" and {ov, rv} == {"layernorm", "rmsnorm"}:
-            out.add(where + ("uses LayerNorm where LLaMA uses RMSNorm" if ov == "layernorm"
-                             else "uses RMSNorm where the reference uses LayerNorm"))
+            out.add(
+                where
+                + (
+                    "uses LayerNorm where LLaMA uses RMSNorm"
+                    if ov == "layernorm"
+                    else "uses RMSNorm where the reference uses LayerNorm"
+                )
+            )
         elif attr == "kind":
             out.add(where + f"{t} is {ov} where LLaMA has {rv}")
         elif attr == "bias" and t in SHORT:
@@ -478,11 +578,17 @@ def _attr_phrases(grouped, common_layers, out: set[str]) -> None:
         elif attr == "eps":
             out.add(f"norm eps {ov} vs {rv} in the reference")
         elif attr == "tied":
-            out.add("output head tied to the embedding where the reference has a separate lm_head" if ov
-                    else "separate lm_head where the reference ties it to the embedding")
+            out.add(
+                "output head tied to the embedding where the reference has a separate lm_head"
+                if ov
+                else "separate lm_head where the reference ties it to the embedding"
+            )
         elif attr == "sliding_window":
-            out.add(f"sliding-window attention ({ov} positions)" if ov else
-                    f"full causal attention where the reference uses a sliding window of {rv}")
+            out.add(
+                f"sliding-window attention ({ov} positions)"
+                if ov
+                else f"full causal attention where the reference uses a sliding window of {rv}"
+            )
         elif attr == "rope_scaling":
             out.add(f"rope scaling {dict(ov) if ov else None} vs {dict(rv) if rv else None} in the reference")
         elif attr == "softcap":
@@ -518,16 +624,17 @@ def _edge_phrases(reference: Graph, other: Graph, common_layers, out: set[str]) 
     ref_e, oth_e = templated(reference), templated(other)
     new_edges = [(a, b) for a, b in oth_e if (a, b) not in ref_e]
     mlp_norms = ("post_attention_layernorm", "pre_feedforward_layernorm")
-    if any(b in mlp_norms and a != "residual_add" or (a, b) == ("input_layernorm", "mlp.gate_proj")
-           for a, b in new_edges):
-        out.add("attention and MLP read the same block input (parallel block, GPT-J/Falcon style) where LLaMA "
-                "runs them one after the other")
+    if any(
+        b in mlp_norms and a != "residual_add" or (a, b) == ("input_layernorm", "mlp.gate_proj") for a, b in new_edges
+    ):
+        out.add(
+            "attention and MLP read the same block input (parallel block, GPT-J/Falcon style) where LLaMA "
+            "runs them one after the other"
+        )
         return
     for (a, b), layers in sorted(oth_e.items()):
         if (a, b) not in ref_e:
-            out.add(_where({x for x in layers if x is not None}, common_layers) + f"data flows {a} → {b}, "
-                                                                                 "not in LLaMA")
+            out.add(_where({x for x in layers if x is not None}, common_layers) + f"data flows {a} → {b}, not in LLaMA")
     for (a, b), layers in sorted(ref_e.items()):
         if (a, b) not in oth_e:
-            out.add(_where({x for x in layers if x is not None}, common_layers) + f"no data flow {a} → {b} "
-                                                                                 "as in LLaMA")
+            out.add(_where({x for x in layers if x is not None}, common_layers) + f"no data flow {a} → {b} as in LLaMA")

@@ -52,8 +52,10 @@ class LlamaConfig:
         if self.o_proj_bias is None:
             object.__setattr__(self, "o_proj_bias", self.attention_bias)
         if self.num_attention_heads % self.num_key_value_heads:
-            raise ValueError(f"num_attention_heads {self.num_attention_heads} is not a multiple of "
-                             f"num_key_value_heads {self.num_key_value_heads}")
+            raise ValueError(
+                f"num_attention_heads {self.num_attention_heads} is not a multiple of "
+                f"num_key_value_heads {self.num_key_value_heads}"
+            )
 
     @classmethod
     def from_hf(cls, hf: Mapping[str, Any]) -> LlamaConfig:
@@ -179,8 +181,7 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(h, kvd, bias=cfg.attention_bias)
         self.o_proj = nn.Linear(qd, h, bias=cfg.o_proj_bias)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: list | None = None
-                ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: list | None = None) -> torch.Tensor:
         """cache: this layer's [keys, values] of the earlier positions (empty at first), extended in place."""
         # [B, T, heads*head_dim] → [B, heads, T, head_dim]; unflatten needs no shape lookups (keeps fx traces clean)
         q = self.q_proj(x).unflatten(-1, (self.n_heads, self.head_dim)).transpose(1, 2)
@@ -220,8 +221,7 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: list | None = None
-                ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: list | None = None) -> torch.Tensor:
         h = x + self.self_attn(self.input_layernorm(x), cos, sin, cache)
         return h + self.mlp(self.post_attention_layernorm(h))
 
@@ -239,9 +239,11 @@ class CanonicalLoadError(ValueError):
 
     def __init__(self, missing: list[str], unexpected: list[str], mismatched: list[str]):
         self.missing, self.unexpected, self.mismatched = missing, unexpected, mismatched
-        parts = [f"{what} ({len(keys)}): {', '.join(keys)}"
-                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched))
-                 if keys]
+        parts = [
+            f"{what} ({len(keys)}): {', '.join(keys)}"
+            for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched))
+            if keys
+        ]
         super().__init__("state dict does not match the reference LLaMA: " + "; ".join(parts))
 
 
@@ -355,7 +357,7 @@ def greedy(model: Llama, prompt: list[int], steps: int) -> list[int]:
     if dynamic and len(ids) + steps > cfg.max_position_embeddings:
         for _ in range(steps):
             ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
-        return ids[len(prompt):]
+        return ids[len(prompt) :]
     cache, new = model.new_cache(), ids
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a cached step is a chain of small ops: waiting for other threads would dominate
@@ -365,7 +367,7 @@ def greedy(model: Llama, prompt: list[int], steps: int) -> list[int]:
             new = ids[-1:]
     finally:
         torch.set_num_threads(threads)
-    return ids[len(prompt):]
+    return ids[len(prompt) :]
 
 
 # ---------------------------------------------------------------------------------------------- stored weights
@@ -395,8 +397,12 @@ FEW_TOKENS = 8  # up to this many positions (a cached greedy step), a linear lay
 BLOCK_ELEMS = 1 << 19  # weight values widened per block: 2 MB of float32, about a core's L2 cache
 
 
-def stream_weights(units: list[tuple[nn.Module, bool]], root: nn.Module, weights: Mapping[str, Stored],
-                   dtype: torch.dtype = torch.float32) -> list:
+def stream_weights(
+    units: list[tuple[nn.Module, bool]],
+    root: nn.Module,
+    weights: Mapping[str, Stored],
+    dtype: torch.dtype = torch.float32,
+) -> list:
     """Give a meta-device model its weights one unit at a time: just before a unit (a decoder layer, the
     embedding, the final norm, the head) runs, its parameters are taken from ``weights`` (full names as in
     ``root.named_parameters``), widened to ``dtype`` when the unit's flag says so; just after, they are dropped
@@ -428,15 +434,17 @@ def stream_weights(units: list[tuple[nn.Module, bool]], root: nn.Module, weights
         scratch = buffer(("block", rows, w.shape[1]), (rows, w.shape[1]))
         for r in range(0, w.shape[0], rows):
             n = min(rows, w.shape[0] - r)
-            torch.mm(scratch[:n].copy_(w[r:r + n]), flat, out=out[r:r + n])
+            torch.mm(scratch[:n].copy_(w[r : r + n]), flat, out=out[r : r + n])
         out = out.T.reshape(*x.shape[:-1], w.shape[0])
         return out if b is None else out + b
 
     for position, (unit, widen) in enumerate(units):
         prefix = owner[id(unit)]
-        slots = [(mod, local, f"{sub}.{local}".lstrip("."), p)
-                 for sub, mod in unit.named_modules(remove_duplicate=False)
-                 for local, p in mod.named_parameters(recurse=False)]
+        slots = [
+            (mod, local, f"{sub}.{local}".lstrip("."), p)
+            for sub, mod in unit.named_modules(remove_duplicate=False)
+            for local, p in mod.named_parameters(recurse=False)
+        ]
         if widen:  # set here, not in the hook: a module reads its forward before its own pre-hooks run
             for mod, local, rel, _ in slots:
                 if isinstance(mod, nn.Linear) and local == "weight":
@@ -464,7 +472,11 @@ def streamed(model: Llama, weights: Mapping[str, Stored]) -> Llama:
     """An `empty` Llama computing in float32 from weights kept as stored: the embedding rows are looked up in the
     stored dtype and widened, each layer and the head are widened while they run."""
     model.compute_dtype = torch.float32
-    units = [(model.model.embed_tokens, False), *[(layer, True) for layer in model.model.layers],
-             (model.model.norm, True), (model.lm_head, True)]
+    units = [
+        (model.model.embed_tokens, False),
+        *[(layer, True) for layer in model.model.layers],
+        (model.model.norm, True),
+        (model.lm_head, True),
+    ]
     stream_weights(units, model, weights)
     return model

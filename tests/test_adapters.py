@@ -13,8 +13,14 @@ import torch
 from provenance.cli.main import main
 from provenance.errors import InputError
 
-LCFG = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            intermediate_size=128, vocab_size=256)
+LCFG = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    intermediate_size=128,
+    vocab_size=256,
+)
 
 
 def _llama(seed: int, **over):
@@ -41,13 +47,22 @@ def made(tmp_path_factory):
     _llama(1).save_pretrained(root / "other")  # an independent model of the same shape
     _llama(2, hidden_size=32).save_pretrained(root / "narrow")
     oracles = {
-        "plain": _adapter(_llama(0), root / "plain", r=4, lora_alpha=8,
-                          target_modules=["q_proj", "v_proj", "down_proj"]),
-        "patterns": _adapter(_llama(0), root / "patterns", r=4, lora_alpha=16, use_rslora=True,
-                             target_modules=["q_proj", "k_proj", "up_proj", "gate_proj"],
-                             rank_pattern={"k_proj": 2}, alpha_pattern={"up_proj": 3}),
-        "embedding": _adapter(_llama(0), root / "embedding", r=2, lora_alpha=4, target_modules=["embed_tokens",
-                                                                                              "o_proj"]),
+        "plain": _adapter(
+            _llama(0), root / "plain", r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]
+        ),
+        "patterns": _adapter(
+            _llama(0),
+            root / "patterns",
+            r=4,
+            lora_alpha=16,
+            use_rslora=True,
+            target_modules=["q_proj", "k_proj", "up_proj", "gate_proj"],
+            rank_pattern={"k_proj": 2},
+            alpha_pattern={"up_proj": 3},
+        ),
+        "embedding": _adapter(
+            _llama(0), root / "embedding", r=2, lora_alpha=4, target_modules=["embed_tokens", "o_proj"]
+        ),
     }
     return root, oracles
 

@@ -16,8 +16,9 @@ from provenance.cards import parse_card
 def adapter_release(root: Path, base_name: str) -> Path:
     rel = root / "rel"
     rel.mkdir()
-    (rel / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8,
-                                                         "base_model_name_or_path": base_name}))
+    (rel / "adapter_config.json").write_text(
+        json.dumps({"peft_type": "LORA", "r": 8, "base_model_name_or_path": base_name})
+    )
     (rel / "README.md").write_text("---\nlicense: apache-2.0\n---\n# Model Card for Model ID\n")
     return rel
 
@@ -28,8 +29,9 @@ def write_and_read(rel: Path, bases: list[Path] | None = None):
     return report, done, parse_card((rel / "README.md").read_text())
 
 
-@pytest.mark.parametrize("local", ["/home/alice/models/llama-3-8b", "outputs/checkpoint-500", "./llama",
-                                   "C:\\models\\llama", "~/llama"])
+@pytest.mark.parametrize(
+    "local", ["/home/alice/models/llama-3-8b", "outputs/checkpoint-500", "./llama", "C:\\models\\llama", "~/llama"]
+)
 def test_a_local_adapter_base_path_is_never_written(tmp_path, local):
     rel = adapter_release(tmp_path, local)
     report, done, card = write_and_read(rel)
@@ -106,8 +108,10 @@ def test_gguf_organization_and_name_are_not_an_id(tmp_path):
 
 
 def test_hub_id_from_a_hugging_face_cache_snapshot_or_the_base_card(tmp_path):
-    for name, card_extra in (("hub/models--meta-llama--Meta-Llama-3-8B/snapshots/abc", ""),
-                             ("plain-folder", "model_name: meta-llama/Meta-Llama-3-8B\n")):
+    for name, card_extra in (
+        ("hub/models--meta-llama--Meta-Llama-3-8B/snapshots/abc", ""),
+        ("plain-folder", "model_name: meta-llama/Meta-Llama-3-8B\n"),
+    ):
         base = tmp_path / name
         base.mkdir(parents=True)
         (base / "README.md").write_text(f"---\nlicense: llama3\n{card_extra}---\n# Meta Llama 3\n")

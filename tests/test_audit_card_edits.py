@@ -10,16 +10,38 @@ from hypothesis import strategies as st
 import licenses as kb
 from provenance.cards import check_card_text, parse_card, set_front_matter_keys
 
-KEYS = st.sampled_from(["license", "base_model", "tags", "language", "library_name", "pipeline_tag", "model_name",
-                        "datasets", "extra_gated_prompt", "widget"])
-SCALARS = st.one_of(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30),
-                    st.integers(-10**6, 10**6), st.booleans(), st.none())
-VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=4), st.dictionaries(st.sampled_from(["a", "b", "c"]),
-                                                                          SCALARS, max_size=3))
-UPDATES = st.dictionaries(st.sampled_from(["base_model", "license", "license_name", "license_link"]),
-                          st.one_of(st.sampled_from(["meta-llama/Meta-Llama-3-8B", "other", "LICENSE"]),
-                                    st.lists(st.sampled_from(["a/b", "c/d"]), min_size=1, max_size=3)),
-                          min_size=1, max_size=3)
+KEYS = st.sampled_from(
+    [
+        "license",
+        "base_model",
+        "tags",
+        "language",
+        "library_name",
+        "pipeline_tag",
+        "model_name",
+        "datasets",
+        "extra_gated_prompt",
+        "widget",
+    ]
+)
+SCALARS = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30),
+    st.integers(-(10**6), 10**6),
+    st.booleans(),
+    st.none(),
+)
+VALUES = st.one_of(
+    SCALARS, st.lists(SCALARS, max_size=4), st.dictionaries(st.sampled_from(["a", "b", "c"]), SCALARS, max_size=3)
+)
+UPDATES = st.dictionaries(
+    st.sampled_from(["base_model", "license", "license_name", "license_link"]),
+    st.one_of(
+        st.sampled_from(["meta-llama/Meta-Llama-3-8B", "other", "LICENSE"]),
+        st.lists(st.sampled_from(["a/b", "c/d"]), min_size=1, max_size=3),
+    ),
+    min_size=1,
+    max_size=3,
+)
 
 
 @st.composite
@@ -41,8 +63,16 @@ def cards(draw):
         fm = "\n".join(lines)
         if not fm.endswith("\n"):
             fm += "\n"
-    body = draw(st.sampled_from(["# Model Card for Model ID\n", "", "text\n---\nsecond: block\n---\nmore\n",
-                                 "---\nnot: front matter\n---\n"]))
+    body = draw(
+        st.sampled_from(
+            [
+                "# Model Card for Model ID\n",
+                "",
+                "text\n---\nsecond: block\n---\nmore\n",
+                "---\nnot: front matter\n---\n",
+            ]
+        )
+    )
     text = body if style == "none" else "---\n" + fm + "---\n" + body
     if draw(st.booleans()):
         text = text.replace("\n", "\r\n")

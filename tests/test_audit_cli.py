@@ -15,8 +15,9 @@ from provenance.examples import TinyLlamaConfig, llama_state_dict, write_hf_dir,
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "provenance", "audit", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "provenance", "audit", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def card(body: str = "", **front) -> str:
@@ -37,8 +38,9 @@ def llama2_case(tmp_path_factory):
     base = write_hf_dir(root / "llama2-base", sd, cfg.hf_config(), card(license="llama2", model_name="tiny-llama2"))
     (base / "LICENSE").write_text(kb.BY_ID["llama2"].signature.sample)
     (base / "USE_POLICY.md").write_text("# Llama 2 Acceptable Use Policy\n")
-    derived = write_hf_dir(root / "derived", yi_style(sd), cfg.hf_config(),
-                           card("# tiny-yi\n", license="apache-2.0", model_name="tiny-yi"))
+    derived = write_hf_dir(
+        root / "derived", yi_style(sd), cfg.hf_config(), card("# tiny-yi\n", license="apache-2.0", model_name="tiny-yi")
+    )
     return base, derived
 
 
@@ -59,8 +61,9 @@ def test_llama2_derivative_declaring_apache_without_notice(llama2_case):
 def test_llama3_derivative_without_the_prefix(tmp_path):
     rel = tmp_path / "rel"
     rel.mkdir()
-    (rel / "README.md").write_text(card("# tiny-chat\n", license="llama3", model_name="tiny-chat",
-                                        base_model="meta-llama/Meta-Llama-3-8B"))
+    (rel / "README.md").write_text(
+        card("# tiny-chat\n", license="llama3", model_name="tiny-chat", base_model="meta-llama/Meta-Llama-3-8B")
+    )
     proc = cli(rel, "--format", "json")
     ids = finding_ids(proc)
     assert {"name-prefix", "attribution-missing"} <= ids
@@ -72,8 +75,14 @@ def test_exit_codes(tmp_path):
     lic = kb.BY_ID["llama3"]
     rel = tmp_path / "rel"
     rel.mkdir()
-    (rel / "README.md").write_text(card("Built with Meta Llama 3\n", license="llama3", model_name="tiny-chat",
-                                        base_model="meta-llama/Meta-Llama-3-8B"))
+    (rel / "README.md").write_text(
+        card(
+            "Built with Meta Llama 3\n",
+            license="llama3",
+            model_name="tiny-chat",
+            base_model="meta-llama/Meta-Llama-3-8B",
+        )
+    )
     (rel / "LICENSE").write_text(lic.signature.sample)
     (rel / "NOTICE").write_text(lic.notice + "\n")
     (rel / "USE_POLICY.md").write_text("policy\n")
@@ -93,9 +102,14 @@ def test_exit_codes(tmp_path):
     assert cli(rel, "--config", cfg, "--fail-on", "warning").returncode == 1  # the flag wins over the file
     (rel / "provenance.toml").unlink()
     # Usage errors and unreadable input: exit 2, one line on stderr, nothing on stdout.
-    for args in ((tmp_path / "missing",), (rel, "--base-license", "nope"), (rel, "--force"),
-                 (rel, "--format", "pdf"), (rel, "--base", tmp_path / "missing-base"),
-                 (rel, "--config", tmp_path / "missing.toml")):
+    for args in (
+        (tmp_path / "missing",),
+        (rel, "--base-license", "nope"),
+        (rel, "--force"),
+        (rel, "--format", "pdf"),
+        (rel, "--base", tmp_path / "missing-base"),
+        (rel, "--config", tmp_path / "missing.toml"),
+    ):
         proc = cli(*args)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert proc.stdout == ""
@@ -129,8 +143,9 @@ def test_write_twice_changes_nothing_the_second_time(tmp_path, llama2_case):
 def test_without_write_nothing_is_written_and_the_plan_is_shown(tmp_path):
     rel = tmp_path / "rel"
     rel.mkdir()
-    (rel / "README.md").write_text(card(license="llama3.1", model_name="Llama-3.1-tiny",
-                                        base_model="meta-llama/Llama-3.1-8B"))
+    (rel / "README.md").write_text(
+        card(license="llama3.1", model_name="Llama-3.1-tiny", base_model="meta-llama/Llama-3.1-8B")
+    )
     before = sorted(p.name for p in rel.iterdir())
     proc = cli(rel)
     assert proc.returncode == 1

@@ -31,8 +31,12 @@ def make(root: Path, files: dict[str, str | None]) -> Path:
 def llama2_release() -> dict[str, str | None]:
     """A card-only Llama 2 fine-tune that owes nothing: the clean baseline."""
     return {
-        "README.md": card("# tiny-llama2-chat\n", license="llama2", base_model="meta-llama/Llama-2-7b-hf",
-                          model_name="tiny-llama2-chat"),
+        "README.md": card(
+            "# tiny-llama2-chat\n",
+            license="llama2",
+            base_model="meta-llama/Llama-2-7b-hf",
+            model_name="tiny-llama2-chat",
+        ),
         "LICENSE": kb.BY_ID["llama2"].signature.sample,
         "NOTICE": kb.BY_ID["llama2"].notice + "\n",
         "USE_POLICY.md": "# Llama 2 Acceptable Use Policy\n",
@@ -42,20 +46,31 @@ def llama2_release() -> dict[str, str | None]:
 def llama3_release() -> dict[str, str | None]:
     lic = kb.BY_ID["llama3"]
     return {
-        "README.md": card("# Llama-3-tiny-chat\n\nBuilt with Meta Llama 3\n", license="llama3",
-                          base_model="meta-llama/Meta-Llama-3-8B", model_name="Llama-3-tiny-chat"),
+        "README.md": card(
+            "# Llama-3-tiny-chat\n\nBuilt with Meta Llama 3\n",
+            license="llama3",
+            base_model="meta-llama/Meta-Llama-3-8B",
+            model_name="Llama-3-tiny-chat",
+        ),
         "LICENSE": lic.signature.sample,
         "NOTICE": lic.notice + "\n",
         "USE_POLICY.md": "# Meta Llama 3 Acceptable Use Policy\n",
     }
 
 
-def yi_release(body: str = "# tiny-yi-chat\n\nA chat model fine-tuned from Yi-34B by 01.AI.\n"
-               ) -> dict[str, str | None]:
+def yi_release(
+    body: str = "# tiny-yi-chat\n\nA chat model fine-tuned from Yi-34B by 01.AI.\n",
+) -> dict[str, str | None]:
     """A card-only Yi derivative of January 2024 (Yi License v2.1 then applied) that credits its source."""
     return {
-        "README.md": card(body, license="other", license_name="yi-license", base_model="01-ai/Yi-34B",
-                          model_name="tiny-yi-chat", release_date="2024-01-10"),
+        "README.md": card(
+            body,
+            license="other",
+            license_name="yi-license",
+            base_model="01-ai/Yi-34B",
+            model_name="tiny-yi-chat",
+            release_date="2024-01-10",
+        ),
         "LICENSE": kb.BY_ID["yi-license"].signature.sample,
     }
 
@@ -65,8 +80,9 @@ def ids(report) -> set[str]:
 
 
 def run(tmp: Path, files, bases=(), base_licenses=(), config=None):
-    return audit_release(make(tmp / "release", files), [Path(b) for b in bases], list(base_licenses),
-                         config or AuditConfig())
+    return audit_release(
+        make(tmp / "release", files), [Path(b) for b in bases], list(base_licenses), config or AuditConfig()
+    )
 
 
 def test_clean_baselines_have_no_findings(tmp_path):
@@ -82,36 +98,76 @@ def _with(files, **changes):
 
 # finding id -> (files that raise it, files that do not); both built from a clean baseline.
 CASES = {
-    "license-missing": (_with(llama2_release(), **{"README.md": card(model_name="x", base_model="a/b"),
-                                                   "LICENSE": None}),
-                        llama2_release()),
-    "license-unknown": (_with(llama2_release(), **{"README.md": card(license="gpl-3.0", model_name="x")}),
-                        llama2_release()),
+    "license-missing": (
+        _with(llama2_release(), **{"README.md": card(model_name="x", base_model="a/b"), "LICENSE": None}),
+        llama2_release(),
+    ),
+    "license-unknown": (
+        _with(llama2_release(), **{"README.md": card(license="gpl-3.0", model_name="x")}),
+        llama2_release(),
+    ),
     "license-text-missing": (_with(llama2_release(), LICENSE=None), llama2_release()),
     "license-text-unavailable": (_with(llama2_release(), LICENSE=None), llama2_release()),
     "license-text-unrecognised": (_with(llama2_release(), **{"LICENSE-extra": "Our own terms.\n"}), llama2_release()),
-    "license-text-mismatch": (_with(llama2_release(), **{"LICENSE-extra": kb.BY_ID["gemma"].signature.sample}),
-                              llama2_release()),
+    "license-text-mismatch": (
+        _with(llama2_release(), **{"LICENSE-extra": kb.BY_ID["gemma"].signature.sample}),
+        llama2_release(),
+    ),
     "notice-missing": (_with(llama2_release(), NOTICE=None), llama2_release()),
-    "notice-incorrect": (_with(llama2_release(), NOTICE="Llama 2 is licensed under some license.\n"),
-                         llama2_release()),
+    "notice-incorrect": (_with(llama2_release(), NOTICE="Llama 2 is licensed under some license.\n"), llama2_release()),
     "use-policy-missing": (_with(llama2_release(), **{"USE_POLICY.md": None}), llama2_release()),
-    "attribution-missing": (_with(llama3_release(), **{"README.md": card(
-        "# Llama-3-tiny-chat\n", license="llama3", base_model="meta-llama/Meta-Llama-3-8B",
-        model_name="Llama-3-tiny-chat")}), llama3_release()),
-    "name-prefix": (_with(llama3_release(), **{"README.md": card(
-        "Built with Meta Llama 3\n", license="llama3", base_model="meta-llama/Meta-Llama-3-8B",
-        model_name="tiny-chat")}), llama3_release()),
-    "undisclosed-base": (_with(llama2_release(), **{
-        "README.md": card(license="llama2", model_name="x"),
-        "adapter_config.json": json.dumps({"base_model_name_or_path": "meta-llama/Llama-2-7b-hf"})}),
-        _with(llama2_release(), **{"adapter_config.json": json.dumps(
-            {"base_model_name_or_path": "meta-llama/Llama-2-7b-hf"})})),
-    "base-hint-undisclosed": (_with(llama2_release(), **{"config.json": json.dumps({"_name_or_path": "org/other"})}),
-                              _with(llama2_release(), **{"config.json": json.dumps(
-                                  {"_name_or_path": "meta-llama/Llama-2-7b-hf"})})),
-    "base-license-unknown": (_with(llama2_release(), **{"README.md": card(
-        license="llama2", model_name="x", base_model="someone/unheard-of-model")}), llama2_release()),
+    "attribution-missing": (
+        _with(
+            llama3_release(),
+            **{
+                "README.md": card(
+                    "# Llama-3-tiny-chat\n",
+                    license="llama3",
+                    base_model="meta-llama/Meta-Llama-3-8B",
+                    model_name="Llama-3-tiny-chat",
+                )
+            },
+        ),
+        llama3_release(),
+    ),
+    "name-prefix": (
+        _with(
+            llama3_release(),
+            **{
+                "README.md": card(
+                    "Built with Meta Llama 3\n",
+                    license="llama3",
+                    base_model="meta-llama/Meta-Llama-3-8B",
+                    model_name="tiny-chat",
+                )
+            },
+        ),
+        llama3_release(),
+    ),
+    "undisclosed-base": (
+        _with(
+            llama2_release(),
+            **{
+                "README.md": card(license="llama2", model_name="x"),
+                "adapter_config.json": json.dumps({"base_model_name_or_path": "meta-llama/Llama-2-7b-hf"}),
+            },
+        ),
+        _with(
+            llama2_release(),
+            **{"adapter_config.json": json.dumps({"base_model_name_or_path": "meta-llama/Llama-2-7b-hf"})},
+        ),
+    ),
+    "base-hint-undisclosed": (
+        _with(llama2_release(), **{"config.json": json.dumps({"_name_or_path": "org/other"})}),
+        _with(llama2_release(), **{"config.json": json.dumps({"_name_or_path": "meta-llama/Llama-2-7b-hf"})}),
+    ),
+    "base-license-unknown": (
+        _with(
+            llama2_release(),
+            **{"README.md": card(license="llama2", model_name="x", base_model="someone/unheard-of-model")},
+        ),
+        llama2_release(),
+    ),
     "card-missing": (_with(llama2_release(), **{"README.md": None}), llama2_release()),
     "source-attribution-missing": (yi_release("# tiny-yi-chat\n\nA chat model.\n"), yi_release()),
 }
@@ -137,8 +193,9 @@ def test_license_conflict_raised_and_not_raised(tmp_path):
     assert "license-conflict" in ids(report)
     assert "license-conflict" not in ids(run(tmp_path / "b", llama2_release(), base_licenses=["llama2"]))
     # A Hub id the table knows gives the inherited license without --base-license.
-    named = _with(llama2_release(), **{"README.md": card(license="mit", model_name="x",
-                                                         base_model="meta-llama/Llama-2-7b-hf")})
+    named = _with(
+        llama2_release(), **{"README.md": card(license="mit", model_name="x", base_model="meta-llama/Llama-2-7b-hf")}
+    )
     report = run(tmp_path / "c", named)
     assert "license-conflict" in ids(report)
     assert report.bases[0].license_source.startswith("known Hub repo table")
@@ -176,20 +233,27 @@ def test_gguf_metadata_names_the_base_and_the_license(tmp_path):
 
 # ------------------------------------------------------------------------------------------ with real weights
 
+
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     cfg = TinyLlamaConfig()
     base_sd = llama_state_dict(cfg, seed=0)
-    base = write_hf_dir(root / "llama2-base", base_sd, cfg.hf_config(),
-                        card(license="llama2", model_name="tiny-llama2-base"))
+    base = write_hf_dir(
+        root / "llama2-base", base_sd, cfg.hf_config(), card(license="llama2", model_name="tiny-llama2-base")
+    )
     (base / "LICENSE").write_text(kb.BY_ID["llama2"].signature.sample)
     (base / "USE_POLICY.md").write_text("# Llama 2 Acceptable Use Policy\n")
     yi_cfg = dict(cfg.hf_config(), architectures=["YiForCausalLM"], model_type="yi")
-    derived = write_hf_dir(root / "yi-style", yi_style(base_sd), yi_cfg,
-                           card(license="apache-2.0", model_name="tiny-yi"))
-    independent = write_hf_dir(root / "independent", llama_state_dict(cfg, seed=1), cfg.hf_config(),
-                               card(license="llama2", model_name="tiny-other"))
+    derived = write_hf_dir(
+        root / "yi-style", yi_style(base_sd), yi_cfg, card(license="apache-2.0", model_name="tiny-yi")
+    )
+    independent = write_hf_dir(
+        root / "independent",
+        llama_state_dict(cfg, seed=1),
+        cfg.hf_config(),
+        card(license="llama2", model_name="tiny-other"),
+    )
     return {"base": base, "derived": derived, "independent": independent}
 
 
@@ -216,8 +280,13 @@ def test_lineage_unconfirmed_raised_and_not_raised(tiny_models):
 
 
 def test_base_without_weights_is_user_claimed_lineage(tmp_path):
-    base = make(tmp_path / "base", {"README.md": card(license="llama3.1", model_name="Llama-3.1-8B"),
-                                    "LICENSE": kb.BY_ID["llama3.1"].signature.sample})
+    base = make(
+        tmp_path / "base",
+        {
+            "README.md": card(license="llama3.1", model_name="Llama-3.1-8B"),
+            "LICENSE": kb.BY_ID["llama3.1"].signature.sample,
+        },
+    )
     report = run(tmp_path, {"README.md": card(license="llama3.1", model_name="Llama-3.1-tiny")}, bases=[base])
     b = report.bases[0]
     assert b.established_by == ["--base"] and b.evidence == "user"
@@ -227,11 +296,15 @@ def test_base_without_weights_is_user_claimed_lineage(tmp_path):
 
 
 def test_base_license_flag_fills_unknown_bases_then_adds_anonymous_ones(tmp_path):
-    report = run(tmp_path, {"README.md": card(license="llama2", model_name="x", base_model="org/private")},
-                 base_licenses=["llama2", "qwen"])
+    report = run(
+        tmp_path,
+        {"README.md": card(license="llama2", model_name="x", base_model="org/private")},
+        base_licenses=["llama2", "qwen"],
+    )
     assert [(b.name, b.licenses, b.license_source) for b in report.bases] == [
-        ("org/private", ["llama2"], "--base-license"), ("(base under Qwen License Agreement)", ["qwen"],
-                                                        "--base-license")]
+        ("org/private", ["llama2"], "--base-license"),
+        ("(base under Qwen License Agreement)", ["qwen"], "--base-license"),
+    ]
     with pytest.raises(UsageError):
         run(tmp_path / "x", llama2_release(), base_licenses=["no-such-license"])
 
@@ -308,15 +381,21 @@ def test_set_front_matter_keys_keeps_other_lines():
 
 
 def test_adapter_release_is_not_weight_compared(tmp_path, tiny_models):
-    rel = make(tmp_path / "adapter", {
-        "README.md": card(license="llama2", model_name="x", base_model="tiny-llama2-base"),
-        "adapter_config.json": json.dumps({"base_model_name_or_path": "tiny-llama2-base", "peft_type": "LORA"}),
-        "adapter_model.safetensors": None})
+    rel = make(
+        tmp_path / "adapter",
+        {
+            "README.md": card(license="llama2", model_name="x", base_model="tiny-llama2-base"),
+            "adapter_config.json": json.dumps({"base_model_name_or_path": "tiny-llama2-base", "peft_type": "LORA"}),
+            "adapter_model.safetensors": None,
+        },
+    )
     import numpy as np
     from safetensors.numpy import save_file
 
-    save_file({"base_model.model.layers.0.q_proj.lora_A.weight": np.zeros((2, 64), np.float32)},
-              str(rel / "adapter_model.safetensors"))
+    save_file(
+        {"base_model.model.layers.0.q_proj.lora_A.weight": np.zeros((2, 64), np.float32)},
+        str(rel / "adapter_model.safetensors"),
+    )
     report = audit_release(rel, [tiny_models["base"]], [], AuditConfig())
     base = report.bases[0]
     assert base.comparison["skipped"].endswith("adapter (adapter_config.json)")
@@ -327,15 +406,25 @@ def test_adapter_release_is_not_weight_compared(tmp_path, tiny_models):
 def test_creative_commons_text_or_its_link_satisfies_the_copy_duty(tmp_path):
     declared = {"README.md": card("# m\n", license="cc-by-4.0", model_name="m")}
     assert "license-text-missing" not in ids(run(tmp_path / "a", declared))  # the card's id renders as a link
-    inherited = {"README.md": card("# m\n", license="mit", model_name="m", base_model="someone/cc-model"),
-                 "LICENSE": kb.BY_ID["mit"].signature.sample}
+    inherited = {
+        "README.md": card("# m\n", license="mit", model_name="m", base_model="someone/cc-model"),
+        "LICENSE": kb.BY_ID["mit"].signature.sample,
+    }
     report = run(tmp_path / "b", inherited, base_licenses=["cc-by-4.0"])
     missing = [f for f in report.findings if f.id == "license-text-missing"]
     assert len(missing) == 1 and missing[0].license == "cc-by-4.0" and "URI" in missing[0].message
     assert "creativecommons.org/licenses/by/4.0" in missing[0].fix
-    linked = dict(inherited, **{"README.md": card(
-        "# m\n\nBase model under https://creativecommons.org/licenses/by/4.0/ (CC BY 4.0).\n", license="mit",
-        model_name="m", base_model="someone/cc-model")})
+    linked = dict(
+        inherited,
+        **{
+            "README.md": card(
+                "# m\n\nBase model under https://creativecommons.org/licenses/by/4.0/ (CC BY 4.0).\n",
+                license="mit",
+                model_name="m",
+                base_model="someone/cc-model",
+            )
+        },
+    )
     assert "license-text-missing" not in ids(run(tmp_path / "c", linked, base_licenses=["cc-by-4.0"]))
     # a license whose text itself must travel is not satisfied by a link
     llama = dict(llama2_release(), LICENSE=None)

@@ -36,9 +36,18 @@ def test_action_writes_summary_and_sarif_and_fails_the_step(tmp_path):
     rel.mkdir()
     (rel / "README.md").write_text("---\nlicense: llama2\nmodel_name: tiny\n---\n# tiny\n")
     summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
-    env = dict(os.environ, INPUT_PATH=str(rel), INPUT_BASE="", INPUT_BASE_LICENSE="llama2\n", INPUT_FAIL_ON="",
-               INPUT_COMPARE="off", INPUT_SARIF=str(tmp_path / "out.sarif"), INPUT_CONFIG="",
-               GITHUB_STEP_SUMMARY=str(summary), GITHUB_OUTPUT=str(outputs))
+    env = dict(
+        os.environ,
+        INPUT_PATH=str(rel),
+        INPUT_BASE="",
+        INPUT_BASE_LICENSE="llama2\n",
+        INPUT_FAIL_ON="",
+        INPUT_COMPARE="off",
+        INPUT_SARIF=str(tmp_path / "out.sarif"),
+        INPUT_CONFIG="",
+        GITHUB_STEP_SUMMARY=str(summary),
+        GITHUB_OUTPUT=str(outputs),
+    )
     # `provenance` on PATH may be another install: run this checkout's CLI under that name.
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -62,6 +71,16 @@ def test_readme_lists_every_finding_id_and_flag():
     doc = (ROOT / "README.md").read_text()
     for rid, rule in RULES.items():
         assert f"| `{rid}` | {rule.severity} |" in doc, rid
-    for flag in ("--base", "--base-license", "--fail-on", "--format", "--output", "--report", "--write", "--force",
-                 "--config", "--compare"):
+    for flag in (
+        "--base",
+        "--base-license",
+        "--fail-on",
+        "--format",
+        "--output",
+        "--report",
+        "--write",
+        "--force",
+        "--config",
+        "--compare",
+    ):
         assert f"`{flag}" in doc, flag

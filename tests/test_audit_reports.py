@@ -26,8 +26,13 @@ def report(tmp_path):
     and config.json."""
     rel = tmp_path / "release"
     rel.mkdir()
-    (rel / "README.md").write_text(card(license="mit", model_name="tiny <b>html</b> & co",
-                                        base_model=["meta-llama/Llama-2-7b-hf", "someone/unknown"]))
+    (rel / "README.md").write_text(
+        card(
+            license="mit",
+            model_name="tiny <b>html</b> & co",
+            base_model=["meta-llama/Llama-2-7b-hf", "someone/unknown"],
+        )
+    )
     (rel / "NOTICE").write_text("Copyright nobody.\n")
     (rel / "LICENSE").write_text(kb.BY_ID["gemma"].signature.sample)
     (rel / "config.json").write_text(json.dumps({"_name_or_path": "org/hidden-base"}))
@@ -51,8 +56,7 @@ def test_sarif_is_valid_against_the_official_schema(report):
     run = doc["runs"][0]
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     assert rule_ids == sorted(RULES)
-    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1]
-            for r in run["results"]}
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1] for r in run["results"]}
     assert {"README.md", "NOTICE", "config.json", "LICENSE"} <= uris
     for r in run["results"]:
         assert rule_ids[r["ruleIndex"]] == r["ruleId"]
@@ -81,7 +85,9 @@ def test_cyclonedx_ml_bom_is_valid(report):
     assert declared == [{"id": "MIT", "acknowledgement": "declared"}]
     # MIT conflicts with the Llama 2 base: the release is concluded to be under the Llama 2 license
     assert {p["value"] for c in concluded for p in c.get("properties", [])} >= {
-        "LicenseRef-scancode-llama-2-license-2023", "llama2"}
+        "LicenseRef-scancode-llama-2-license-2023",
+        "llama2",
+    }
     assert "MIT" not in {c.get("id") for c in concluded}
     ancestors = {a["name"]: a for a in model["pedigree"]["ancestors"]}
     llama = ancestors["meta-llama/Llama-2-7b-hf"]

@@ -53,8 +53,9 @@ def test_meta_llama3_license_file_with_the_policy_inside_satisfies_it(tmp_path, 
 
 
 def test_a_policy_file_satisfies_it(tmp_path, texts):
-    rel = llama_release(tmp_path, "llama2", (texts / "llama2" / "LICENSE").read_text(),
-                        (texts / "llama2" / "USE_POLICY.md").read_text())
+    rel = llama_release(
+        tmp_path, "llama2", (texts / "llama2" / "LICENSE").read_text(), (texts / "llama2" / "USE_POLICY.md").read_text()
+    )
     assert "use-policy-missing" not in findings(rel)
 
 

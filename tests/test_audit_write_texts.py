@@ -45,8 +45,12 @@ def test_attribution_says_license_when_license_is_the_text(tmp_path):
 
 
 def test_template_heading_is_not_a_model_name(tmp_path):
-    for heading in ("Model Card for Model ID", "Model Card", "model card for model id",
-                    "Model Card for {{ model_id | default(\"Model ID\", true) }}"):
+    for heading in (
+        "Model Card for Model ID",
+        "Model Card",
+        "model card for model id",
+        'Model Card for {{ model_id | default("Model ID", true) }}',
+    ):
         assert heading_name(heading) is None, heading
     assert heading_name("Model Card for Llama-3-tiny") == "Llama-3-tiny"
     assert heading_name("Vicuna Model Card") == "Vicuna"
@@ -61,8 +65,9 @@ def test_stale_wrong_version_notice_is_reported_and_replaced_with_force(tmp_path
     base = base_dir(tmp_path, "llama3.1")
     rel = tmp_path / "rel"
     rel.mkdir()
-    (rel / "README.md").write_text("---\nlicense: llama3.1\nbase_model: meta-llama/Llama-3.1-8B\n---\n"
-                                   "# Llama tiny\n\n**Built with Llama**\n")
+    (rel / "README.md").write_text(
+        "---\nlicense: llama3.1\nbase_model: meta-llama/Llama-3.1-8B\n---\n# Llama tiny\n\n**Built with Llama**\n"
+    )
     (rel / "LICENSE").write_text(kb.BY_ID["llama3.1"].signature.sample)
     (rel / "USE_POLICY.md").write_text("policy\n")
     stale = kb.BY_ID["llama3"].notice

@@ -21,17 +21,20 @@ from provenance.errors import InputError
 
 BILLION_LAUGHS = "".join(
     f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9 if p else ['"lol"'] * 9) + "]\n"
-    for p, c in zip([None, *"abcdefgh"], "abcdefghi"))
+    for p, c in zip([None, *"abcdefgh"], "abcdefghi")
+)
 
 
 def run(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "provenance", *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "provenance", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
 def strict_json(text: str):
     def refuse(const):
         raise AssertionError(f"not strict JSON: {const}")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -138,7 +141,7 @@ def test_unterminated_front_matter_is_body():
 # ------------------------------------------------------------------------------- attribution display (defect 1)
 
 # Meta's Llama 3 card, the way re-uploads copy it: the whole license quoted in `extra_gated_prompt`.
-LLAMA3_CARD = '''---
+LLAMA3_CARD = """---
 language:
 - en
 pipeline_tag: text-generation
@@ -172,7 +175,7 @@ extra_gated_fields:
 ## Model Details
 
 Meta developed and released the Meta Llama 3 family of large language models (LLMs).
-'''
+"""
 
 
 def test_quoted_license_in_front_matter_is_not_a_display():
@@ -181,44 +184,55 @@ def test_quoted_license_in_front_matter_is_not_a_display():
     assert find_display(card, "Built with Meta Llama 3") is None
 
 
-@pytest.mark.parametrize("body", [
-    "This model was built with LLaMA-Factory.\n",
-    "Built with llama.cpp\n",
-    "Built with Llamafile\n",
-    "> Built with Meta Llama 3\n",
-    "```\nBuilt with Meta Llama 3\n```\n",
-    "<!-- Built with Meta Llama 3 -->\n",
-    "<!--\nBuilt with Meta Llama 3\n-->\n",
-    "    Built with Meta Llama 3\n",
-    "you shall prominently display “Built with Meta Llama 3” on a related website\n",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "This model was built with LLaMA-Factory.\n",
+        "Built with llama.cpp\n",
+        "Built with Llamafile\n",
+        "> Built with Meta Llama 3\n",
+        "```\nBuilt with Meta Llama 3\n```\n",
+        "<!-- Built with Meta Llama 3 -->\n",
+        "<!--\nBuilt with Meta Llama 3\n-->\n",
+        "    Built with Meta Llama 3\n",
+        "you shall prominently display “Built with Meta Llama 3” on a related website\n",
+    ],
+)
 def test_text_that_is_not_a_display(body):
     card = parse_card("---\nlicense: llama3\n---\n# M\n\n" + body)
     assert find_display(card, "Built with Meta Llama 3") is None
     assert find_display(card, "Built with Llama") is None
 
 
-@pytest.mark.parametrize("body", [
-    "## Built with Meta Llama 3\n",
-    "**Built with Meta Llama 3**\n",
-    "Built with Meta Llama 3.\n",
-    "- built with meta llama 3\n",
-    '<p align="center">Built with Meta Llama 3</p>\n',
-    "[![Built with Meta Llama 3](https://example.org/badge.svg)](https://llama.meta.com)\n",
-    "![badge](https://img.shields.io/badge/Built_with-Meta_Llama_3-blue)\n",
-    "“Built with Meta Llama 3”\n",
-    '- "Built with Meta Llama 3"\n',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "## Built with Meta Llama 3\n",
+        "**Built with Meta Llama 3**\n",
+        "Built with Meta Llama 3.\n",
+        "- built with meta llama 3\n",
+        '<p align="center">Built with Meta Llama 3</p>\n',
+        "[![Built with Meta Llama 3](https://example.org/badge.svg)](https://llama.meta.com)\n",
+        "![badge](https://img.shields.io/badge/Built_with-Meta_Llama_3-blue)\n",
+        "“Built with Meta Llama 3”\n",
+        '- "Built with Meta Llama 3"\n',
+    ],
+)
 def test_real_displays(body):
     card = parse_card(LLAMA3_CARD + "\n" + body)
     d = find_display(card, "Built with Meta Llama 3")
     assert d is not None and d.line == LLAMA3_CARD.count("\n") + 2
 
 
-@pytest.mark.parametrize("line,phrase", [("Built with Qwen2.5", "Built with Qwen"),
-                                         ("Built with Llama 3.1", "Built with Llama"),
-                                         ("Built with Llama-3", "Built with Llama"),
-                                         ("Improved using Qwen", "Improved using Qwen")])
+@pytest.mark.parametrize(
+    "line,phrase",
+    [
+        ("Built with Qwen2.5", "Built with Qwen"),
+        ("Built with Llama 3.1", "Built with Llama"),
+        ("Built with Llama-3", "Built with Llama"),
+        ("Improved using Qwen", "Improved using Qwen"),
+    ],
+)
 def test_a_version_after_the_name_still_displays_it(line, phrase):
     assert find_display(parse_card("# M\n\n" + line + "\n"), phrase) is not None
 

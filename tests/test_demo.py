@@ -34,8 +34,9 @@ def _block(text: str, command: str) -> str:
     """The lines a command printed: from its `$ provenance …` line to the next command or heading."""
     lines = text.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln == f"$ provenance {command}")
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("$ ", "#")) or not lines[i]),
-               len(lines))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].startswith(("$ ", "#")) or not lines[i]), len(lines)
+    )
     return "\n".join(lines[start:end])
 
 
@@ -60,9 +61,18 @@ def test_transformers_line(demo):
     assert "LlamaForCausalLM.from_pretrained(yi-normalized): 0 missing, 0 unexpected keys" in text
 
 
-@pytest.mark.parametrize("name, fmt", [("base", "safetensors"), ("base-meta", "meta"), ("base-Q8_0.gguf", "gguf"),
-                                       ("yi-style", "safetensors"), ("independent", "torch"),
-                                       ("yi-normalized", "safetensors"), ("yi-fixed", "safetensors")])
+@pytest.mark.parametrize(
+    "name, fmt",
+    [
+        ("base", "safetensors"),
+        ("base-meta", "meta"),
+        ("base-Q8_0.gguf", "gguf"),
+        ("yi-style", "safetensors"),
+        ("independent", "torch"),
+        ("yi-normalized", "safetensors"),
+        ("yi-fixed", "safetensors"),
+    ],
+)
 def test_written_checkpoints_open(demo, name, fmt):
     _, text, root = demo
     assert name in text

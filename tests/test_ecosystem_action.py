@@ -29,8 +29,11 @@ def _env(tmp_path: Path, **inputs: str) -> dict:
     for name, value in defaults.items():
         env["INPUT_" + name.upper().replace("-", "_")] = value
     env["INPUT_SARIF"] = defaults["sarif-file"]
-    env.update(RUNNER_TEMP=str(tmp_path / "runner-temp"), GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),
-               GITHUB_OUTPUT=str(tmp_path / "outputs.txt"))
+    env.update(
+        RUNNER_TEMP=str(tmp_path / "runner-temp"),
+        GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"),
+        GITHUB_OUTPUT=str(tmp_path / "outputs.txt"),
+    )
     (tmp_path / "runner-temp").mkdir(exist_ok=True)
     bindir = tmp_path / "bin"
     bindir.mkdir(exist_ok=True)
@@ -49,8 +52,9 @@ def test_action_log_annotations_summary_and_temp_files(tmp_path):
     (rel / "README.md").write_text("---\nlicense: llama2\nmodel_name: tiny\n---\n# tiny\n")
     env = _env(tmp_path, path="release", base_license="llama2", compare="off")
     before = sorted(p.name for p in work.rglob("*"))
-    proc = subprocess.run(["bash", "-e", "-c", _step("audit")["run"]], cwd=work, env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        ["bash", "-e", "-c", _step("audit")["run"]], cwd=work, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 1, proc.stderr
     log = proc.stdout
     assert "FAIL:" in log and "notice-missing [NOTICE]" in log  # the text report, in the job log
@@ -64,14 +68,17 @@ def test_action_log_annotations_summary_and_temp_files(tmp_path):
     assert (tmp_path / "summary.md").read_text().startswith("# Provenance audit: tiny")
 
 
-@pytest.mark.parametrize("files, compare, torch_input, wants_torch", [
-    ([], "deep", "auto", False),
-    (["model.safetensors"], "deep", "auto", False),
-    (["pytorch_model.bin"], "deep", "auto", True),
-    (["pytorch_model.bin"], "off", "auto", False),
-    (["pytorch_model.bin"], "deep", "false", False),
-    ([], "deep", "true", True),
-])
+@pytest.mark.parametrize(
+    "files, compare, torch_input, wants_torch",
+    [
+        ([], "deep", "auto", False),
+        (["model.safetensors"], "deep", "auto", False),
+        (["pytorch_model.bin"], "deep", "auto", True),
+        (["pytorch_model.bin"], "off", "auto", False),
+        (["pytorch_model.bin"], "deep", "false", False),
+        ([], "deep", "true", True),
+    ],
+)
 def test_install_step_takes_torch_only_when_needed(tmp_path, files, compare, torch_input, wants_torch):
     rel = tmp_path / "release"
     rel.mkdir()

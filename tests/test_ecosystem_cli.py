@@ -15,17 +15,21 @@ from provenance.configfiles import config_candidates, repository_root
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "provenance", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "provenance", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("audit",), "Missing argument"),
-    (("audit", ".", "--bogus"), "No such option: --bogus"),
-    (("nosuchcommand",), "No such command 'nosuchcommand'"),
-    (("compare", "a", "b", "--format", "xml"), "'xml'"),
-    (("fingerprint", "x", "-o", "y", "--anchors", "3"), "--anchors"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("audit",), "Missing argument"),
+        (("audit", ".", "--bogus"), "No such option: --bogus"),
+        (("nosuchcommand",), "No such command 'nosuchcommand'"),
+        (("compare", "a", "b", "--format", "xml"), "'xml'"),
+        (("fingerprint", "x", "-o", "y", "--anchors", "3"), "--anchors"),
+    ],
+)
 def test_usage_errors_are_one_line(args, needle):
     proc = cli(*args)
     assert proc.returncode == 2
@@ -118,5 +122,11 @@ def test_git_worktree_file_marks_the_root(tmp_path):
     (repo / ".git").write_text("gitdir: /elsewhere\n")
     assert repository_root(repo / "a" / "b") == repo.resolve()
     names = [p.relative_to(repo.resolve()).as_posix() for p in config_candidates(repo / "a" / "b")]
-    assert names == ["a/b/provenance.toml", "a/b/pyproject.toml", "a/provenance.toml", "a/pyproject.toml",
-                     "provenance.toml", "pyproject.toml"]
+    assert names == [
+        "a/b/provenance.toml",
+        "a/b/pyproject.toml",
+        "a/provenance.toml",
+        "a/pyproject.toml",
+        "provenance.toml",
+        "pyproject.toml",
+    ]

@@ -104,19 +104,34 @@ def test_hundred_layers_every_layer_drawn(models, capsys, monkeypatch):
     assert svgs[1].count("<title>layer ") == 240 and svgs[2].count("<circle") == 120
 
 
-LAYOUT_PROBE = ("<script>document.addEventListener('DOMContentLoaded',()=>{const w=Math.max("
-                "document.documentElement.scrollWidth,document.body.scrollWidth);const s=[...document.querySelectorAll"
-                "('svg')].map(e=>Math.round(e.getBoundingClientRect().width));document.body.setAttribute("
-                "'data-layout',JSON.stringify({scroll:w,view:window.innerWidth,svgs:s}));});</script>")
+LAYOUT_PROBE = (
+    "<script>document.addEventListener('DOMContentLoaded',()=>{const w=Math.max("
+    "document.documentElement.scrollWidth,document.body.scrollWidth);const s=[...document.querySelectorAll"
+    "('svg')].map(e=>Math.round(e.getBoundingClientRect().width));document.body.setAttribute("
+    "'data-layout',JSON.stringify({scroll:w,view:window.innerWidth,svgs:s}));});</script>"
+)
 
 
 def _chromium(args: list[str]) -> subprocess.CompletedProcess:
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     try:
-        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-                               "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                               f"--user-data-dir={profile}", "--hide-scrollbars", *args],
-                              capture_output=True, text=True, timeout=180)
+        return subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--hide-scrollbars",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     finally:
         shutil.rmtree(profile, ignore_errors=True)
 

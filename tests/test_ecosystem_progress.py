@@ -33,8 +33,13 @@ def pair(tmp_path_factory) -> Path:
 
 def _run_with_tty_stderr(args: list[str], cwd: Path) -> tuple[int, bytes, str]:
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "provenance", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=slave, env=dict(os.environ, COLUMNS="200", TERM="xterm"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "provenance", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=dict(os.environ, COLUMNS="200", TERM="xterm"),
+    )
     os.close(slave)
     chunks: list[bytes] = []
 
@@ -69,8 +74,12 @@ def test_compare_shows_stages_on_a_terminal_and_keeps_stdout_clean(pair):
     for stage in ("fingerprint reference", "fingerprint suspect", "align residual streams", "compare layers"):
         assert stage in err, err[-2000:]
     assert "ETA" in err and "4/4" in err
-    piped = subprocess.run([sys.executable, "-m", "provenance", "compare", "yi", "base", "--format", "json"],
-                           cwd=pair, capture_output=True, timeout=300)
+    piped = subprocess.run(
+        [sys.executable, "-m", "provenance", "compare", "yi", "base", "--format", "json"],
+        cwd=pair,
+        capture_output=True,
+        timeout=300,
+    )
     assert piped.stdout == out  # byte-identical with and without the display
     assert piped.stderr == b""  # not a terminal: no progress at all
 
@@ -91,10 +100,13 @@ def test_library_calls_are_silent_without_a_display(capsys):
     assert captured.out == "" and captured.err == ""
 
 
-@pytest.mark.parametrize("args, stages", [
-    (["audit", "yi", "--base", "base", "--format", "json"], ("fingerprint reference", "compare layers")),
-    (["verify", "yi", "--format", "json"], ("load tensors", "forward pass", "greedy decoding")),
-])
+@pytest.mark.parametrize(
+    "args, stages",
+    [
+        (["audit", "yi", "--base", "base", "--format", "json"], ("fingerprint reference", "compare layers")),
+        (["verify", "yi", "--format", "json"], ("load tensors", "forward pass", "greedy decoding")),
+    ],
+)
 def test_audit_with_bases_and_verify_show_stages(pair, args, stages):
     pytest.importorskip("torch") if args[0] == "verify" else None
     code, out, err = _run_with_tty_stderr(args, pair)

@@ -43,8 +43,10 @@ def _sarif(release: Path) -> dict:
 def test_escaping_follows_the_runner_rules():
     assert escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
     assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
-    assert annotation("error", "x: y, z", file="dir,1/README.md", line=3, col=None, title="t: u") == \
-        "::error file=dir%2C1/README.md,line=3,title=t%3A u::x: y, z"
+    assert (
+        annotation("error", "x: y, z", file="dir,1/README.md", line=3, col=None, title="t: u")
+        == "::error file=dir%2C1/README.md,line=3,title=t%3A u::x: y, z"
+    )
 
 
 def test_github_annotations_point_at_files_that_exist(workspace):
@@ -73,8 +75,9 @@ def test_card_findings_carry_line_and_column(workspace):
     notes = render(report, ReportFormat.github)
     assert f"::{'error' if f.severity == 'error' else 'warning'} file=models/rel/README.md,line=3,col=1," in notes
     doc = json.loads(render(report, ReportFormat.sarif))
-    regions = [r["locations"][0]["physicalLocation"]["region"] for r in doc["runs"][0]["results"]
-               if r["ruleId"] == f.id]
+    regions = [
+        r["locations"][0]["physicalLocation"]["region"] for r in doc["runs"][0]["results"] if r["ruleId"] == f.id
+    ]
     assert {"startLine": 3, "startColumn": 1} in regions
 
 
@@ -123,8 +126,9 @@ def test_sarif_without_a_card_points_at_the_release_folder(tmp_path, monkeypatch
 def test_fingerprints_survive_renaming_the_model(workspace):
     def fps(release: Path) -> dict[str, str]:
         runs = _sarif(release)["runs"][0]
-        return {r["ruleId"]: r["partialFingerprints"]["provenanceFinding/v1"] for r in runs["results"]}, \
-            runs["automationDetails"]["id"]
+        return {r["ruleId"]: r["partialFingerprints"]["provenanceFinding/v1"] for r in runs["results"]}, runs[
+            "automationDetails"
+        ]["id"]
 
     before, cat_before = fps(workspace)
     (workspace / "README.md").write_text(CARD.format(name="renamed-model-v2"))
@@ -133,6 +137,7 @@ def test_fingerprints_survive_renaming_the_model(workspace):
 
 
 # --- CycloneDX ---------------------------------------------------------------------------------------------------
+
 
 def _validate_cdx(text: str) -> dict:
     from cyclonedx.schema import SchemaVersion
@@ -148,10 +153,15 @@ def test_cyclonedx_weights_hashes_and_concluded_license(tmp_path):
     from provenance.examples import TinyLlamaConfig, llama_state_dict, write_hf_dir
 
     cfg = TinyLlamaConfig()
-    base = write_hf_dir(tmp_path / "base", llama_state_dict(cfg, seed=0), cfg.hf_config(),
-                        "---\nlicense: llama2\n---\n# base\n")
-    rel = write_hf_dir(tmp_path / "rel", llama_state_dict(cfg, seed=0), cfg.hf_config(),
-                       "---\nlicense: apache-2.0\nbase_model: meta-llama/Llama-2-7b-hf\n---\n# rel\n")
+    base = write_hf_dir(
+        tmp_path / "base", llama_state_dict(cfg, seed=0), cfg.hf_config(), "---\nlicense: llama2\n---\n# base\n"
+    )
+    rel = write_hf_dir(
+        tmp_path / "rel",
+        llama_state_dict(cfg, seed=0),
+        cfg.hf_config(),
+        "---\nlicense: apache-2.0\nbase_model: meta-llama/Llama-2-7b-hf\n---\n# rel\n",
+    )
     report = audit_release(rel, [base], [], AuditConfig(compare="off"))
     bom = _validate_cdx(render(report, ReportFormat.cyclonedx))
     model = bom["metadata"]["component"]
@@ -159,8 +169,9 @@ def test_cyclonedx_weights_hashes_and_concluded_license(tmp_path):
     digest = hashlib.sha256((rel / "model.safetensors").read_bytes()).hexdigest()
     assert files["model.safetensors"]["hashes"] == [{"alg": "SHA-256", "content": digest}]
     assert files["model.safetensors"]["type"] == "file"
-    acks = {(x["license"].get("id") or x["license"]["name"], x["license"]["acknowledgement"])
-            for x in model["licenses"]}
+    acks = {
+        (x["license"].get("id") or x["license"]["name"], x["license"]["acknowledgement"]) for x in model["licenses"]
+    }
     assert acks == {("Apache-2.0", "declared"), ("Llama 2 Community License", "concluded")}
     purls = {a.get("purl") for a in model["pedigree"]["ancestors"]}
     assert "pkg:huggingface/meta-llama/Llama-2-7b-hf" in purls

@@ -50,8 +50,9 @@ def models(tmp_path_factory) -> Path:
 def run(models: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(models / "site"), *filter(None, [env.get("PYTHONPATH")])])
-    return subprocess.run([sys.executable, "-m", "provenance", *args], cwd=models, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "provenance", *args], cwd=models, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_blocker_really_blocks(models):

@@ -51,11 +51,20 @@ DERIVED = {
     "merged-derivatives": lambda m: V.merge(m["light"], m["heavy"]),
     "noised": lambda m: V.add_noise(m["base"], relative=0.3),
     "lora-merged": lambda m: V.lora_merge(m["base"], rank=4, scale=0.5),
-    "everything-at-once": lambda m: V.rotate_residual(V.permute_heads(V.permute_neurons(
-        V.extend_vocab(m["heavy"], 32), seed=4), CFG.num_attention_heads, CFG.num_key_value_heads), seed=5),
+    "everything-at-once": lambda m: V.rotate_residual(
+        V.permute_heads(
+            V.permute_neurons(V.extend_vocab(m["heavy"], 32), seed=4), CFG.num_attention_heads, CFG.num_key_value_heads
+        ),
+        seed=5,
+    ),
 }
-INDEPENDENT = [("base", "ind_seed"), ("base", "ind_data"), ("base", "untrained"), ("ind_seed", "ind_data"),
-               ("light", "ind_seed")]
+INDEPENDENT = [
+    ("base", "ind_seed"),
+    ("base", "ind_data"),
+    ("base", "untrained"),
+    ("ind_seed", "ind_data"),
+    ("light", "ind_seed"),
+]
 # Fingerprint-only mode is asserted where the token-space invariants are reliable: everything except heavy
 # fine-tuning onto other data (and combinations with it), which the deep test is for.
 FINGERPRINT_RELIABLE = set(DERIVED) - {"fine-tuned-heavy", "everything-at-once", "merged-derivatives"}
@@ -73,8 +82,10 @@ def test_derived_variant_is_derived_in_deep_mode(models, base_fp, name):
     assert res["log10_p"] <= -6, (name, res["log10_p"], [e.get("neuron_rho") for e in res["layers"]])
     assert verdict(res["log10_p"]) == "derived"
     fp = res["fingerprint"]
-    print(f"{name}: deep log10 p {res['log10_p']:.1f}, fingerprint log10 p {fp['log10_p']:.1f} "
-          f"(score {fp['score']:.3f}), alignment {res['alignment']['kind']}")
+    print(
+        f"{name}: deep log10 p {res['log10_p']:.1f}, fingerprint log10 p {fp['log10_p']:.1f} "
+        f"(score {fp['score']:.3f}), alignment {res['alignment']['kind']}"
+    )
     if name in FINGERPRINT_RELIABLE:
         assert verdict(fp["log10_p"]) == "derived", (name, fp["score"], fp["log10_p"])
     else:
@@ -83,8 +94,7 @@ def test_derived_variant_is_derived_in_deep_mode(models, base_fp, name):
 
 def test_layer_map_follows_pruned_duplicated_and_reordered_layers(models, base_fp):
     for layers in ([0, 2, 3], [0, 1, 2, 1, 2, 3], [0, 2, 1, 3]):
-        res = deep_compare(models["base"], ARCH, V.select_layers(models["base"], layers), ARCH,
-                           ref_fingerprint=base_fp)
+        res = deep_compare(models["base"], ARCH, V.select_layers(models["base"], layers), ARCH, ref_fingerprint=base_fp)
         assert [e["reference"] for e in res["layers"]] == layers
 
 
@@ -93,9 +103,18 @@ def test_rotation_and_permutation_are_named(models, base_fp):
     assert rot["alignment"]["kind"] == "rotation"
     perm = {k: v for k, v in models["base"].items()}
     p = np.random.default_rng(0).permutation(CFG.hidden_size)
-    perm = {k: (v[:, p] if v.ndim == 2 and v.shape[1] == CFG.hidden_size and "o_proj" not in k and "down" not in k
-                else v[p] if v.ndim == 2 and v.shape[0] == CFG.hidden_size and ("o_proj" in k or "down" in k)
-                else v[p] if v.ndim == 1 else v) for k, v in perm.items()}
+    perm = {
+        k: (
+            v[:, p]
+            if v.ndim == 2 and v.shape[1] == CFG.hidden_size and "o_proj" not in k and "down" not in k
+            else v[p]
+            if v.ndim == 2 and v.shape[0] == CFG.hidden_size and ("o_proj" in k or "down" in k)
+            else v[p]
+            if v.ndim == 1
+            else v
+        )
+        for k, v in perm.items()
+    }
     res = deep_compare(models["base"], ARCH, perm, ARCH, ref_fingerprint=base_fp)
     assert res["alignment"]["kind"] == "signed-permutation" and res["log10_p"] < -6
 
@@ -103,8 +122,10 @@ def test_rotation_and_permutation_are_named(models, base_fp):
 @pytest.mark.parametrize("ref,sus", INDEPENDENT)
 def test_independent_models_are_not_derived(models, ref, sus):
     res = deep_compare(models[ref], ARCH, models[sus], ARCH)
-    print(f"{ref} vs {sus}: deep log10 p {res['log10_p']:.2f}, fingerprint log10 p "
-          f"{res['fingerprint']['log10_p']:.2f} (score {res['fingerprint']['score']:.3f})")
+    print(
+        f"{ref} vs {sus}: deep log10 p {res['log10_p']:.2f}, fingerprint log10 p "
+        f"{res['fingerprint']['log10_p']:.2f} (score {res['fingerprint']['score']:.3f})"
+    )
     assert verdict(res["log10_p"]) != "derived"
     assert verdict(res["fingerprint"]["log10_p"]) != "derived"
     assert res["score"] < 0.1

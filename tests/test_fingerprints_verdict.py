@@ -6,14 +6,20 @@ from fingerprints.verdict import relations, verdict
 
 
 def _fp(all_identical=True, names_too=True):
-    return {"hashes": {"all_identical": all_identical, "identical_names_too": names_too,
-                       "same_values_other_layout": 0},
-            "layer_map": [{"reference": i, "token_cka": 1.0} for i in range(2)]}
+    return {
+        "hashes": {"all_identical": all_identical, "identical_names_too": names_too, "same_values_other_layout": 0},
+        "layer_map": [{"reference": i, "token_cka": 1.0} for i in range(2)],
+    }
 
 
 def _meta(digest, fmt="safetensors"):
-    return {"source_names_digest": digest, "source_format": fmt, "layers": [0, 1], "vocab_size": 10,
-            "storage_dtypes": {"F32": 9}}
+    return {
+        "source_names_digest": digest,
+        "source_format": fmt,
+        "layers": [0, 1],
+        "vocab_size": 10,
+        "storage_dtypes": {"F32": 9},
+    }
 
 
 def test_identical_content_under_other_file_names_is_renamed_not_identical():
@@ -44,8 +50,7 @@ def test_slightly_different_values_are_near_identical_and_larger_changes_fine_tu
 
 def test_quantization_noise_alone_is_not_a_fine_tune():
     quant = dict(_meta("a", "gguf"), storage_dtypes={"Q4_0": 8, "F32": 1})
-    assert relations("derived", _changed([0.993, 0.99]), _meta("a"), quant, None) == ["format-converted",
-                                                                                         "quantized"]
+    assert relations("derived", _changed([0.993, 0.99]), _meta("a"), quant, None) == ["format-converted", "quantized"]
     assert "fine-tuned" in relations("derived", _changed([0.993, 0.9]), _meta("a"), quant, None)
 
 
@@ -70,8 +75,12 @@ def test_copy_evidence_names_copied_and_layout_changed_tensors():
 
 
 def test_a_pair_whose_values_moved_far_is_not_near_identical():
-    deep = {"alignment": {"kind": "identity"}, "layers": [], "storage": None,
-            "drift": {"tensors": 4, "median": 0.3, "max": 0.5}}
+    deep = {
+        "alignment": {"kind": "identity"},
+        "layers": [],
+        "storage": None,
+        "drift": {"tensors": 4, "median": 0.3, "max": 0.5},
+    }
     assert relations("derived", _changed([0.999, 0.998]), _meta("a"), _meta("a"), deep) == ["modified"]
     deep["drift"] = {"tensors": 4, "median": 0.001, "max": 0.002}
     assert relations("derived", _changed([0.999, 0.998]), _meta("a"), _meta("a"), deep) == ["near-identical"]

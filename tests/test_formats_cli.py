@@ -26,8 +26,14 @@ REPO = Path(__file__).resolve().parents[1]
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
     env.pop("PROVENANCE_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "provenance", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "provenance", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -43,9 +49,11 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> s
 
 def _tiny_state_dict():
     g = torch.Generator().manual_seed(0)
-    return {"model.embed_tokens.weight": torch.randn(16, 8, generator=g),
-            "model.layers.0.self_attn.q_proj.weight": torch.randn(8, 8, generator=g),
-            "model.norm.weight": torch.ones(8)}
+    return {
+        "model.embed_tokens.weight": torch.randn(16, 8, generator=g),
+        "model.layers.0.self_attn.q_proj.weight": torch.randn(8, 8, generator=g),
+        "model.norm.weight": torch.ones(8),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +63,13 @@ def samples(tmp_path_factory):
     out = {}
     sd = _tiny_state_dict()
     (root / "st").mkdir()
-    save_file({k: v.numpy() for k, v in sd.items()}, str(root / "st" / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file({k: v.numpy() for k, v in sd.items()}, str(root / "st" / "model.safetensors"), metadata={"format": "pt"})
     out["safetensors"] = (root / "st", 3)
     (root / "bin").mkdir()
     torch.save(sd, root / "bin" / "pytorch_model.bin")
-    (root / "bin" / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"],
-                                                          "model_type": "llama"}))
+    (root / "bin" / "config.json").write_text(
+        json.dumps({"architectures": ["LlamaForCausalLM"], "model_type": "llama"})
+    )
     out["torch"] = (root / "bin", 3)
     (root / "meta").mkdir()
     meta_sd = _meta_state_dict()
@@ -71,12 +79,24 @@ def samples(tmp_path_factory):
     write_gguf(root / "gguf" / "m.gguf", gguf_source())
     out["gguf"] = (root / "gguf" / "m.gguf", 7)
     (root / "peft").mkdir()
-    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": np.ones((2, 8), np.float32),
-               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": np.zeros((8, 2), np.float32)},
-              str(root / "peft" / "adapter_model.safetensors"))
-    (root / "peft" / "adapter_config.json").write_text(json.dumps(
-        {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "base_model_name_or_path": "org/base",
-         "target_modules": ["q_proj"]}))
+    save_file(
+        {
+            "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": np.ones((2, 8), np.float32),
+            "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": np.zeros((8, 2), np.float32),
+        },
+        str(root / "peft" / "adapter_model.safetensors"),
+    )
+    (root / "peft" / "adapter_config.json").write_text(
+        json.dumps(
+            {
+                "peft_type": "LORA",
+                "r": 2,
+                "lora_alpha": 4,
+                "base_model_name_or_path": "org/base",
+                "target_modules": ["q_proj"],
+            }
+        )
+    )
     out["peft"] = (root / "peft", 2)
     (root / "l2c").mkdir()
     write_v0(root / "l2c" / "model.bin", llama2c_weights(), shared=True)
@@ -122,9 +142,14 @@ def test_truncated_file_of_every_format(samples, fmt, tmp_path):
     src, _ = samples[fmt]
     dst = tmp_path / src.name
     (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
-    victim = {"safetensors": dst / "model.safetensors", "torch": dst / "pytorch_model.bin",
-              "meta": dst / "consolidated.01.pth", "gguf": dst, "peft": dst / "adapter_model.safetensors",
-              "llama2c": dst}[fmt]
+    victim = {
+        "safetensors": dst / "model.safetensors",
+        "torch": dst / "pytorch_model.bin",
+        "meta": dst / "consolidated.01.pth",
+        "gguf": dst,
+        "peft": dst / "adapter_model.safetensors",
+        "llama2c": dst,
+    }[fmt]
     _truncate(victim)
     line = assert_one_line_error(run_cli("inspect", dst), victim.name)
     assert "truncated" in line
@@ -132,24 +157,28 @@ def test_truncated_file_of_every_format(samples, fmt, tmp_path):
 
 def test_corrupt_safetensors_header(tmp_path):
     p = tmp_path / "model.safetensors"
-    p.write_bytes((20).to_bytes(8, "little") + b"{\"a\": [not json]}   " + b"\0" * 32)
+    p.write_bytes((20).to_bytes(8, "little") + b'{"a": [not json]}   ' + b"\0" * 32)
     assert_one_line_error(run_cli("inspect", p), "model.safetensors", "corrupt safetensors header")
 
 
 def test_safetensors_index_with_missing_shard(tmp_path):
     save_file({"a": np.zeros(2, np.float32)}, str(tmp_path / "model-00001-of-00002.safetensors"))
-    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(
-        {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}))
-    assert_one_line_error(run_cli("inspect", tmp_path), "model.safetensors.index.json",
-                          "model-00002-of-00002.safetensors", "missing")
+    (tmp_path / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}})
+    )
+    assert_one_line_error(
+        run_cli("inspect", tmp_path), "model.safetensors.index.json", "model-00002-of-00002.safetensors", "missing"
+    )
 
 
 def test_torch_index_with_missing_shard(tmp_path):
     torch.save({"a": torch.zeros(2)}, tmp_path / "pytorch_model-00001-of-00002.bin")
-    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps(
-        {"weight_map": {"a": "pytorch_model-00001-of-00002.bin", "b": "pytorch_model-00002-of-00002.bin"}}))
-    assert_one_line_error(run_cli("inspect", tmp_path), "pytorch_model.bin.index.json",
-                          "pytorch_model-00002-of-00002.bin", "missing")
+    (tmp_path / "pytorch_model.bin.index.json").write_text(
+        json.dumps({"weight_map": {"a": "pytorch_model-00001-of-00002.bin", "b": "pytorch_model-00002-of-00002.bin"}})
+    )
+    assert_one_line_error(
+        run_cli("inspect", tmp_path), "pytorch_model.bin.index.json", "pytorch_model-00002-of-00002.bin", "missing"
+    )
 
 
 class _Payload:

@@ -26,21 +26,22 @@ def quantize_q6_k(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = x.shape
     blocks = x.reshape(-1, QK_K).astype(np.float32)
     sub = blocks.reshape(-1, 16, 16)
-    sub_step = np.abs(sub).max(axis=2) / 31.0                       # step that keeps |q − 32| ≤ 31
-    d = (sub_step.max(axis=1) / 127.0).astype(np.float16)          # super-block scale, stored as f16
+    sub_step = np.abs(sub).max(axis=2) / 31.0  # step that keeps |q − 32| ≤ 31
+    d = (sub_step.max(axis=1) / 127.0).astype(np.float16)  # super-block scale, stored as f16
     d32 = np.where(d.astype(np.float32) == 0, 1.0, d.astype(np.float32))
     scales = np.clip(np.ceil(sub_step / d32[:, None]), 1, 127).astype(np.int8)
-    step = d32[:, None] * scales.astype(np.float32)                 # [blocks, 16]
+    step = d32[:, None] * scales.astype(np.float32)  # [blocks, 16]
     q = np.clip(np.round(sub / step[:, :, None]) + 32, 0, 63).astype(np.uint8).reshape(-1, QK_K)
     low, high = q & 0x0F, q >> 4
     ql = np.empty((len(q), 2, 64), np.uint8)
     qh = np.zeros((len(q), 2, 32), np.uint8)
     for h in range(2):
-        ql[:, h] = low[:, h * 128: h * 128 + 64] | (low[:, h * 128 + 64: h * 128 + 128] << 4)
+        ql[:, h] = low[:, h * 128 : h * 128 + 64] | (low[:, h * 128 + 64 : h * 128 + 128] << 4)
         for s in range(4):
-            qh[:, h] |= high[:, h * 128 + s * 32: h * 128 + s * 32 + 32] << (2 * s)
-    packed = np.concatenate([ql.reshape(-1, 128), qh.reshape(-1, 64), scales.view(np.uint8),
-                             d.reshape(-1, 1).view(np.uint8)], axis=1)
+            qh[:, h] |= high[:, h * 128 + s * 32 : h * 128 + s * 32 + 32] << (2 * s)
+    packed = np.concatenate(
+        [ql.reshape(-1, 128), qh.reshape(-1, 64), scales.view(np.uint8), d.reshape(-1, 1).view(np.uint8)], axis=1
+    )
     per_elem = np.repeat(step, 16, axis=1).reshape(rows, cols)
     return packed.reshape(rows, -1), per_elem
 
@@ -48,7 +49,7 @@ def quantize_q6_k(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _source(seed=0):
     rng = np.random.default_rng(seed)
     return {
-        "token_embd.weight": rng.standard_normal((64, 256)).astype(np.float32),   # numpy [V, H]
+        "token_embd.weight": rng.standard_normal((64, 256)).astype(np.float32),  # numpy [V, H]
         "blk.0.attn_norm.weight": rng.standard_normal(256).astype(np.float32),
         "blk.0.attn_q.weight": rng.standard_normal((256, 256)).astype(np.float32),
         "blk.0.attn_k.weight": rng.standard_normal((128, 256)).astype(np.float32),
@@ -58,9 +59,15 @@ def _source(seed=0):
     }
 
 
-TYPES = {"token_embd.weight": T.F16, "blk.0.attn_norm.weight": T.F32, "blk.0.attn_q.weight": T.Q8_0,
-         "blk.0.attn_k.weight": T.Q4_0, "blk.0.ffn_down.weight": T.Q6_K, "blk.0.ffn_up.weight": T.BF16,
-         "output_norm.weight": T.F32}
+TYPES = {
+    "token_embd.weight": T.F16,
+    "blk.0.attn_norm.weight": T.F32,
+    "blk.0.attn_q.weight": T.Q8_0,
+    "blk.0.attn_k.weight": T.Q4_0,
+    "blk.0.ffn_down.weight": T.Q6_K,
+    "blk.0.ffn_up.weight": T.BF16,
+    "output_norm.weight": T.F32,
+}
 TOKENS = [f"tok{i}" for i in range(100)]
 
 
@@ -110,7 +117,7 @@ def _check_values(ck, src, steps):
         elif t == T.F16:
             np.testing.assert_array_equal(got, x.astype(np.float16).astype(np.float32))
         elif t == T.BF16:
-            np.testing.assert_allclose(got, x, rtol=2 ** -7)
+            np.testing.assert_allclose(got, x, rtol=2**-7)
         elif t == T.Q6_K:
             assert np.all(np.abs(got - x) <= 0.5 * steps[name] * (1 + 1e-5) + 1e-6)
         else:  # Q8_0 / Q4_0: blocks of 32, step amax/127 (Q8_0) or amax/8 (Q4_0)

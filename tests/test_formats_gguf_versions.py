@@ -27,9 +27,17 @@ def stories_gguf_v3(stories: Path, path: Path, tokens: list[str] | None = None, 
 
     cm = normalize(open_checkpoint(stories), graph=False)
     sd = {n: t.read() for n, t in cm.tensors.items()}
-    cfg = TinyLlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=172, num_hidden_layers=5,
-                          num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=512,
-                          rms_norm_eps=1e-5, rope_theta=10000.0)
+    cfg = TinyLlamaConfig(
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=172,
+        num_hidden_layers=5,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+    )
     write_gguf(path, sd, cfg, name="stories260K", qtype=qtype, fallback="F32")
     if tokens is not None:  # rewrite with the vocabulary added (GGUFWriter writes everything in one pass)
         _add_tokens(path, tokens)
@@ -60,8 +68,7 @@ def _add_tokens(path: Path, tokens: list[str]) -> None:
 
 # ------------------------------------------------------------------ a v1/v2 writer that follows the spec by hand
 def _scalar(vtype: int, value) -> bytes:
-    code = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q",
-            12: "<d"}[vtype]
+    code = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}[vtype]
     return struct.pack(code, value)
 
 
@@ -98,8 +105,13 @@ def write_old_gguf(v3: Path, out: Path, version: int) -> Path:
     infos, blobs, offset = [], [], 0
     for t in r.tensors:
         dims = [int(d) for d in t.shape.tolist()]  # ggml order, as stored
-        infos.append(string(t.name) + struct.pack("<I", len(dims)) + b"".join(struct.pack(n, d) for d in dims)
-                     + struct.pack("<I", int(t.tensor_type)) + struct.pack("<Q", offset))
+        infos.append(
+            string(t.name)
+            + struct.pack("<I", len(dims))
+            + b"".join(struct.pack(n, d) for d in dims)
+            + struct.pack("<I", int(t.tensor_type))
+            + struct.pack("<Q", offset)
+        )
         data = bytes(np.ascontiguousarray(t.data).view(np.uint8).reshape(-1))
         pad = (-len(data)) % align
         blobs.append(data + b"\0" * pad)
@@ -123,8 +135,12 @@ def ggufs(stories260k, tok512, tmp_path_factory):
     d = tmp_path_factory.mktemp("gguf-versions")
     tokens = llama2c_token_strings(tok512, 512)
     v3 = stories_gguf_v3(stories260k, d / "v3.gguf", tokens)
-    return {"v3": v3, "v2": write_old_gguf(v3, d / "v2.gguf", 2), "v1": write_old_gguf(v3, d / "v1.gguf", 1),
-            "tokens": tokens}
+    return {
+        "v3": v3,
+        "v2": write_old_gguf(v3, d / "v2.gguf", 2),
+        "v1": write_old_gguf(v3, d / "v1.gguf", 1),
+        "tokens": tokens,
+    }
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -132,8 +148,9 @@ def test_old_versions_hold_the_same_tensors_and_metadata_as_v3(ggufs, version):
     v3 = open_checkpoint(ggufs["v3"])
     old = open_checkpoint(ggufs[f"v{version}"])
     assert old.metadata["gguf"]["GGUF.version"] == version and v3.metadata["gguf"]["GGUF.version"] == 3
-    assert {k: v for k, v in old.metadata["gguf"].items() if k != "GGUF.version"} == \
-        {k: v for k, v in v3.metadata["gguf"].items() if k != "GGUF.version"}
+    assert {k: v for k, v in old.metadata["gguf"].items() if k != "GGUF.version"} == {
+        k: v for k, v in v3.metadata["gguf"].items() if k != "GGUF.version"
+    }
     assert list(old.tensors) == list(v3.tensors)
     for name, t in v3.tensors.items():
         assert old.tensors[name].shape == t.shape and old.tensors[name].dtype == t.dtype
@@ -156,9 +173,9 @@ def test_the_gguf_package_itself_refuses_v1(ggufs):
 def test_llama2c_tokenizer_strings_are_sentencepiece_pieces(tok512):
     tokens = llama2c_token_strings(tok512, 512)
     assert len(tokens) == 512
-    assert tokens[:3] == ["<unk>", "<s>", "</s>"]   # BOS/EOS written as "\n<s>\n" by llama2.c's export
+    assert tokens[:3] == ["<unk>", "<s>", "</s>"]  # BOS/EOS written as "\n<s>\n" by llama2.c's export
     assert tokens[3] == "<0x00>" and tokens[259] == "\u2581t"  # "▁" written as a space by the export
-    assert llama2c_token_strings(tok512, 32000) is None        # not this model's vocabulary
+    assert llama2c_token_strings(tok512, 32000) is None  # not this model's vocabulary
 
 
 def test_stories260k_with_tok512_beside_it_carries_strings(stories260k, tok512, tmp_path):
@@ -187,8 +204,9 @@ def test_stories260k_vs_a_reordered_hf_copy_matches_by_string(stories260k, tok51
         sd[name] = np.ascontiguousarray(sd[name][perm])
     save_file(sd, str(shard), metadata={"format": "pt"})
     tokens = llama2c_token_strings(tok512, 512)
-    (d / "tokenizer.json").write_text(json.dumps({"model": {"type": "BPE", "vocab": {
-        tokens[old]: new for new, old in enumerate(perm)}}}))
+    (d / "tokenizer.json").write_text(
+        json.dumps({"model": {"type": "BPE", "vocab": {tokens[old]: new for new, old in enumerate(perm)}}})
+    )
     r = compare_paths(d, stories260k)
     assert r["alignment"]["vocab_match"] == "token-string"
     assert r["verdict"] == "derived" and r["log10_p_value"] <= -6

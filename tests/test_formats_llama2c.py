@@ -20,22 +20,43 @@ def _weights(seed=0, cfg=CFG):
     d, h, n, nh, nkv, v, s = (cfg[k] for k in ("dim", "hidden", "layers", "heads", "kv_heads", "vocab", "seq"))
     hd = d // nh
     f = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
-    w = {"tok_embeddings.weight": f(v, d), "norm.weight": f(d), "output.weight": f(v, d),
-         "freq_cis_real": f(s, hd // 2), "freq_cis_imag": f(s, hd // 2)}
+    w = {
+        "tok_embeddings.weight": f(v, d),
+        "norm.weight": f(d),
+        "output.weight": f(v, d),
+        "freq_cis_real": f(s, hd // 2),
+        "freq_cis_imag": f(s, hd // 2),
+    }
     for i in range(n):
         p = f"layers.{i}."
-        w.update({p + "attention_norm.weight": f(d), p + "ffn_norm.weight": f(d),
-                  p + "attention.wq.weight": f(d, d), p + "attention.wk.weight": f(nkv * hd, d),
-                  p + "attention.wv.weight": f(nkv * hd, d), p + "attention.wo.weight": f(d, d),
-                  p + "feed_forward.w1.weight": f(h, d), p + "feed_forward.w2.weight": f(d, h),
-                  p + "feed_forward.w3.weight": f(h, d)})
+        w.update(
+            {
+                p + "attention_norm.weight": f(d),
+                p + "ffn_norm.weight": f(d),
+                p + "attention.wq.weight": f(d, d),
+                p + "attention.wk.weight": f(nkv * hd, d),
+                p + "attention.wv.weight": f(nkv * hd, d),
+                p + "attention.wo.weight": f(d, d),
+                p + "feed_forward.w1.weight": f(h, d),
+                p + "feed_forward.w2.weight": f(d, h),
+                p + "feed_forward.w3.weight": f(h, d),
+            }
+        )
     return w
 
 
 def _layer(w, kind, n=CFG["layers"]):
-    sub = {"attention_norm": "attention_norm", "ffn_norm": "ffn_norm", "wq": "attention.wq", "wk": "attention.wk",
-           "wv": "attention.wv", "wo": "attention.wo", "w1": "feed_forward.w1", "w2": "feed_forward.w2",
-           "w3": "feed_forward.w3"}[kind]
+    sub = {
+        "attention_norm": "attention_norm",
+        "ffn_norm": "ffn_norm",
+        "wq": "attention.wq",
+        "wk": "attention.wk",
+        "wv": "attention.wv",
+        "wo": "attention.wo",
+        "w1": "feed_forward.w1",
+        "w2": "feed_forward.w2",
+        "w3": "feed_forward.w3",
+    }[kind]
     return [w[f"layers.{i}.{sub}.weight"] for i in range(n)]
 
 
@@ -43,8 +64,11 @@ def write_v0(path, w, shared, cfg=CFG):
     """Mirror of llama2.c export.py legacy_export."""
     vocab = cfg["vocab"] if shared else -cfg["vocab"]
     with open(path, "wb") as fh:
-        fh.write(struct.pack("iiiiiii", cfg["dim"], cfg["hidden"], cfg["layers"], cfg["heads"], cfg["kv_heads"],
-                             vocab, cfg["seq"]))
+        fh.write(
+            struct.pack(
+                "iiiiiii", cfg["dim"], cfg["hidden"], cfg["layers"], cfg["heads"], cfg["kv_heads"], vocab, cfg["seq"]
+            )
+        )
         arrays = [w["tok_embeddings.weight"]]
         for kind in ("attention_norm", "wq", "wk", "wv", "wo", "ffn_norm", "w1", "w2", "w3"):
             arrays += _layer(w, kind)
@@ -64,8 +88,9 @@ def _v1_order(w, shared):
 
 def _header(version, shared, cfg=CFG, extra=b""):
     h = struct.pack("I", 0x616B3432) + struct.pack("i", version)
-    h += struct.pack("iiiiiii", cfg["dim"], cfg["hidden"], cfg["layers"], cfg["heads"], cfg["kv_heads"],
-                     cfg["vocab"], cfg["seq"])
+    h += struct.pack(
+        "iiiiiii", cfg["dim"], cfg["hidden"], cfg["layers"], cfg["heads"], cfg["kv_heads"], cfg["vocab"], cfg["seq"]
+    )
     h += struct.pack("B", int(shared)) + extra
     return h + b"\0" * (256 - len(h))
 
@@ -110,15 +135,25 @@ def test_v0_values_read_back_exactly(tmp_path, shared):
     write_v0(tmp_path / "model.bin", w, shared)
     ck = open_checkpoint(tmp_path / "model.bin")
     assert ck.format == "llama2c"
-    assert ck.metadata["llama2c"] == {"version": 0, "dim": 16, "hidden_dim": 40, "n_layers": 2, "n_heads": 4,
-                                      "n_kv_heads": 2, "vocab_size": 32, "seq_len": 8, "shared_classifier": shared}
+    assert ck.metadata["llama2c"] == {
+        "version": 0,
+        "dim": 16,
+        "hidden_dim": 40,
+        "n_layers": 2,
+        "n_heads": 4,
+        "n_kv_heads": 2,
+        "vocab_size": 32,
+        "seq_len": 8,
+        "shared_classifier": shared,
+    }
     expected = {k: v for k, v in w.items() if not (shared and k == "output.weight")}
     assert set(ck.tensors) == set(expected)
     for name, arr in expected.items():
         assert ck[name].shape == arr.shape and ck[name].dtype == "F32"
         np.testing.assert_array_equal(ck[name].read(), arr)
-    np.testing.assert_array_equal(ck["layers.1.feed_forward.w2.weight"].read_rows(3, 9),
-                                  w["layers.1.feed_forward.w2.weight"][3:9])
+    np.testing.assert_array_equal(
+        ck["layers.1.feed_forward.w2.weight"].read_rows(3, 9), w["layers.1.feed_forward.w2.weight"][3:9]
+    )
 
 
 @pytest.mark.parametrize("shared", [True, False])
@@ -151,8 +186,9 @@ def test_v2_q80_dequantizes_within_one_step(tmp_path):
             np.testing.assert_allclose(got, (q.astype(np.float32) * s[:, None]).reshape(src.shape), rtol=1e-6)
             assert np.abs(got - src).max() <= np.abs(src).max() / 127 * 0.51 + 1e-6
     # rows not aligned to groups (w2 rows have 40 values, 5 groups; w1 rows 16 values, 2 groups)
-    np.testing.assert_array_equal(ck["layers.1.feed_forward.w2.weight"].read_rows(3, 7),
-                                  ck["layers.1.feed_forward.w2.weight"].read()[3:7])
+    np.testing.assert_array_equal(
+        ck["layers.1.feed_forward.w2.weight"].read_rows(3, 7), ck["layers.1.feed_forward.w2.weight"].read()[3:7]
+    )
 
 
 def test_v0_truncated_is_an_input_error(tmp_path):
@@ -181,8 +217,17 @@ def test_v0_size_formula_matches_export(tmp_path):
 def test_stories260k(stories260k):
     ck = open_checkpoint(stories260k)
     assert ck.format == "llama2c"
-    assert ck.metadata["llama2c"] == {"version": 0, "dim": 64, "hidden_dim": 172, "n_layers": 5, "n_heads": 8,
-                                      "n_kv_heads": 4, "vocab_size": 512, "seq_len": 512, "shared_classifier": True}
+    assert ck.metadata["llama2c"] == {
+        "version": 0,
+        "dim": 64,
+        "hidden_dim": 172,
+        "n_layers": 5,
+        "n_heads": 8,
+        "n_kv_heads": 4,
+        "vocab_size": 512,
+        "seq_len": 512,
+        "shared_classifier": True,
+    }
     assert ck["tok_embeddings.weight"].shape == (512, 64)
     assert ck["layers.4.attention.wk.weight"].shape == (32, 64)
     assert ck["layers.0.feed_forward.w2.weight"].shape == (64, 172)

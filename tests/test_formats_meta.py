@@ -19,15 +19,27 @@ def _meta_state_dict(seed=0):
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g).to(torch.bfloat16)  # noqa: E731
     hd = DIM // HEADS
-    sd = {"tok_embeddings.weight": r(VOCAB, DIM), "norm.weight": r(DIM), "output.weight": r(VOCAB, DIM),
-          "rope.freqs": (1.0 / 10000 ** (torch.arange(0, hd, 2).float() / hd)).to(torch.bfloat16)}
+    sd = {
+        "tok_embeddings.weight": r(VOCAB, DIM),
+        "norm.weight": r(DIM),
+        "output.weight": r(VOCAB, DIM),
+        "rope.freqs": (1.0 / 10000 ** (torch.arange(0, hd, 2).float() / hd)).to(torch.bfloat16),
+    }
     for i in range(LAYERS):
         p = f"layers.{i}."
-        sd.update({p + "attention.wq.weight": r(DIM, DIM), p + "attention.wk.weight": r(KV * hd, DIM),
-                   p + "attention.wv.weight": r(KV * hd, DIM), p + "attention.wo.weight": r(DIM, DIM),
-                   p + "feed_forward.w1.weight": r(HIDDEN, DIM), p + "feed_forward.w2.weight": r(DIM, HIDDEN),
-                   p + "feed_forward.w3.weight": r(HIDDEN, DIM), p + "attention_norm.weight": r(DIM),
-                   p + "ffn_norm.weight": r(DIM)})
+        sd.update(
+            {
+                p + "attention.wq.weight": r(DIM, DIM),
+                p + "attention.wk.weight": r(KV * hd, DIM),
+                p + "attention.wv.weight": r(KV * hd, DIM),
+                p + "attention.wo.weight": r(DIM, DIM),
+                p + "feed_forward.w1.weight": r(HIDDEN, DIM),
+                p + "feed_forward.w2.weight": r(DIM, HIDDEN),
+                p + "feed_forward.w3.weight": r(HIDDEN, DIM),
+                p + "attention_norm.weight": r(DIM),
+                p + "ffn_norm.weight": r(DIM),
+            }
+        )
     return sd
 
 
@@ -51,9 +63,20 @@ def _write_ranks(directory, sd, n, llama3=False, params=True):
             part[name] = t.clone() if d is None else torch.chunk(t, n, dim=d)[rank].clone()
         torch.save(part, directory / f"consolidated.{rank:02d}.pth")
     if params:
-        (directory / "params.json").write_text(json.dumps(
-            {"dim": DIM, "n_layers": LAYERS, "n_heads": HEADS, "n_kv_heads": KV, "multiple_of": 16,
-             "norm_eps": 1e-5, "vocab_size": VOCAB if llama3 else -1, "rope_theta": 10000.0}))
+        (directory / "params.json").write_text(
+            json.dumps(
+                {
+                    "dim": DIM,
+                    "n_layers": LAYERS,
+                    "n_heads": HEADS,
+                    "n_kv_heads": KV,
+                    "multiple_of": 16,
+                    "norm_eps": 1e-5,
+                    "vocab_size": VOCAB if llama3 else -1,
+                    "rope_theta": 10000.0,
+                }
+            )
+        )
 
 
 def _check(ck, sd):

@@ -19,13 +19,20 @@ def adapter_dirs(tmp_path_factory):
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      intermediate_size=64, vocab_size=128)
+    cfg = LlamaConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        vocab_size=128,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg)
     model.name_or_path = BASE  # set by from_pretrained; peft records it as base_model_name_or_path
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                                  init_lora_weights=False))
+    peft_model = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     root = tmp_path_factory.mktemp("peft")
     # save_embedding_layers=False: the default "auto" looks the base model up on the Hub; tests stay offline.
     peft_model.save_pretrained(root / "st", save_embedding_layers=False)
@@ -43,8 +50,9 @@ def _check(ck, expected):
     assert len(ck.tensors) == 2 * 2 * 2  # layers × (q, v) × (A, B)
     for name, ref in ck.tensors.items():
         # peft stores `base_model.model.<module>.lora_A.weight`; the live state dict adds the adapter name.
-        live = (name.replace(".lora_A.weight", ".lora_A.default.weight")
-                .replace(".lora_B.weight", ".lora_B.default.weight"))
+        live = name.replace(".lora_A.weight", ".lora_A.default.weight").replace(
+            ".lora_B.weight", ".lora_B.default.weight"
+        )
         np.testing.assert_array_equal(ref.read(), expected[live].numpy())
     a_ref = ck["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"]
     assert a_ref.shape == (4, 32)
@@ -72,8 +80,13 @@ def test_inspect_report_shows_adapter(adapter_dirs):
     from provenance.inspect import inspect_report
 
     rep = inspect_report(open_checkpoint(adapter_dirs[0]))
-    assert rep["adapter"] == {"base_model": BASE, "rank": 4, "alpha": 8.0, "peft_type": "LORA",
-                              "target_modules": ["q_proj", "v_proj"]}
+    assert rep["adapter"] == {
+        "base_model": BASE,
+        "rank": 4,
+        "alpha": 8.0,
+        "peft_type": "LORA",
+        "target_modules": ["q_proj", "v_proj"],
+    }
     json.dumps(rep, default=str)
 
 

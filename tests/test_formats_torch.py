@@ -18,8 +18,15 @@ from provenance.errors import InputError
 def llama_state_dict():
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      intermediate_size=64, vocab_size=128, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        vocab_size=128,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg).to(torch.bfloat16)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}, cfg
@@ -28,7 +35,7 @@ def llama_state_dict():
 def _save_sharded(sd, directory, per_shard=6):
     """The layout transformers wrote for `.bin` checkpoints (WEIGHTS_INDEX_NAME = pytorch_model.bin.index.json)."""
     names = list(sd)
-    chunks = [names[i:i + per_shard] for i in range(0, len(names), per_shard)]
+    chunks = [names[i : i + per_shard] for i in range(0, len(names), per_shard)]
     weight_map = {}
     for i, chunk in enumerate(chunks, 1):
         shard = f"pytorch_model-{i:05d}-of-{len(chunks):05d}.bin"
@@ -36,7 +43,8 @@ def _save_sharded(sd, directory, per_shard=6):
         weight_map.update({n: shard for n in chunk})
     total = sum(t.numel() * t.element_size() for t in sd.values())
     (directory / "pytorch_model.bin.index.json").write_text(
-        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}))
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map})
+    )
     return weight_map
 
 
@@ -96,8 +104,13 @@ def test_sharded_bin_disagreeing_index(tmp_path, llama_state_dict):
 @pytest.mark.parametrize("suffix", [".pt", ".pth"])
 def test_pt_and_pth_files_and_dtypes(tmp_path, suffix):
     src = torch.randn(6, 5)
-    sd = {"a": src, "b": src.half(), "c": src.bfloat16(), "d": torch.arange(4, dtype=torch.int64),
-          "s": torch.tensor(3.5)}
+    sd = {
+        "a": src,
+        "b": src.half(),
+        "c": src.bfloat16(),
+        "d": torch.arange(4, dtype=torch.int64),
+        "s": torch.tensor(3.5),
+    }
     torch.save(sd, tmp_path / f"w{suffix}")
     ck = open_checkpoint(tmp_path / f"w{suffix}")
     assert {n: r.dtype for n, r in ck.tensors.items()} == {"a": "F32", "b": "F16", "c": "BF16", "d": "I64", "s": "F32"}
@@ -116,14 +129,29 @@ def test_legacy_non_zip_pickle(tmp_path):
 def test_llama2c_training_checkpoint(tmp_path):
     """llama2.c train.py saves {"model": raw_model.state_dict(), "optimizer", "model_args", "iter_num", …};
     with torch.compile every name starts with `_orig_mod.`."""
-    sd = {"_orig_mod.tok_embeddings.weight": torch.randn(32, 16),
-          "_orig_mod.layers.0.attention.wq.weight": torch.randn(16, 16),
-          "_orig_mod.norm.weight": torch.ones(16)}
+    sd = {
+        "_orig_mod.tok_embeddings.weight": torch.randn(32, 16),
+        "_orig_mod.layers.0.attention.wq.weight": torch.randn(16, 16),
+        "_orig_mod.norm.weight": torch.ones(16),
+    }
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.randn(2, 2))])
-    ckpt = {"model": sd, "optimizer": opt.state_dict(),
-            "model_args": {"dim": 16, "n_layers": 1, "n_heads": 4, "n_kv_heads": 4, "vocab_size": 32,
-                           "multiple_of": 32, "max_seq_len": 8, "dropout": 0.0},
-            "iter_num": 100, "best_val_loss": torch.tensor(1.25), "config": {"batch_size": 8}}
+    ckpt = {
+        "model": sd,
+        "optimizer": opt.state_dict(),
+        "model_args": {
+            "dim": 16,
+            "n_layers": 1,
+            "n_heads": 4,
+            "n_kv_heads": 4,
+            "vocab_size": 32,
+            "multiple_of": 32,
+            "max_seq_len": 8,
+            "dropout": 0.0,
+        },
+        "iter_num": 100,
+        "best_val_loss": torch.tensor(1.25),
+        "config": {"batch_size": 8},
+    }
     torch.save(ckpt, tmp_path / "ckpt.pt")
     ck = open_checkpoint(tmp_path / "ckpt.pt")
     assert list(ck.tensors) == ["tok_embeddings.weight", "layers.0.attention.wq.weight", "norm.weight"]
@@ -137,8 +165,10 @@ def test_llama2c_training_checkpoint(tmp_path):
 
 
 def test_state_dict_under_state_dict_key_with_non_tensor_entries(tmp_path):
-    torch.save({"state_dict": {"w": torch.ones(2, 2), "version": 3, "_metadata": {"": {"version": 1}}},
-                "epoch": 2}, tmp_path / "m.ckpt.pt")
+    torch.save(
+        {"state_dict": {"w": torch.ones(2, 2), "version": 3, "_metadata": {"": {"version": 1}}}, "epoch": 2},
+        tmp_path / "m.ckpt.pt",
+    )
     ck = open_checkpoint(tmp_path / "m.ckpt.pt")
     assert list(ck.tensors) == ["w"]
     assert ck.metadata["torch"]["non_tensor_entries"]["version"] == 3

@@ -27,12 +27,36 @@ from provenance.errors import InputError
 
 EXAMPLES = int(os.environ.get("PROVENANCE_FUZZ_EXAMPLES", "20"))
 LONG = EXAMPLES > 100
-FUZZ = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=30), derandomize=not LONG, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=timedelta(seconds=30),
+    derandomize=not LONG,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 MAX_READ = 1 << 22  # read every tensor of a mutated file unless it claims more values than this
 
-INTERESTING = [0, 1, 2, 7, 8, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 10**8, 10**9,
-               2**62, 2**63 - 1, 2**64 - 1]
+INTERESTING = [
+    0,
+    1,
+    2,
+    7,
+    8,
+    0x7F,
+    0x80,
+    0xFF,
+    0x7FFF,
+    0xFFFF,
+    2**31 - 1,
+    2**31,
+    2**32 - 1,
+    2**32,
+    10**8,
+    10**9,
+    2**62,
+    2**63 - 1,
+    2**64 - 1,
+]
 
 
 # ------------------------------------------------------------------------------------------------------- seeds
@@ -50,10 +74,16 @@ def seed(kind: str) -> tuple[str, bytes, int]:
     if kind == "safetensors":
         from safetensors.numpy import save_file
 
-        save_file({"emb.weight": rng.standard_normal((16, 8), dtype=np.float32),
-                   "layers.0.q.weight": rng.standard_normal((8, 8)).astype(np.float16),
-                   "layers.0.norm.weight": np.ones(8, np.float32), "step": np.array([3], np.int64)},
-                  str(d / "model.safetensors"), metadata={"format": "pt"})
+        save_file(
+            {
+                "emb.weight": rng.standard_normal((16, 8), dtype=np.float32),
+                "layers.0.q.weight": rng.standard_normal((8, 8)).astype(np.float16),
+                "layers.0.norm.weight": np.ones(8, np.float32),
+                "step": np.array([3], np.int64),
+            },
+            str(d / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
         name = "model.safetensors"
     elif kind in ("gguf", "gguf-v1"):
         import gguf
@@ -64,9 +94,11 @@ def seed(kind: str) -> tuple[str, bytes, int]:
         w.add_token_list([f"t{i}" for i in range(40)])
         w.add_array("test.ints", [1, 2, 3])
         w.add_tensor("token_embd.weight", rng.standard_normal((40, 32), dtype=np.float32))
-        w.add_tensor("blk.0.attn_q.weight", gguf.quants.quantize(rng.standard_normal((32, 32), dtype=np.float32),
-                                                                 gguf.GGMLQuantizationType.Q8_0),
-                     raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        w.add_tensor(
+            "blk.0.attn_q.weight",
+            gguf.quants.quantize(rng.standard_normal((32, 32), dtype=np.float32), gguf.GGMLQuantizationType.Q8_0),
+            raw_dtype=gguf.GGMLQuantizationType.Q8_0,
+        )
         w.add_tensor("blk.0.attn_norm.weight", np.ones(32, np.float16))
         w.write_header_to_file()
         w.write_kv_data_to_file()
@@ -82,9 +114,15 @@ def seed(kind: str) -> tuple[str, bytes, int]:
         import torch
 
         torch.manual_seed(0)
-        torch.save({"model": {"emb.weight": torch.randn(16, 8), "fc.weight": torch.randn(8, 8).half()},
-                    "iter": 3, "args": {"lr": 0.1}}, d / "model.pt",
-                   _use_new_zipfile_serialization=kind == "torch")
+        torch.save(
+            {
+                "model": {"emb.weight": torch.randn(16, 8), "fc.weight": torch.randn(8, 8).half()},
+                "iter": 3,
+                "args": {"lr": 0.1},
+            },
+            d / "model.pt",
+            _use_new_zipfile_serialization=kind == "torch",
+        )
         name = "model.pt"
     elif kind in ("llama2c-v0", "llama2c-v2"):
         from test_formats_llama2c import _weights, write_v0, write_v2
@@ -100,22 +138,25 @@ def seed(kind: str) -> tuple[str, bytes, int]:
         if shared.is_file():
             data = shared.read_bytes()
         else:  # the same layout, written here
-            data = struct.pack("<i", 7) + b"".join(struct.pack("<fi", -float(i), 3) + b"t%02d" % (i % 100)
-                                                   for i in range(512))
+            data = struct.pack("<i", 7) + b"".join(
+                struct.pack("<fi", -float(i), 3) + b"t%02d" % (i % 100) for i in range(512)
+            )
         (d / "tok512.bin").write_bytes(data)
         name = "tok512.bin"
     else:
         raise KeyError(kind)
     data = (d / name).read_bytes()
-    hot = {"safetensors": 8 + struct.unpack("<Q", data[:8])[0], "llama2c-v0": 28, "llama2c-v2": 256,
-           "tok512": 64}.get(kind, min(len(data), 1024))
+    hot = {"safetensors": 8 + struct.unpack("<Q", data[:8])[0], "llama2c-v0": 28, "llama2c-v2": 256, "tok512": 64}.get(
+        kind, min(len(data), 1024)
+    )
     return name, data, hot
 
 
 # ------------------------------------------------------------------------------------------------- mutations
 OPS = ("flip", "byte", "u32", "u64", "cut", "insert", "delete", "zero")
-mutation = st.tuples(st.sampled_from(OPS), st.booleans(), st.integers(0, 2**32), st.integers(0, 2**64 - 1),
-                     st.sampled_from(INTERESTING))
+mutation = st.tuples(
+    st.sampled_from(OPS), st.booleans(), st.integers(0, 2**32), st.integers(0, 2**64 - 1), st.sampled_from(INTERESTING)
+)
 mutations = st.lists(mutation, min_size=1, max_size=4)
 
 
@@ -131,17 +172,17 @@ def mutate(data: bytes, hot: int, muts) -> bytes:
         elif op == "byte":
             b[pos] = value & 0xFF
         elif op == "u32":
-            b[pos:pos + 4] = struct.pack("<I", value & 0xFFFFFFFF)
+            b[pos : pos + 4] = struct.pack("<I", value & 0xFFFFFFFF)
         elif op == "u64":
-            b[pos:pos + 8] = struct.pack("<Q", value & (2**64 - 1))
+            b[pos : pos + 8] = struct.pack("<Q", value & (2**64 - 1))
         elif op == "cut":
             del b[pos:]
         elif op == "insert":
             b[pos:pos] = rnd.to_bytes(8, "little")[: 1 + rnd % 8]
         elif op == "delete":
-            del b[pos:pos + 1 + rnd % 16]
+            del b[pos : pos + 1 + rnd % 16]
         elif op == "zero":
-            b[pos:pos + 1 + rnd % 64] = bytes(len(b[pos:pos + 1 + rnd % 64]))
+            b[pos : pos + 1 + rnd % 64] = bytes(len(b[pos : pos + 1 + rnd % 64]))
     return bytes(b)
 
 
@@ -176,8 +217,9 @@ def test_seeds_are_valid():
         assert ck.tensors, kind
 
 
-@pytest.mark.parametrize("kind", ["safetensors", "gguf", "gguf-v1", "torch", "torch-legacy", "llama2c-v0",
-                                  "llama2c-v2"])
+@pytest.mark.parametrize(
+    "kind", ["safetensors", "gguf", "gguf-v1", "torch", "torch-legacy", "llama2c-v0", "llama2c-v2"]
+)
 @FUZZ
 @given(muts=mutations)
 def test_fuzz_weights(kind, muts):

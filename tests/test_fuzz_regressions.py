@@ -102,15 +102,23 @@ def _safetensors(tmp_path, header: dict, data: bytes = b"", raw: bytes | None = 
     return p
 
 
-@pytest.mark.parametrize("header, problem", [
-    ({"w": {"dtype": "F32", "shape": [2**62, 4], "data_offsets": [0, 16]}}, "needs"),    # product overflows int64
-    ({"w": {"dtype": "F32", "shape": [1] * 65, "data_offsets": [0, 4]}}, "at most 64"),
-    ({"w": {"dtype": "F32", "shape": [[2], 2], "data_offsets": [0, 16]}}, "shape"),
-    ({"w": {"dtype": "F32", "shape": [True, 4], "data_offsets": [0, 16]}}, "shape"),
-    ({"w": {"dtype": ["F32"], "shape": [4], "data_offsets": [0, 16]}}, "unsupported dtype"),
-    ({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
-      "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}, "overlap"),
-])
+@pytest.mark.parametrize(
+    "header, problem",
+    [
+        ({"w": {"dtype": "F32", "shape": [2**62, 4], "data_offsets": [0, 16]}}, "needs"),  # product overflows int64
+        ({"w": {"dtype": "F32", "shape": [1] * 65, "data_offsets": [0, 4]}}, "at most 64"),
+        ({"w": {"dtype": "F32", "shape": [[2], 2], "data_offsets": [0, 16]}}, "shape"),
+        ({"w": {"dtype": "F32", "shape": [True, 4], "data_offsets": [0, 16]}}, "shape"),
+        ({"w": {"dtype": ["F32"], "shape": [4], "data_offsets": [0, 16]}}, "unsupported dtype"),
+        (
+            {
+                "a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]},
+            },
+            "overlap",
+        ),
+    ],
+)
 def test_safetensors_headers_that_escaped(tmp_path, header, problem):
     p = _safetensors(tmp_path, header, b"\0" * 16)
     with pytest.raises(InputError, match=problem):
@@ -124,12 +132,16 @@ def test_safetensors_lone_surrogate_name(tmp_path):
     assert_one_line_error(run_cli("inspect", p, "--format", "json"), "model.safetensors", "surrogate")
 
 
-@pytest.mark.parametrize("raw, problem", [
-    (b'{"w": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested"),
-    (b'{"w": ' + b"[" * 100 + b"]" * 100 + b"}", "nested deeper than 64"),
-    (b'{"w": ' + b"9" * 5000 + b"}", "invalid JSON"),
-    (b'{"w": NaN}', "non-finite"),
-], ids=["deep", "depth-100", "huge-int", "nan"])
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        (b'{"w": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested"),
+        (b'{"w": ' + b"[" * 100 + b"]" * 100 + b"}", "nested deeper than 64"),
+        (b'{"w": ' + b"9" * 5000 + b"}", "invalid JSON"),
+        (b'{"w": NaN}', "non-finite"),
+    ],
+    ids=["deep", "depth-100", "huge-int", "nan"],
+)
 def test_json_depth_huge_integers_and_nan(tmp_path, raw, problem):
     (tmp_path / "m").mkdir()
     save = tmp_path / "m" / "model.safetensors"
@@ -144,18 +156,22 @@ def test_json_depth_huge_integers_and_nan(tmp_path, raw, problem):
         open_checkpoint(p)
 
 
-@pytest.mark.parametrize("name, doc, problem", [
-    ("config.json", {"architectures": 5}, "architectures is 5"),
-    ("config.json", {"model_type": "llama", "hidden_size": "64"}, "hidden_size is '64'"),
-    ("params.json", {"dim": "64", "n_layers": 2}, "dim is '64'"),
-])
+@pytest.mark.parametrize(
+    "name, doc, problem",
+    [
+        ("config.json", {"architectures": 5}, "architectures is 5"),
+        ("config.json", {"model_type": "llama", "hidden_size": "64"}, "hidden_size is '64'"),
+        ("params.json", {"dim": "64", "n_layers": 2}, "dim is '64'"),
+    ],
+)
 def test_companion_values_of_the_wrong_type(tmp_path, name, doc, problem):
     from provenance.examples import TinyLlamaConfig, llama_state_dict, write_hf_dir, write_meta_dir
 
     cfg = TinyLlamaConfig()
     sd = llama_state_dict(cfg, 0)
     d = (write_meta_dir if name == "params.json" else write_hf_dir)(
-        tmp_path / "m", sd, *([cfg] if name == "params.json" else [cfg.hf_config()]))
+        tmp_path / "m", sd, *([cfg] if name == "params.json" else [cfg.hf_config()])
+    )
     (d / name).write_text(json.dumps(doc))
     assert_one_line_error(run_cli("compare", d, d), name, problem)
 
@@ -190,9 +206,12 @@ def test_unusual_torch_tensors(tmp_path, kind):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t = {"sparse": lambda: torch.eye(3).to_sparse(), "complex": lambda: torch.ones(3, dtype=torch.complex64),
-             "nested": lambda: torch.nested.nested_tensor([torch.ones(2), torch.ones(3)]),
-             "quantized": lambda: torch.quantize_per_tensor(torch.ones(3), 0.1, 0, torch.qint8)}[kind]()
+        t = {
+            "sparse": lambda: torch.eye(3).to_sparse(),
+            "complex": lambda: torch.ones(3, dtype=torch.complex64),
+            "nested": lambda: torch.nested.nested_tensor([torch.ones(2), torch.ones(3)]),
+            "quantized": lambda: torch.quantize_per_tensor(torch.ones(3), 0.1, 0, torch.qint8),
+        }[kind]()
     torch.save({"w": t}, tmp_path / "m.pt")
     assert_one_line_error(run_cli("inspect", tmp_path / "m.pt"), "m.pt", "only dense real tensors")
 

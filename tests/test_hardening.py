@@ -16,13 +16,18 @@ from provenance.inspect import inspect_report
 
 def _cnn(path):
     rng = np.random.default_rng(0)
-    save_file({"conv1.weight": rng.standard_normal((16, 3, 3, 3), dtype=np.float32),
-               "conv1.bias": rng.standard_normal(16, dtype=np.float32),
-               "bn1.weight": rng.standard_normal(16, dtype=np.float32),
-               "bn1.bias": rng.standard_normal(16, dtype=np.float32),
-               "conv2.weight": rng.standard_normal((32, 16, 3, 3), dtype=np.float32),
-               "fc.weight": rng.standard_normal((10, 32), dtype=np.float32),
-               "fc.bias": rng.standard_normal(10, dtype=np.float32)}, str(path))
+    save_file(
+        {
+            "conv1.weight": rng.standard_normal((16, 3, 3, 3), dtype=np.float32),
+            "conv1.bias": rng.standard_normal(16, dtype=np.float32),
+            "bn1.weight": rng.standard_normal(16, dtype=np.float32),
+            "bn1.bias": rng.standard_normal(16, dtype=np.float32),
+            "conv2.weight": rng.standard_normal((32, 16, 3, 3), dtype=np.float32),
+            "fc.weight": rng.standard_normal((10, 32), dtype=np.float32),
+            "fc.bias": rng.standard_normal(10, dtype=np.float32),
+        },
+        str(path),
+    )
     return path
 
 
@@ -60,16 +65,19 @@ def _sharded_torch(directory):
     return directory
 
 
-FORMATS = {"safetensors": (_sharded_safetensors, "model.safetensors.index.json", ".safetensors"),
-           "torch": (_sharded_torch, "pytorch_model.bin.index.json", ".bin")}
+FORMATS = {
+    "safetensors": (_sharded_safetensors, "model.safetensors.index.json", ".safetensors"),
+    "torch": (_sharded_torch, "pytorch_model.bin.index.json", ".bin"),
+}
 
 
 def _index(directory, index_name, second):
     import json
 
     ext = ".safetensors" if "safetensors" in index_name else ".bin"
-    (directory / index_name).write_text(json.dumps({"metadata": {}, "weight_map": {
-        "a.weight": f"s1{ext}", "b.weight": second}}))
+    (directory / index_name).write_text(
+        json.dumps({"metadata": {}, "weight_map": {"a.weight": f"s1{ext}", "b.weight": second}})
+    )
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
@@ -79,8 +87,12 @@ def test_index_entries_leading_out_of_the_folder_are_refused(tmp_path, fmt, how)
     outside = write(tmp_path / "outside")  # a real checkpoint elsewhere: its tensors must not be reported
     ck = write(tmp_path / "ck")
     (ck / f"s2{ext}").unlink()
-    second = {"dotdot": f"../outside/s2{ext}", "absolute": str(outside / f"s2{ext}"),
-              "symlink-out": f"s2{ext}", "symlinked-dir-out": f"sub/s2{ext}"}[how]
+    second = {
+        "dotdot": f"../outside/s2{ext}",
+        "absolute": str(outside / f"s2{ext}"),
+        "symlink-out": f"s2{ext}",
+        "symlinked-dir-out": f"sub/s2{ext}",
+    }[how]
     if how == "symlink-out":
         (ck / f"s2{ext}").symlink_to(outside / f"s2{ext}")
     if how == "symlinked-dir-out":

@@ -19,7 +19,7 @@ LOWER_ROOMS = ("fingerprints", "licenses", "reference_impl")  # never import `pr
 CLI_USERS = {
     "provenance.__main__": "`python -m provenance` starts the CLI",
     "provenance.demo": "run_demo() (a library entry point in the README) runs each command in-process through the "
-                       "CLI's main; not yet inverted (the gates report names it)",
+    "CLI's main; not yet inverted (the gates report names it)",
 }
 
 
@@ -138,8 +138,12 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_reader_sees_function_level_and_relative_imports(tmp_path):
     """The parser itself: an import inside a function and a relative import are both edges."""
-    known = {"pkg": tmp_path / "pkg" / "__init__.py", "pkg.a": tmp_path / "pkg" / "a.py",
-             "pkg.b": tmp_path / "pkg" / "b.py", "pkg.c": tmp_path / "pkg" / "c.py"}
+    known = {
+        "pkg": tmp_path / "pkg" / "__init__.py",
+        "pkg.a": tmp_path / "pkg" / "a.py",
+        "pkg.b": tmp_path / "pkg" / "b.py",
+        "pkg.c": tmp_path / "pkg" / "c.py",
+    }
     (tmp_path / "pkg").mkdir()
     known["pkg.a"].write_text("import json\n\ndef f():\n    from pkg.b import thing\n    return thing\n")
     known["pkg.b"].write_text("from . import c\nfrom .c import other\nimport numpy\n")
@@ -165,22 +169,29 @@ def test_no_import_cycles():
 
 
 def test_lower_rooms_never_import_provenance():
-    bad = sorted((m, d) for m, deps in import_graph().items() if m.split(".")[0] in LOWER_ROOMS
-                 for d in deps if d.split(".")[0] == "provenance")
+    bad = sorted(
+        (m, d)
+        for m, deps in import_graph().items()
+        if m.split(".")[0] in LOWER_ROOMS
+        for d in deps
+        if d.split(".")[0] == "provenance"
+    )
     assert bad == []
 
 
 def test_only_the_cli_imports_the_cli():
-    bad = sorted((m, d) for m, deps in import_graph().items()
-                 if m.split(".")[0] == "provenance" and not m.startswith("provenance.cli")
-                 and m not in CLI_USERS
-                 for d in deps if d == "provenance.cli" or d.startswith("provenance.cli."))
+    bad = sorted(
+        (m, d)
+        for m, deps in import_graph().items()
+        if m.split(".")[0] == "provenance" and not m.startswith("provenance.cli") and m not in CLI_USERS
+        for d in deps
+        if d == "provenance.cli" or d.startswith("provenance.cli.")
+    )
     assert bad == []
 
 
 def test_starting_the_cli_imports_neither_torch_nor_numpy():
-    code = ("import sys, provenance.cli.main\n"
-            "print(','.join(sorted(m for m in ('torch', 'numpy') if m in sys.modules)))")
+    code = "import sys, provenance.cli.main\nprint(','.join(sorted(m for m in ('torch', 'numpy') if m in sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"`import provenance.cli.main` pulled in: {done.stdout.strip()}"

@@ -40,10 +40,17 @@ def _findings(report) -> dict[str, list]:
 def test_compliant_tongyi_research_release_gets_no_wrong_notice(tmp_path):
     """Defect 3: a Qwen-1.8B fine-tune shipping the RESEARCH text and its Notice is compliant."""
     lic = kb.BY_ID["tongyi-qianwen-research"]
-    root = _release(tmp_path, {"license": "other", "license_name": "tongyi-qianwen-research",
-                               "license_link": "LICENSE", "base_model": "Qwen/Qwen-1_8B-Chat"},
-                    "# qwen-1.8b-tuned\n\nFine-tuned from Qwen-1.8B-Chat.\n",
-                    {"LICENSE": _text("qwen_research/LICENSE"), "NOTICE": lic.notice + "\n"})
+    root = _release(
+        tmp_path,
+        {
+            "license": "other",
+            "license_name": "tongyi-qianwen-research",
+            "license_link": "LICENSE",
+            "base_model": "Qwen/Qwen-1_8B-Chat",
+        },
+        "# qwen-1.8b-tuned\n\nFine-tuned from Qwen-1.8B-Chat.\n",
+        {"LICENSE": _text("qwen_research/LICENSE"), "NOTICE": lic.notice + "\n"},
+    )
     report = audit_release(root, [], [], AuditConfig())
     found = _findings(report)
     assert "notice-incorrect" not in found and "notice-missing" not in found
@@ -52,9 +59,12 @@ def test_compliant_tongyi_research_release_gets_no_wrong_notice(tmp_path):
 
 
 def test_commercial_tongyi_notice_on_a_research_release_is_reported(tmp_path):
-    root = _release(tmp_path, {"license": "other", "license_name": "tongyi-qianwen-research",
-                               "base_model": "Qwen/Qwen-1_8B"}, "# tuned\n",
-                    {"LICENSE": _text("qwen_research/LICENSE"), "NOTICE": kb.BY_ID["tongyi-qianwen"].notice + "\n"})
+    root = _release(
+        tmp_path,
+        {"license": "other", "license_name": "tongyi-qianwen-research", "base_model": "Qwen/Qwen-1_8B"},
+        "# tuned\n",
+        {"LICENSE": _text("qwen_research/LICENSE"), "NOTICE": kb.BY_ID["tongyi-qianwen"].notice + "\n"},
+    )
     found = _findings(audit_release(root, [], [], AuditConfig()))
     assert [f.license for f in found["notice-incorrect"]] == ["tongyi-qianwen-research"]
 
@@ -64,18 +74,22 @@ def test_qwen25_3b_derivative_owes_built_with_qwen(tmp_path):
     lic = kb.BY_ID["qwen-research"]
     files = {"LICENSE": _text("qwen_research_2_5/LICENSE"), "NOTICE": lic.notice + "\n"}
     front = {"license": "other", "license_name": "qwen-research", "base_model": "Qwen/Qwen2.5-3B-Instruct"}
-    missing = _findings(audit_release(_release(tmp_path / "a", front, "# tuned-3b\n", files), [], [],
-                                      AuditConfig()))
+    missing = _findings(audit_release(_release(tmp_path / "a", front, "# tuned-3b\n", files), [], [], AuditConfig()))
     assert [f.license for f in missing["attribution-missing"]] == ["qwen-research"]
-    shown = _findings(audit_release(_release(tmp_path / "b", front, "# tuned-3b\n\nBuilt with Qwen\n", files), [],
-                                    [], AuditConfig()))
+    shown = _findings(
+        audit_release(_release(tmp_path / "b", front, "# tuned-3b\n\nBuilt with Qwen\n", files), [], [], AuditConfig())
+    )
     assert "attribution-missing" not in shown
 
 
 def test_r1_distill_llama_base_brings_llama_duties_despite_its_mit_card(tmp_path):
     """Defect 4: a fine-tune of DeepSeek-R1-Distill-Llama-8B, declared MIT like the R1 card, owes Llama 3.1."""
-    root = _release(tmp_path, {"license": "mit", "base_model": "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"},
-                    "# r1-distill-tuned\n", {"LICENSE": _text("mit/LICENSE-deepseek-r1")})
+    root = _release(
+        tmp_path,
+        {"license": "mit", "base_model": "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"},
+        "# r1-distill-tuned\n",
+        {"LICENSE": _text("mit/LICENSE-deepseek-r1")},
+    )
     report = audit_release(root, [], [], AuditConfig())
     found = _findings(report)
     assert any(f.license == "llama3.1" for f in found.get("license-conflict", []))

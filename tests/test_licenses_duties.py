@@ -66,8 +66,12 @@ def test_render_notice_keeps_existing_text_and_is_idempotent():
 
 
 def test_attribution_section_replaces_its_earlier_version():
-    sec1 = kb.render_attribution_section("Llama-3-x", [kb.BaseCredit("meta-llama/Meta-Llama-3-8B", "llama3")],
-                                         ["Built with Meta Llama 3"], [kb.BY_ID["llama3"].notice])
+    sec1 = kb.render_attribution_section(
+        "Llama-3-x",
+        [kb.BaseCredit("meta-llama/Meta-Llama-3-8B", "llama3")],
+        ["Built with Meta Llama 3"],
+        [kb.BY_ID["llama3"].notice],
+    )
     assert "**Built with Meta Llama 3**" in sec1 and "Meta Llama 3 Community License" in sec1
     body = kb.replace_or_append_section("# Llama-3-x\n\nIntro.\n", sec1)
     assert body.count(kb.ATTRIBUTION_START) == 1

@@ -19,23 +19,26 @@ def _read(rel: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("license_value,license_name,expected", [
-    ("other", "tongyi-qianwen-research", "tongyi-qianwen-research"),
-    ("other", "tongyi-qianwen", "tongyi-qianwen"),
-    ("other", "tongyi-qianwen-license-agreement", "tongyi-qianwen"),
-    ("other", "qwen-research", "qwen-research"),
-    ("other", "qwen", "qwen"),
-    ("bigscience-openrail-m", None, "bigscience-openrail-m"),
-    ("bigscience-bloom-rail-1.0", None, "bigscience-bloom-rail-1.0"),
-    ("creativeml-openrail-m", None, "openrail-m"),
-    ("cc-by-nc-sa-4.0", None, "cc-by-nc-sa-4.0"),
-    ("CC-BY-NC-SA-4.0", None, "cc-by-nc-sa-4.0"),
-    ("other", "falcon-180b-tii-license", "falcon-180b-tii-license"),
-    ("llama4", None, "llama4"),
-    ("gemma", None, "gemma"),
-    ("other", "deepseek", "deepseek"),
-    ("mit", None, "mit"),
-])
+@pytest.mark.parametrize(
+    "license_value,license_name,expected",
+    [
+        ("other", "tongyi-qianwen-research", "tongyi-qianwen-research"),
+        ("other", "tongyi-qianwen", "tongyi-qianwen"),
+        ("other", "tongyi-qianwen-license-agreement", "tongyi-qianwen"),
+        ("other", "qwen-research", "qwen-research"),
+        ("other", "qwen", "qwen"),
+        ("bigscience-openrail-m", None, "bigscience-openrail-m"),
+        ("bigscience-bloom-rail-1.0", None, "bigscience-bloom-rail-1.0"),
+        ("creativeml-openrail-m", None, "openrail-m"),
+        ("cc-by-nc-sa-4.0", None, "cc-by-nc-sa-4.0"),
+        ("CC-BY-NC-SA-4.0", None, "cc-by-nc-sa-4.0"),
+        ("other", "falcon-180b-tii-license", "falcon-180b-tii-license"),
+        ("llama4", None, "llama4"),
+        ("gemma", None, "gemma"),
+        ("other", "deepseek", "deepseek"),
+        ("mit", None, "mit"),
+    ],
+)
 def test_card_ids(license_value, license_name, expected):
     rec, _ = kb.lookup_card(license_value, license_name)
     assert rec is not None and rec.id == expected
@@ -104,11 +107,19 @@ def test_yi_owes_credit_to_its_source():
     assert lic.source_of("attribute_source") == "S11 §2(4)"
 
 
-@pytest.mark.parametrize("lic_id,rel,in_license", [
-    ("llama2", "llama2", False), ("llama3", "llama3", True), ("llama3", "llama3_repo", True),
-    ("llama3.1", "llama3_1", False), ("llama3.2", "llama3_2", False), ("llama3.3", "llama3_3", False),
-    ("llama4", "llama4", False), ("llama2", "llama2_repo", False),
-])
+@pytest.mark.parametrize(
+    "lic_id,rel,in_license",
+    [
+        ("llama2", "llama2", False),
+        ("llama3", "llama3", True),
+        ("llama3", "llama3_repo", True),
+        ("llama3.1", "llama3_1", False),
+        ("llama3.2", "llama3_2", False),
+        ("llama3.3", "llama3_3", False),
+        ("llama4", "llama4", False),
+        ("llama2", "llama2_repo", False),
+    ],
+)
 def test_use_policy_is_recognised_in_a_policy_file_and_inside_a_license(lic_id, rel, in_license):
     lic = kb.BY_ID[lic_id]
     assert kb.contains_use_policy(_read(f"{rel}/USE_POLICY.md"), lic)

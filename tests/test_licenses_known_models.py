@@ -68,16 +68,19 @@ def test_sizes_that_merely_contain_3_or_72_are_not_taken_for_them(repo):
     assert kb.licenses_for_repo(repo).licenses == ("apache-2.0",)
 
 
-@pytest.mark.parametrize("repo,day,expected", [
-    ("01-ai/Yi-34B", "2023-11-05", ("yi-license",)),
-    ("01-ai/Yi-6B-200K", dt.date(2024, 5, 29), ("yi-license",)),
-    ("01-ai/Yi-34B", "2024-05-30", ("apache-2.0",)),
-    ("01-ai/Yi-9B", dt.datetime(2025, 1, 1, 12, 0), ("apache-2.0",)),
-    ("tiiuae/falcon-40b", "2023-06-15", ("apache-2.0",)),
-    # Before the relicensing: terms the knowledge base does not hold, said so rather than guessed.
-    ("tiiuae/falcon-40b", "2023-05-26", ()),
-    ("meta-llama/Llama-2-7b-hf", "2023-08-01", ("llama2",)),
-])
+@pytest.mark.parametrize(
+    "repo,day,expected",
+    [
+        ("01-ai/Yi-34B", "2023-11-05", ("yi-license",)),
+        ("01-ai/Yi-6B-200K", dt.date(2024, 5, 29), ("yi-license",)),
+        ("01-ai/Yi-34B", "2024-05-30", ("apache-2.0",)),
+        ("01-ai/Yi-9B", dt.datetime(2025, 1, 1, 12, 0), ("apache-2.0",)),
+        ("tiiuae/falcon-40b", "2023-06-15", ("apache-2.0",)),
+        # Before the relicensing: terms the knowledge base does not hold, said so rather than guessed.
+        ("tiiuae/falcon-40b", "2023-05-26", ()),
+        ("meta-llama/Llama-2-7b-hf", "2023-08-01", ("llama2",)),
+    ],
+)
 def test_terms_on_a_date(repo, day, expected):
     row = kb.licenses_for_repo(repo, day)
     assert row is not None and row.licenses == expected

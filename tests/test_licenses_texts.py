@@ -90,9 +90,16 @@ def test_quote_check_is_not_vacuous():
 def test_every_duty_of_a_record_written_from_a_real_text_has_its_clause(lic_id, rel):
     """The duties the audit derives (duties.duties_of) each rest on a quoted clause."""
     lic = kb.BY_ID[lic_id]
-    field_of = {"license-text": "copy_required", "notice": "notice", "attribution": "display",
-                "name-prefix": "name_prefix", "use-policy": "use_policy_file", "pass-through": "pass_through",
-                "mark-modifications": "mark_modifications", "commercial-limit": "commercial"}
+    field_of = {
+        "license-text": "copy_required",
+        "notice": "notice",
+        "attribution": "display",
+        "name-prefix": "name_prefix",
+        "use-policy": "use_policy_file",
+        "pass-through": "pass_through",
+        "mark-modifications": "mark_modifications",
+        "commercial-limit": "commercial",
+    }
     for duty in kb.duties.duties_of(lic, ("base",)):
         fact = field_of.get(duty.kind)
         if fact is None:  # outputs-for-training is stated for every record, restricting or not

@@ -49,9 +49,17 @@ def sides(stories260k, tmp_path_factory):
     w.add_token_list(pieces)
     from provenance.examples import TinyLlamaConfig
 
-    cfg = TinyLlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=172, num_hidden_layers=5,
-                          num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=512,
-                          rms_norm_eps=1e-5, rope_theta=10000.0)
+    cfg = TinyLlamaConfig(
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=172,
+        num_hidden_layers=5,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+    )
     assert a.get("hidden_size") in (None, 64)
     for meta_name, x in meta_state_dict(sd, cfg).items():
         stem = meta_name.removesuffix(".weight")
@@ -79,8 +87,10 @@ def test_gguf_with_vocabulary_gives_the_same_per_layer_evidence_as_a_safetensors
         assert "depth-changed" not in r["relation"]
     ref = compare_json(capsys, sides["hf"], sides["orig"])
     fpm = compare_json(capsys, sides["gguf"], sides["hf"], "--fingerprint-only")
-    show(f"\nGGUF with vocabulary vs safetensors copy: deep log10 p {g['log10_p_value']}, fingerprint log10 p "
-         f"{fpm['log10_p_value']}, anchors {g['anchors']['vocab_match']} {g['anchors']['shared_anchors']}")
+    show(
+        f"\nGGUF with vocabulary vs safetensors copy: deep log10 p {g['log10_p_value']}, fingerprint log10 p "
+        f"{fpm['log10_p_value']}, anchors {g['anchors']['vocab_match']} {g['anchors']['shared_anchors']}"
+    )
     assert abs(g["log10_p_value"] - ref["log10_p_value"]) <= 0.1 * abs(ref["log10_p_value"])
     # fingerprint files: one with strings, one without, still share every anchor
     fa, fb = tmp_path / "gguf.fp", tmp_path / "hf.fp"

@@ -22,8 +22,14 @@ import pytest
 
 from provenance.cli.main import main
 
-SAME_ARCH = dict(vocab_size=512, hidden_size=64, intermediate_size=172, num_hidden_layers=5, num_attention_heads=8,
-                 num_key_value_heads=4)
+SAME_ARCH = dict(
+    vocab_size=512,
+    hidden_size=64,
+    intermediate_size=172,
+    num_hidden_layers=5,
+    num_attention_heads=8,
+    num_key_value_heads=4,
+)
 CONTRACT_KEYS = {"schema_version", "verdict", "p_value", "score", "relation", "layers", "alignment", "caveats"}
 
 
@@ -42,10 +48,12 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 @pytest.fixture
 def show(request, capsys):
     """Print figures past capsys, but only under ``-s`` (as print does in tests that do not use capsys)."""
+
     def emit(text: str) -> None:
         if request.config.getoption("capture") == "no":
             with capsys.disabled():
                 print(text)
+
     return emit
 
 
@@ -61,9 +69,22 @@ def _write_gguf(path: Path, model, cfg, qtype) -> None:
     ``qtype`` where the row length allows and F16 otherwise, as llama.cpp does."""
     from provenance.examples import TinyLlamaConfig, write_gguf
 
-    tiny = TinyLlamaConfig(**{k: getattr(cfg, k) for k in (
-        "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-        "num_key_value_heads", "max_position_embeddings", "rms_norm_eps")}, rope_theta=10000.0)
+    tiny = TinyLlamaConfig(
+        **{
+            k: getattr(cfg, k)
+            for k in (
+                "vocab_size",
+                "hidden_size",
+                "intermediate_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "num_key_value_heads",
+                "max_position_embeddings",
+                "rms_norm_eps",
+            )
+        },
+        rope_theta=10000.0,
+    )
     sd = {k: t.detach().float().numpy() for k, t in model.state_dict().items()}
     write_gguf(path, sd, tiny, name="stories260K", qtype=qtype.name, fallback="F16")
 
@@ -72,8 +93,11 @@ def _save_safetensors(directory: Path, sd: dict, config: dict | None) -> Path:
     from safetensors.numpy import save_file
 
     directory.mkdir(parents=True)
-    save_file({k: np.ascontiguousarray(v, np.float32) for k, v in sd.items()}, str(directory / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file(
+        {k: np.ascontiguousarray(v, np.float32) for k, v in sd.items()},
+        str(directory / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     if config is not None:
         (directory / "config.json").write_text(json.dumps(config))
     return directory
@@ -106,34 +130,53 @@ def files(stories260k, tmp_path_factory):
     f["bf16"] = d / "bf16"
     config = json.loads((d / "hf" / "config.json").read_text())
     yi = dict(config, model_type="Yi", architectures=["YiForCausalLM"])
-    f["yi"] = rewrite_safetensors(d / "hf", d / "yi", lambda n: n.replace("input_layernorm", "ln1")
-                                  .replace("post_attention_layernorm", "ln2"), config=yi)
+    f["yi"] = rewrite_safetensors(
+        d / "hf",
+        d / "yi",
+        lambda n: n.replace("input_layernorm", "ln1").replace("post_attention_layernorm", "ln2"),
+        config=yi,
+    )
     globals_ = {"model.embed_tokens.weight": "net.a", "model.norm.weight": "net.b", "lm_head.weight": "net.c"}
-    f["scrambled"] = rewrite_safetensors(d / "hf", d / "scrambled", lambda n: opaque(n, SCRAMBLED, globals_),
-                                         config=None)
+    f["scrambled"] = rewrite_safetensors(
+        d / "hf", d / "scrambled", lambda n: opaque(n, SCRAMBLED, globals_), config=None
+    )
     _write_gguf(d / "f32.gguf", model, cfg, gguf.GGMLQuantizationType.F32)
     _write_gguf(d / "q8_0.gguf", model, cfg, gguf.GGMLQuantizationType.Q8_0)
     _write_gguf(d / "q4_0.gguf", model, cfg, gguf.GGMLQuantizationType.Q4_0)
     f["gguf-f32"], f["gguf-q8_0"], f["gguf-q4_0"] = d / "f32.gguf", d / "q8_0.gguf", d / "q4_0.gguf"
     (d / "meta").mkdir()
-    torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in meta_state_dict(model, cfg).items()},
-               d / "meta" / "consolidated.00.pth")
-    (d / "meta" / "params.json").write_text(json.dumps({"dim": 64, "n_layers": 5, "n_heads": 8, "n_kv_heads": 4,
-                                                        "vocab_size": 512, "multiple_of": 4, "norm_eps": 1e-5}))
+    torch.save(
+        {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in meta_state_dict(model, cfg).items()},
+        d / "meta" / "consolidated.00.pth",
+    )
+    (d / "meta" / "params.json").write_text(
+        json.dumps(
+            {
+                "dim": 64,
+                "n_layers": 5,
+                "n_heads": 8,
+                "n_kv_heads": 4,
+                "vocab_size": 512,
+                "multiple_of": 4,
+                "norm_eps": 1e-5,
+            }
+        )
+    )
     f["meta"] = d / "meta"
     sd = load_file(str(d / "hf" / "model.safetensors"))
     noisy = copy.deepcopy(model)  # a fine-tune (noise, neurons in place), then quantized like the base
-    noisy.load_state_dict({k: torch.from_numpy(v) for k, v in V.add_noise(sd, relative=0.1, seed=9).items()},
-                          strict=False)
+    noisy.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in V.add_noise(sd, relative=0.1, seed=9).items()}, strict=False
+    )
     _write_gguf(d / "tuned-q4_0.gguf", noisy, cfg, gguf.GGMLQuantizationType.Q4_0)
     f["tuned-q4_0"] = d / "tuned-q4_0.gguf"
-    f["tuned"] = _save_safetensors(d / "tuned", V.permute_neurons(V.add_noise(sd, relative=0.1, seed=7), seed=8),
-                                   config)
+    f["tuned"] = _save_safetensors(
+        d / "tuned", V.permute_neurons(V.add_noise(sd, relative=0.1, seed=7), seed=8), config
+    )
     toy = ToyConfig(**SAME_ARCH)
     f["independent"] = _save_safetensors(d / "independent", train(toy, 1, 0, 40, batch=8), toy.arch())
     f["untrained"] = _save_safetensors(d / "untrained", train(toy, 2, 0, 0), toy.arch())
-    f["notllm"] = _save_safetensors(d / "notllm", {"conv.weight": np.ones((8, 3, 3, 3)), "fc.bias": np.zeros(8)},
-                                    None)
+    f["notllm"] = _save_safetensors(d / "notllm", {"conv.weight": np.ones((8, 3, 3, 3)), "fc.bias": np.zeros(8)}, None)
     broken = dict(sd)
     broken["model.layers.2.mlp.down_proj.weight"] = sd["model.layers.2.mlp.down_proj.weight"].copy()
     broken["model.layers.2.mlp.down_proj.weight"][5, 7] = np.nan
@@ -162,8 +205,10 @@ DERIVED = {
 def test_derived_files_are_derived_in_deep_mode(files, capsys, show, name):
     ref, labels = DERIVED[name]
     r = compare_json(capsys, files[name], files[ref])
-    show(f"\n{name} vs {ref}: deep log10 p {r['log10_p_value']}, fingerprint log10 p "  # quoted in docs/lineage.md
-         f"{r['fingerprint_log10_p_value']} (score {r['fingerprint_score']:.3f}), relation {r['relation']}")
+    show(
+        f"\n{name} vs {ref}: deep log10 p {r['log10_p_value']}, fingerprint log10 p "  # quoted in docs/lineage.md
+        f"{r['fingerprint_log10_p_value']} (score {r['fingerprint_score']:.3f}), relation {r['relation']}"
+    )
     assert CONTRACT_KEYS <= r.keys()
     assert r["schema_version"] == 1 and r["mode"] == "deep"
     assert r["verdict"] == "derived", (name, r["summary"])
@@ -201,8 +246,10 @@ INDEPENDENT = [("independent", "orig"), ("untrained", "orig"), ("gguf-q8_0", "in
 def test_independent_models_of_the_same_architecture_are_not_derived(files, capsys, show, suspect, reference):
     deep = compare_json(capsys, files[suspect], files[reference])
     fp = compare_json(capsys, files[suspect], files[reference], "--fingerprint-only")
-    show(f"\n{suspect} vs {reference}: deep log10 p {deep['log10_p_value']}, fingerprint log10 p "
-         f"{fp['log10_p_value']} (score {fp['score']:.3f})")
+    show(
+        f"\n{suspect} vs {reference}: deep log10 p {deep['log10_p_value']}, fingerprint log10 p "
+        f"{fp['log10_p_value']} (score {fp['score']:.3f})"
+    )
     assert deep["mode"] == "deep" and fp["mode"] == "fingerprint"
     for r in (deep, fp):
         assert r["verdict"] != "derived", (suspect, reference, r["mode"], r["log10_p_value"])
@@ -231,8 +278,12 @@ def test_html_report_is_self_contained_with_charts_of_the_evidence(files, capsys
 
     code, page, _ = run(["compare", files["gguf-q8_0"], files["orig"], "--format", "html"], capsys)
     assert code == 0 and page.startswith("<!DOCTYPE html>")
-    assert "<script" not in page and "src=" not in page and "<link" not in page and "http" not in page.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert (
+        "<script" not in page
+        and "src=" not in page
+        and "<link" not in page
+        and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
     assert "DERIVED" in page and "shared weight lineage" in page
     svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
     assert len(svgs) == 3
@@ -314,8 +365,11 @@ def test_registry_and_identify(files, capsys, tmp_path):
     assert code == 0 and "empty" in out and not reg.exists()  # listing does not create it
     ind_fp = tmp_path / "independent.fp"
     assert run(["fingerprint", files["independent"], "-o", ind_fp], capsys)[0] == 0
-    for name, path in (("stories260k", files["orig"]), ("toy-untrained", files["untrained"]),
-                       ("toy-independent", ind_fp)):
+    for name, path in (
+        ("stories260k", files["orig"]),
+        ("toy-untrained", files["untrained"]),
+        ("toy-independent", ind_fp),
+    ):
         code, out, err = run(["registry", "add", name, path, "--registry", reg], capsys)
         assert code == 0 and out == "" and f"added {name}" in err, err
     code, out, _ = run(["registry", "list", "--registry", reg, "--format", "json"], capsys)
@@ -391,8 +445,10 @@ def _truncated_fingerprint(files, tmp_path, capsys) -> Path:
     return cut
 
 
-@pytest.mark.parametrize("case", ["missing", "truncated-fingerprint", "not-an-llm", "empty-file", "bad-registry",
-                                  "nan-weights", "nan-fingerprint"])
+@pytest.mark.parametrize(
+    "case",
+    ["missing", "truncated-fingerprint", "not-an-llm", "empty-file", "bad-registry", "nan-weights", "nan-fingerprint"],
+)
 def test_bad_input_exits_2_with_one_line(files, capsys, tmp_path, case):
     if case == "missing":
         argv = ["compare", tmp_path / "nope", files["orig"]]
@@ -422,8 +478,15 @@ def test_bad_input_exits_2_with_one_line(files, capsys, tmp_path, case):
 
 
 def test_help_texts_teach_with_an_example(capsys):
-    for cmd in (["compare"], ["fingerprint"], ["identify"], ["registry"], ["registry", "add"], ["registry", "list"],
-                ["registry", "remove"]):
+    for cmd in (
+        ["compare"],
+        ["fingerprint"],
+        ["identify"],
+        ["registry"],
+        ["registry", "add"],
+        ["registry", "list"],
+        ["registry", "remove"],
+    ):
         code, out, _ = run([*cmd, "--help"], capsys)
         assert code == 0 and "Example: provenance " in out, cmd
 
@@ -451,8 +514,13 @@ def test_progress_bars_go_to_a_terminal_stderr_and_never_to_stdout(files):
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    proc = subprocess.run([sys.executable, "-m", "provenance", "compare", str(files["tuned"]), str(files["orig"]),
-                           "--format", "json"], stdout=subprocess.PIPE, stderr=slave, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "provenance", "compare", str(files["tuned"]), str(files["orig"]), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+        timeout=120,
+    )
     os.close(slave)
     reader.join(timeout=10)
     os.close(master)

@@ -33,8 +33,10 @@ def base(stories260k, tmp_path_factory):
 
 
 def _show(show, what: str, deep: dict, fp: dict) -> None:
-    show(f"\n{what}: deep {deep['verdict']} log10 p {deep['log10_p_value']}, fingerprint {fp['verdict']} log10 p "
-         f"{fp['log10_p_value']}, relation {deep['relation']}")
+    show(
+        f"\n{what}: deep {deep['verdict']} log10 p {deep['log10_p_value']}, fingerprint {fp['verdict']} log10 p "
+        f"{fp['log10_p_value']}, relation {deep['relation']}"
+    )
 
 
 def _layer(name: str) -> int | None:
@@ -116,8 +118,12 @@ def test_a_few_copied_tensors_make_a_model_derived(base, capsys, stories260k, tm
     own["model.embed_tokens.weight"] = sd["model.embed_tokens.weight"]
     partial = _save_safetensors(tmp_path / "partial", own, toy.arch())
     r = compare_json(capsys, partial, stories260k)
-    _show(show, "independent model + copied embedding", r, compare_json(capsys, partial, stories260k,
-                                                                        "--fingerprint-only"))
+    _show(
+        show,
+        "independent model + copied embedding",
+        r,
+        compare_json(capsys, partial, stories260k, "--fingerprint-only"),
+    )
     assert r["verdict"] == "derived" and r["copy_evidence"]["decisive"]
     assert r["log10_p_value"] <= -6 and "copied" in r["relation"]
     assert [e["reference"] for e in r["copy_evidence"]["copied"]] == ["model.embed_tokens.weight"]

@@ -26,9 +26,11 @@ def _check_student(capsys, student, teacher, tmp_path, show=None):
     deep = compare_json(capsys, student, teacher)
     fp = compare_json(capsys, student, teacher, "--fingerprint-only")
     if show is not None:
-        show(f"\nstudent of {teacher.name}: deep {deep['verdict']} log10 p {deep['log10_p_value']}, fingerprint "
-             f"{fp['verdict']} log10 p {fp['log10_p_value']} (CKA score {fp['fingerprint_score']:.3f}, CKA-only "
-             f"log10 p {_cka_only_log10_p(fp):.1f})")
+        show(
+            f"\nstudent of {teacher.name}: deep {deep['verdict']} log10 p {deep['log10_p_value']}, fingerprint "
+            f"{fp['verdict']} log10 p {fp['log10_p_value']} (CKA score {fp['fingerprint_score']:.3f}, CKA-only "
+            f"log10 p {_cka_only_log10_p(fp):.1f})"
+        )
     for r in (deep, fp):
         assert r["verdict"] != "derived", (r["mode"], r["log10_p_value"])
         assert r["relation"] == [] and r["copy_evidence"]["copied"] == []
@@ -69,8 +71,9 @@ def test_student_distilled_from_a_toy_model_is_not_derived(capsys, tmp_path, sho
     cfg = ToyConfig()
     teacher = train(cfg, 0, 0, 200)
     t = _save_safetensors(tmp_path / "teacher", teacher, cfg.arch())
-    s = _save_safetensors(tmp_path / "student", distill(cfg, teacher, seed=5, steps=200, lr=1e-2, n_samples=64),
-                          cfg.arch())
+    s = _save_safetensors(
+        tmp_path / "student", distill(cfg, teacher, seed=5, steps=200, lr=1e-2, n_samples=64), cfg.arch()
+    )
     _check_student(capsys, s, t, tmp_path, show)
     # and a light fine-tune of the same teacher is derived in both modes, by the same stored features
     tuned = _save_safetensors(tmp_path / "tuned", train(cfg, 0, 1, 30, lr=1e-3, init=teacher), cfg.arch())

@@ -25,8 +25,13 @@ def sp_model(tmp_path_factory):
     rng = random.Random(0)
     words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 7))) for _ in range(400)]
     (d / "corpus.txt").write_text("\n".join(" ".join(rng.choice(words) for _ in range(12)) for _ in range(2000)))
-    spm.SentencePieceTrainer.train(input=str(d / "corpus.txt"), model_prefix=str(d / "tokenizer"),
-                                   vocab_size=CFG.vocab_size, model_type="bpe", minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        input=str(d / "corpus.txt"),
+        model_prefix=str(d / "tokenizer"),
+        vocab_size=CFG.vocab_size,
+        model_type="bpe",
+        minloglevel=2,
+    )
     return d / "tokenizer.model"
 
 

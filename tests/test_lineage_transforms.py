@@ -39,10 +39,11 @@ def _heal(sd: dict, cfg: ToyConfig, steps: int = 40) -> dict:
 # name -> (transform(sd, cfg) -> (suspect, suspect cfg), labels that must be present, labels that must be absent)
 def _kv(new=None, factor=1):
     """To ``new`` kv heads, or to ``factor`` times the model's own count."""
+
     def f(sd, c):
         n = new or c.num_key_value_heads * factor
-        return (V.change_kv_heads(sd, c.num_attention_heads, c.num_key_value_heads, n),
-                _with(c, num_key_value_heads=n))
+        return (V.change_kv_heads(sd, c.num_attention_heads, c.num_key_value_heads, n), _with(c, num_key_value_heads=n))
+
     return f
 
 
@@ -50,6 +51,7 @@ def _width(frac):
     def f(sd, c):
         out = V.prune_width(sd, frac)
         return out, _with(c, hidden_size=out["model.embed_tokens.weight"].shape[1], attn_head_dim=c.head_dim)
+
     return f
 
 
@@ -60,10 +62,16 @@ def _with(cfg: ToyConfig, **kw) -> ToyConfig:
 
 
 TRANSFORMS = {
-    "heads-rescaled": (lambda sd, c: (V.rescale_heads(sd, c.num_attention_heads, c.num_key_value_heads, seed=1),
-                                      c), {"rescaled"}, {"fine-tuned", "near-identical"}),
-    "vo-rescaled": (lambda sd, c: (V.rescale_heads(sd, c.num_attention_heads, c.num_key_value_heads, seed=5,
-                                                   qk=False), c), {"rescaled"}, {"fine-tuned", "near-identical"}),
+    "heads-rescaled": (
+        lambda sd, c: (V.rescale_heads(sd, c.num_attention_heads, c.num_key_value_heads, seed=1), c),
+        {"rescaled"},
+        {"fine-tuned", "near-identical"},
+    ),
+    "vo-rescaled": (
+        lambda sd, c: (V.rescale_heads(sd, c.num_attention_heads, c.num_key_value_heads, seed=5, qk=False), c),
+        {"rescaled"},
+        {"fine-tuned", "near-identical"},
+    ),
     "norms-rescaled": (lambda sd, c: (V.rescale_norms(sd, seed=2), c), {"rescaled"}, {"fine-tuned"}),
     "kv-expanded": (_kv(factor=2), {"kv-heads-changed"}, {"fine-tuned", "near-identical"}),
     "kv-merged": (_kv(1), {"kv-heads-changed"}, {"fine-tuned", "near-identical"}),
@@ -74,12 +82,30 @@ HEALED = {"kv-merged", "width-pruned", "heads-rescaled"}
 # test_fingerprints_variants.py).
 STORIES_ONLY = {
     "neurons-permuted": (lambda sd, c: (V.permute_neurons(sd, seed=3), c), {"permuted"}, {"fine-tuned", "rescaled"}),
-    "heads-permuted": (lambda sd, c: (V.permute_heads(sd, c.num_attention_heads, c.num_key_value_heads, seed=3), c),
-                       set(), {"fine-tuned", "rescaled"}),
+    "heads-permuted": (
+        lambda sd, c: (V.permute_heads(sd, c.num_attention_heads, c.num_key_value_heads, seed=3), c),
+        set(),
+        {"fine-tuned", "rescaled"},
+    ),
     "rotated-after-folding": (lambda sd, c: (V.rotate_residual(sd, seed=3), c), {"rotated"}, set()),
-    "everything": (lambda sd, c: (V.rotate_residual(V.rescale_heads(V.permute_heads(V.permute_neurons(
-        sd, seed=4), c.num_attention_heads, c.num_key_value_heads, seed=4), c.num_attention_heads,
-        c.num_key_value_heads, seed=4), seed=4), c), {"rotated", "rescaled"}, set()),
+    "everything": (
+        lambda sd, c: (
+            V.rotate_residual(
+                V.rescale_heads(
+                    V.permute_heads(
+                        V.permute_neurons(sd, seed=4), c.num_attention_heads, c.num_key_value_heads, seed=4
+                    ),
+                    c.num_attention_heads,
+                    c.num_key_value_heads,
+                    seed=4,
+                ),
+                seed=4,
+            ),
+            c,
+        ),
+        {"rotated", "rescaled"},
+        set(),
+    ),
 }
 
 
@@ -90,9 +116,14 @@ def stories_state(path) -> tuple[dict, ToyConfig]:
 
     tensors, arch, _ = canonical_tensors(open_checkpoint(path))
     sd = {k: as_array(v).copy() for k, v in tensors.items()}
-    cfg = ToyConfig(vocab_size=arch["vocab_size"], hidden_size=arch["hidden_size"],
-                    intermediate_size=arch["intermediate_size"], num_hidden_layers=arch["num_hidden_layers"],
-                    num_attention_heads=arch["num_attention_heads"], num_key_value_heads=arch["num_key_value_heads"])
+    cfg = ToyConfig(
+        vocab_size=arch["vocab_size"],
+        hidden_size=arch["hidden_size"],
+        intermediate_size=arch["intermediate_size"],
+        num_hidden_layers=arch["num_hidden_layers"],
+        num_attention_heads=arch["num_attention_heads"],
+        num_key_value_heads=arch["num_key_value_heads"],
+    )
     return sd, cfg
 
 
@@ -106,12 +137,15 @@ def stories(stories260k):
     return stories_state(stories260k)
 
 
-def _check(name: str, ref: dict, ref_cfg: ToyConfig, sus: dict, sus_cfg: ToyConfig, must: set, never: set,
-           healed: bool) -> None:
+def _check(
+    name: str, ref: dict, ref_cfg: ToyConfig, sus: dict, sus_cfg: ToyConfig, must: set, never: set, healed: bool
+) -> None:
     res, rel = _report(ref, _arch(ref_cfg), sus, _arch(sus_cfg))
     fp = res["fingerprint"]
-    print(f"{name}: deep log10 p {res['log10_p']:.1f}, fingerprint log10 p {fp['log10_p']:.1f} "
-          f"({verdict(fp['log10_p'])}), relation {rel}")
+    print(
+        f"{name}: deep log10 p {res['log10_p']:.1f}, fingerprint log10 p {fp['log10_p']:.1f} "
+        f"({verdict(fp['log10_p'])}), relation {rel}"
+    )
     assert res["log10_p"] <= -6 and verdict(res["log10_p"]) == "derived", (name, res["log10_p"])
     assert must <= set(rel), (name, rel)
     if healed:  # training moved the values: "fine-tuned" is then true, the rest of the exclusions still hold
@@ -142,8 +176,16 @@ def test_transform_of_stories260k_is_derived_with_its_label(stories, name):
 def test_healed_width_pruning_of_stories260k(stories):
     sd, cfg = stories
     sus, sus_cfg = _width(0.75)(sd, cfg)
-    _check("stories260K width-pruned + healed", sd, cfg, _heal(sus, sus_cfg, steps=30), sus_cfg,
-           {"width-pruned"}, {"permuted"}, True)
+    _check(
+        "stories260K width-pruned + healed",
+        sd,
+        cfg,
+        _heal(sus, sus_cfg, steps=30),
+        sus_cfg,
+        {"width-pruned"},
+        {"permuted"},
+        True,
+    )
 
 
 def test_light_and_heavy_fine_tunes_are_not_called_rescaled(toy):
@@ -176,9 +218,11 @@ def test_independent_models_of_the_changed_shape_are_not_derived(toy, name):
 def test_independent_model_of_stories260k_shape_is_not_derived(stories):
     sd, cfg = stories
     ind = _independent(cfg, seed=5)
-    for label, (ref, sus, sus_cfg) in {"same shape": (sd, ind, cfg),
-                                       "kv-merged": (sd, *_kv(1)(ind, cfg)),
-                                       "width-pruned": (sd, *_width(0.75)(ind, cfg))}.items():
+    for label, (ref, sus, sus_cfg) in {
+        "same shape": (sd, ind, cfg),
+        "kv-merged": (sd, *_kv(1)(ind, cfg)),
+        "width-pruned": (sd, *_width(0.75)(ind, cfg)),
+    }.items():
         res, _ = _report(ref, _arch(cfg), sus, _arch(sus_cfg))
         fp = res["fingerprint"]
         print(f"stories260K vs independent ({label}): deep {res['log10_p']:.2f}, fingerprint {fp['log10_p']:.2f}")
@@ -200,8 +244,9 @@ def test_rescaling_is_exactly_function_preserving(toy):
         with torch.no_grad():
             outs.append(m(ids).numpy())
     assert np.allclose(outs[0], outs[1], atol=1e-4)
-    assert not np.allclose(toy["base"]["model.layers.0.self_attn.q_proj.weight"],
-                           sus["model.layers.0.self_attn.q_proj.weight"])
+    assert not np.allclose(
+        toy["base"]["model.layers.0.self_attn.q_proj.weight"], sus["model.layers.0.self_attn.q_proj.weight"]
+    )
 
 
 # ------------------------------------------------------------------------------------------- sparse upcycling (MoE)
@@ -211,8 +256,18 @@ def _save_llama(sd: dict, cfg: ToyConfig, out) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     a = cfg.arch()
-    keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-            "num_key_value_heads", "head_dim", "rms_norm_eps", "rope_theta", "tie_word_embeddings")
+    keys = (
+        "vocab_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "rms_norm_eps",
+        "rope_theta",
+        "tie_word_embeddings",
+    )
     model = LlamaForCausalLM(LlamaConfig(**{k: a[k] for k in keys}))
     model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}, strict=True)
     model.save_pretrained(out)
@@ -227,17 +282,32 @@ def _moe(dense: dict | None, cfg: ToyConfig, kind: str, out, experts: int = 4, s
 
     from fingerprints.toymodels import markov_batches
 
-    common = dict(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
-                  num_hidden_layers=cfg.num_hidden_layers, num_attention_heads=cfg.num_attention_heads,
-                  num_key_value_heads=cfg.num_key_value_heads, head_dim=cfg.head_dim, rms_norm_eps=cfg.rms_norm_eps,
-                  rope_theta=cfg.rope_theta, tie_word_embeddings=False, num_experts_per_tok=2)
+    common = dict(
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        num_key_value_heads=cfg.num_key_value_heads,
+        head_dim=cfg.head_dim,
+        rms_norm_eps=cfg.rms_norm_eps,
+        rope_theta=cfg.rope_theta,
+        tie_word_embeddings=False,
+        num_experts_per_tok=2,
+    )
     torch.manual_seed(seed)
     if kind == "mixtral":
         model = MixtralForCausalLM(MixtralConfig(num_local_experts=experts, **common))
     else:
-        model = Qwen2MoeForCausalLM(Qwen2MoeConfig(num_experts=experts, moe_intermediate_size=cfg.intermediate_size,
-                                                   shared_expert_intermediate_size=cfg.intermediate_size,
-                                                   decoder_sparse_step=1, **common))
+        model = Qwen2MoeForCausalLM(
+            Qwen2MoeConfig(
+                num_experts=experts,
+                moe_intermediate_size=cfg.intermediate_size,
+                shared_expert_intermediate_size=cfg.intermediate_size,
+                decoder_sparse_step=1,
+                **common,
+            )
+        )
     if dense is not None:
         sd = model.state_dict()
         new = {k: torch.from_numpy(np.ascontiguousarray(dense[k])) for k in sd if k in dense}
@@ -279,8 +349,10 @@ def test_upcycled_moe_is_derived_expert_by_expert(moe_dirs, kind, deep):
     from provenance.lineage import compare_paths
 
     r = compare_paths(moe_dirs / kind, moe_dirs / "dense", deep=deep)
-    print(f"toy {kind} upcycled ({'deep' if deep else 'fingerprint'}): log10 p {r['log10_p_value']}, "
-          f"relation {r['relation']}")
+    print(
+        f"toy {kind} upcycled ({'deep' if deep else 'fingerprint'}): log10 p {r['log10_p_value']}, "
+        f"relation {r['relation']}"
+    )
     if not deep:
         assert "moe-upcycled" in r["relation"] or r["verdict"] != "derived"
         return
@@ -313,13 +385,17 @@ def test_upcycled_stories260k_is_derived(stories):
     sd, cfg = stories
     sus = V.upcycle_moe(sd, n_experts=4, relative=0.3, shared_expert=True, seed=1)
     res, rel = _report(sd, _arch(cfg), sus, _arch(cfg))
-    print(f"stories260K moe-upcycled: deep log10 p {res['log10_p']:.1f}, fingerprint log10 p "
-          f"{res['fingerprint']['log10_p']:.1f}, relation {rel}")
+    print(
+        f"stories260K moe-upcycled: deep log10 p {res['log10_p']:.1f}, fingerprint log10 p "
+        f"{res['fingerprint']['log10_p']:.1f}, relation {rel}"
+    )
     assert res["log10_p"] <= -6 and "moe-upcycled" in rel
     ind = V.upcycle_moe(_independent(cfg, seed=5), n_experts=4, relative=0.05)
     res, rel = _report(sd, _arch(cfg), ind, _arch(cfg))
-    print(f"stories260K vs upcycled independent: deep {res['log10_p']:.2f}, fingerprint "
-          f"{res['fingerprint']['log10_p']:.2f}")
+    print(
+        f"stories260K vs upcycled independent: deep {res['log10_p']:.2f}, fingerprint "
+        f"{res['fingerprint']['log10_p']:.2f}"
+    )
     assert verdict(res["log10_p"]) != "derived" and verdict(res["fingerprint"]["log10_p"]) != "derived"
 
 

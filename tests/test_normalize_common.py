@@ -13,8 +13,17 @@ TOKENS = [[1, 5, 9, 3, 7, 2, 11, 4]]
 def tiny_llama_config(**kw):
     import transformers
 
-    args = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5, tie_word_embeddings=False)
+    args = dict(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=False,
+    )
     args.update(kw)
     return transformers.LlamaConfig(**args)
 
@@ -47,8 +56,9 @@ def load_llama(outdir: Path):
     import torch
     import transformers
 
-    model, info = transformers.LlamaForCausalLM.from_pretrained(str(outdir), output_loading_info=True,
-                                                                dtype=torch.float32)
+    model, info = transformers.LlamaForCausalLM.from_pretrained(
+        str(outdir), output_loading_info=True, dtype=torch.float32
+    )
     assert not info["missing_keys"], info["missing_keys"]
     assert not info["unexpected_keys"], info["unexpected_keys"]
     assert not info.get("mismatched_keys"), info.get("mismatched_keys")

@@ -28,15 +28,20 @@ def to_meta_order(w: np.ndarray, n_heads: int) -> np.ndarray:
 
 def meta_state_dict(model, cfg) -> dict[str, np.ndarray]:
     sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
-    out = {"tok_embeddings.weight": sd["model.embed_tokens.weight"], "norm.weight": sd["model.norm.weight"],
-           "output.weight": sd["lm_head.weight"]}
+    out = {
+        "tok_embeddings.weight": sd["model.embed_tokens.weight"],
+        "norm.weight": sd["model.norm.weight"],
+        "output.weight": sd["lm_head.weight"],
+    }
     for i in range(cfg.num_hidden_layers):
         p = f"model.layers.{i}."
         out[f"layers.{i}.attention_norm.weight"] = sd[p + "input_layernorm.weight"]
-        out[f"layers.{i}.attention.wq.weight"] = to_meta_order(sd[p + "self_attn.q_proj.weight"],
-                                                               cfg.num_attention_heads)
-        out[f"layers.{i}.attention.wk.weight"] = to_meta_order(sd[p + "self_attn.k_proj.weight"],
-                                                               cfg.num_key_value_heads)
+        out[f"layers.{i}.attention.wq.weight"] = to_meta_order(
+            sd[p + "self_attn.q_proj.weight"], cfg.num_attention_heads
+        )
+        out[f"layers.{i}.attention.wk.weight"] = to_meta_order(
+            sd[p + "self_attn.k_proj.weight"], cfg.num_key_value_heads
+        )
         out[f"layers.{i}.attention.wv.weight"] = sd[p + "self_attn.v_proj.weight"]
         out[f"layers.{i}.attention.wo.weight"] = sd[p + "self_attn.o_proj.weight"]
         out[f"layers.{i}.ffn_norm.weight"] = sd[p + "post_attention_layernorm.weight"]
@@ -66,13 +71,25 @@ def test_meta_consolidated(llama, tmp_path):
     d = tmp_path / "meta"
     d.mkdir()
     torch.save({k: torch.from_numpy(v) for k, v in meta_state_dict(model, cfg).items()}, d / "consolidated.00.pth")
-    (d / "params.json").write_text(json.dumps({"dim": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2,
-                                               "vocab_size": 64, "norm_eps": 1e-5, "multiple_of": 32}))
+    (d / "params.json").write_text(
+        json.dumps(
+            {
+                "dim": 32,
+                "n_layers": 2,
+                "n_heads": 4,
+                "n_kv_heads": 2,
+                "vocab_size": 64,
+                "norm_eps": 1e-5,
+                "multiple_of": 32,
+            }
+        )
+    )
     cm = _roundtrip(d, tmp_path, model)
     assert cm.scheme == "meta" and cm.family == "llama"
     assert any("interleaved (Meta) → half-split" in t for t in cm.transforms)
-    assert ("layers.0.feed_forward.w3.weight", "model.layers.0.mlp.up_proj.weight") in \
-        {(r.from_, r.to) for r in cm.renames}
+    assert ("layers.0.feed_forward.w3.weight", "model.layers.0.mlp.up_proj.weight") in {
+        (r.from_, r.to) for r in cm.renames
+    }
 
 
 def _write_gguf(path, model, cfg, qtype):
@@ -88,11 +105,22 @@ def _write_gguf(path, model, cfg, qtype):
     w.add_head_count_kv(cfg.num_key_value_heads)
     w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     w.add_rope_freq_base(10000.0)
-    names = {"tok_embeddings.weight": "token_embd.weight", "norm.weight": "output_norm.weight",
-             "output.weight": "output.weight"}
-    layer = {"attention_norm": "attn_norm", "attention.wq": "attn_q", "attention.wk": "attn_k",
-             "attention.wv": "attn_v", "attention.wo": "attn_output", "ffn_norm": "ffn_norm",
-             "feed_forward.w1": "ffn_gate", "feed_forward.w2": "ffn_down", "feed_forward.w3": "ffn_up"}
+    names = {
+        "tok_embeddings.weight": "token_embd.weight",
+        "norm.weight": "output_norm.weight",
+        "output.weight": "output.weight",
+    }
+    layer = {
+        "attention_norm": "attn_norm",
+        "attention.wq": "attn_q",
+        "attention.wk": "attn_k",
+        "attention.wv": "attn_v",
+        "attention.wo": "attn_output",
+        "ffn_norm": "ffn_norm",
+        "feed_forward.w1": "ffn_gate",
+        "feed_forward.w2": "ffn_down",
+        "feed_forward.w3": "ffn_up",
+    }
     dequantized = {}
     for name, x in meta_state_dict(model, cfg).items():
         if name.startswith("layers."):
@@ -124,12 +152,22 @@ def _model_with(meta_weights, cfg):
             rows = x.shape[0]
             x = x.reshape(heads, rows // heads // 2, 2, -1).swapaxes(1, 2).reshape(x.shape)
         inv[name] = x
-    sd = {"model.embed_tokens.weight": inv["tok_embeddings.weight"], "model.norm.weight": inv["norm.weight"],
-          "lm_head.weight": inv["output.weight"]}
-    hf = {"attention_norm": "input_layernorm", "attention.wq": "self_attn.q_proj", "attention.wk": "self_attn.k_proj",
-          "attention.wv": "self_attn.v_proj", "attention.wo": "self_attn.o_proj",
-          "ffn_norm": "post_attention_layernorm", "feed_forward.w1": "mlp.gate_proj",
-          "feed_forward.w2": "mlp.down_proj", "feed_forward.w3": "mlp.up_proj"}
+    sd = {
+        "model.embed_tokens.weight": inv["tok_embeddings.weight"],
+        "model.norm.weight": inv["norm.weight"],
+        "lm_head.weight": inv["output.weight"],
+    }
+    hf = {
+        "attention_norm": "input_layernorm",
+        "attention.wq": "self_attn.q_proj",
+        "attention.wk": "self_attn.k_proj",
+        "attention.wv": "self_attn.v_proj",
+        "attention.wo": "self_attn.o_proj",
+        "ffn_norm": "post_attention_layernorm",
+        "feed_forward.w1": "mlp.gate_proj",
+        "feed_forward.w2": "mlp.down_proj",
+        "feed_forward.w3": "mlp.up_proj",
+    }
     for name, x in inv.items():
         if name.startswith("layers."):
             _, i, rest = name.split(".", 2)
@@ -159,8 +197,17 @@ def _write_llama2c_v0(path, model, cfg, shared: bool):
     seq = 16
     vocab = cfg.vocab_size if shared else -cfg.vocab_size
     arrays = [sd["tok_embeddings.weight"]]
-    for kind in ("attention_norm", "attention.wq", "attention.wk", "attention.wv", "attention.wo", "ffn_norm",
-                 "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"):
+    for kind in (
+        "attention_norm",
+        "attention.wq",
+        "attention.wk",
+        "attention.wv",
+        "attention.wo",
+        "ffn_norm",
+        "feed_forward.w1",
+        "feed_forward.w2",
+        "feed_forward.w3",
+    ):
         arrays += [sd[f"layers.{i}.{kind}.weight"] for i in range(L)]
     arrays.append(sd["norm.weight"])
     freqs = 1.0 / 10000.0 ** (np.arange(0, hd, 2)[: hd // 2] / hd)
@@ -169,8 +216,18 @@ def _write_llama2c_v0(path, model, cfg, shared: bool):
     if not shared:
         arrays.append(sd["output.weight"])
     with open(path, "wb") as fh:
-        fh.write(struct.pack("<7i", cfg.hidden_size, cfg.intermediate_size, L, cfg.num_attention_heads,
-                             cfg.num_key_value_heads, vocab, seq))
+        fh.write(
+            struct.pack(
+                "<7i",
+                cfg.hidden_size,
+                cfg.intermediate_size,
+                L,
+                cfg.num_attention_heads,
+                cfg.num_key_value_heads,
+                vocab,
+                seq,
+            )
+        )
         for a in arrays:
             fh.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
 
@@ -185,8 +242,17 @@ def test_llama2c_model_bin(llama, tmp_path):
 def test_llama2c_ckpt_pt_with_compile_prefix(llama, tmp_path):
     model, cfg = llama
     sd = {"_orig_mod." + k: torch.from_numpy(v) for k, v in meta_state_dict(model, cfg).items()}
-    args = {"dim": 32, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "vocab_size": 64, "multiple_of": 32,
-            "norm_eps": 1e-5, "max_seq_len": 64, "dropout": 0.0}
+    args = {
+        "dim": 32,
+        "n_layers": 2,
+        "n_heads": 4,
+        "n_kv_heads": 2,
+        "vocab_size": 64,
+        "multiple_of": 32,
+        "norm_eps": 1e-5,
+        "max_seq_len": 64,
+        "dropout": 0.0,
+    }
     torch.save({"model": sd, "model_args": args, "iter_num": 10}, tmp_path / "ckpt.pt")
     cm = _roundtrip(tmp_path / "ckpt.pt", tmp_path, model)
     assert cm.scheme == "meta"
@@ -240,8 +306,15 @@ def test_stories260k_normalizes_to_llama_with_equal_logits(stories260k, tmp_path
     cm = normalize(ckpt)
     assert (cm.family, cm.llama_compatible, cm.tied, cm.unmatched) == ("llama", True, True, [])
     a = cm.arch.values
-    assert (a["hidden_size"], a["num_hidden_layers"], a["num_attention_heads"], a["num_key_value_heads"],
-            a["head_dim"], a["intermediate_size"], a["vocab_size"]) == (64, 5, 8, 4, 8, 172, 512)
+    assert (
+        a["hidden_size"],
+        a["num_hidden_layers"],
+        a["num_attention_heads"],
+        a["num_key_value_heads"],
+        a["head_dim"],
+        a["intermediate_size"],
+        a["vocab_size"],
+    ) == (64, 5, 8, 4, 8, 172, 512)
     write_canonical(cm, tmp_path / "out")
     tokens = [1, 403, 407, 261, 378, 1317 % 512, 30, 9, 13, 200, 100, 42]
     ours = logits(load_llama(tmp_path / "out"), [tokens])[0]

@@ -24,8 +24,9 @@ def grouped_qkv(q, k, v):
     """InternLM2 wqkv / Megatron linear_qkv: per KV group, its query heads, then K, then V."""
     g = NH // NKV
     cols = q.shape[1]
-    return np.concatenate([q.reshape(NKV, g, HD, cols), k.reshape(NKV, 1, HD, cols), v.reshape(NKV, 1, HD, cols)],
-                          axis=1).reshape(-1, cols)
+    return np.concatenate(
+        [q.reshape(NKV, g, HD, cols), k.reshape(NKV, 1, HD, cols), v.reshape(NKV, 1, HD, cols)], axis=1
+    ).reshape(-1, cols)
 
 
 def convert(sd, family):
@@ -52,32 +53,60 @@ def convert(sd, family):
         gate, up, down = (sd[p + f"mlp.{x}_proj.weight"] for x in ("gate", "up", "down"))
         n1, n2 = sd[p + "input_layernorm.weight"], sd[p + "post_attention_layernorm.weight"]
         if family == "internlm2":
-            out.update({f"{p}attention_norm.weight": n1, f"{p}attention.wqkv.weight": grouped_qkv(q, k, v),
-                        f"{p}attention.wo.weight": o, f"{p}ffn_norm.weight": n2,
-                        f"{p}feed_forward.w1.weight": gate, f"{p}feed_forward.w3.weight": up,
-                        f"{p}feed_forward.w2.weight": down})
+            out.update(
+                {
+                    f"{p}attention_norm.weight": n1,
+                    f"{p}attention.wqkv.weight": grouped_qkv(q, k, v),
+                    f"{p}attention.wo.weight": o,
+                    f"{p}ffn_norm.weight": n2,
+                    f"{p}feed_forward.w1.weight": gate,
+                    f"{p}feed_forward.w3.weight": up,
+                    f"{p}feed_forward.w2.weight": down,
+                }
+            )
         elif family == "baichuan":
-            out.update({p + "input_layernorm.weight": n1, p + "self_attn.W_pack.weight": np.concatenate([q, k, v]),
-                        p + "self_attn.o_proj.weight": o, p + "post_attention_layernorm.weight": n2,
-                        p + "mlp.gate_proj.weight": gate, p + "mlp.up_proj.weight": up,
-                        p + "mlp.down_proj.weight": down})
+            out.update(
+                {
+                    p + "input_layernorm.weight": n1,
+                    p + "self_attn.W_pack.weight": np.concatenate([q, k, v]),
+                    p + "self_attn.o_proj.weight": o,
+                    p + "post_attention_layernorm.weight": n2,
+                    p + "mlp.gate_proj.weight": gate,
+                    p + "mlp.up_proj.weight": up,
+                    p + "mlp.down_proj.weight": down,
+                }
+            )
         elif family == "megatron_core":
             d = f"decoder.layers.{i}."
-            out.update({d + "self_attention.linear_qkv.layer_norm_weight": n1,
-                        d + "self_attention.linear_qkv.weight": grouped_qkv(q, k, v),
-                        d + "self_attention.linear_proj.weight": o, d + "mlp.linear_fc1.layer_norm_weight": n2,
-                        d + "mlp.linear_fc1.weight": np.concatenate([gate, up]), d + "mlp.linear_fc2.weight": down})
+            out.update(
+                {
+                    d + "self_attention.linear_qkv.layer_norm_weight": n1,
+                    d + "self_attention.linear_qkv.weight": grouped_qkv(q, k, v),
+                    d + "self_attention.linear_proj.weight": o,
+                    d + "mlp.linear_fc1.layer_norm_weight": n2,
+                    d + "mlp.linear_fc1.weight": np.concatenate([gate, up]),
+                    d + "mlp.linear_fc2.weight": down,
+                }
+            )
         else:
             d = f"language_model.encoder.layers.{i}."
-            out.update({d + "input_norm.weight": n1, d + "self_attention.query_key_value.weight": grouped_qkv(q, k, v),
-                        d + "self_attention.dense.weight": o, d + "post_attention_norm.weight": n2,
-                        d + "mlp.dense_h_to_4h.weight": np.concatenate([gate, up]),
-                        d + "mlp.dense_4h_to_h.weight": down})
+            out.update(
+                {
+                    d + "input_norm.weight": n1,
+                    d + "self_attention.query_key_value.weight": grouped_qkv(q, k, v),
+                    d + "self_attention.dense.weight": o,
+                    d + "post_attention_norm.weight": n2,
+                    d + "mlp.dense_h_to_4h.weight": np.concatenate([gate, up]),
+                    d + "mlp.dense_4h_to_h.weight": down,
+                }
+            )
     return out
 
 
-CONFIG = {"internlm2": {"architectures": ["InternLM2ForCausalLM"], "model_type": "internlm2"},
-          "baichuan": {"architectures": ["BaichuanForCausalLM"], "model_type": "baichuan"}}
+CONFIG = {
+    "internlm2": {"architectures": ["InternLM2ForCausalLM"], "model_type": "internlm2"},
+    "baichuan": {"architectures": ["BaichuanForCausalLM"], "model_type": "baichuan"},
+}
 
 
 @pytest.mark.parametrize("family", ["internlm2", "baichuan", "megatron_core", "megatron_legacy"])
@@ -88,9 +117,17 @@ def test_fused_llama_family_normalizes_back(tmp_path, family):
     src = tmp_path / "src"
     src.mkdir()
     weights = convert(sd, family)
-    hf = {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": NH,
-          "num_key_value_heads": NKV, "vocab_size": 64, "rms_norm_eps": 1e-5, "hidden_act": "silu",
-          "max_position_embeddings": 64}
+    hf = {
+        "hidden_size": 32,
+        "intermediate_size": 48,
+        "num_hidden_layers": 2,
+        "num_attention_heads": NH,
+        "num_key_value_heads": NKV,
+        "vocab_size": 64,
+        "rms_norm_eps": 1e-5,
+        "hidden_act": "silu",
+        "max_position_embeddings": 64,
+    }
     if family in CONFIG:
         save_file(weights, str(src / "model.safetensors"))
         (src / "config.json").write_text(json.dumps({**hf, **CONFIG[family]}))

@@ -44,15 +44,22 @@ def test_yi_style_norm_names_map_to_llama_roles(hf_llama, tmp_path):
     src, model = hf_llama
     cfg = json.loads((src / "config.json").read_text())
     cfg.update({"architectures": ["YiForCausalLM"], "model_type": "Yi"})
-    yi = rewrite_safetensors(src, tmp_path / "yi", lambda n: n.replace("input_layernorm", "ln1")
-                             .replace("post_attention_layernorm", "ln2"), cfg)
+    yi = rewrite_safetensors(
+        src,
+        tmp_path / "yi",
+        lambda n: n.replace("input_layernorm", "ln1").replace("post_attention_layernorm", "ln2"),
+        cfg,
+    )
     cm = normalize(open_checkpoint(yi))
     assert cm.family == "llama" and cm.llama_compatible and not cm.unmatched
     assert {(r.from_, r.to) for r in cm.renames} == {
         (f"model.layers.{i}.{a}.weight", f"model.layers.{i}.{b}.weight")
-        for i in range(2) for a, b in (("ln1", "input_layernorm"), ("ln2", "post_attention_layernorm"))}
-    assert cm.summary_lines()[0] == ("LLaMA architecture; 2 tensor names differ per layer: ln1 → input_layernorm, "
-                                     "ln2 → post_attention_layernorm")
+        for i in range(2)
+        for a, b in (("ln1", "input_layernorm"), ("ln2", "post_attention_layernorm"))
+    }
+    assert cm.summary_lines()[0] == (
+        "LLaMA architecture; 2 tensor names differ per layer: ln1 → input_layernorm, ln2 → post_attention_layernorm"
+    )
     normalize_to(yi, tmp_path / "out")
     assert np.abs(logits(load_llama(tmp_path / "out")) - logits(model)).max() <= 1e-4
 
@@ -61,8 +68,12 @@ def test_yi_style_without_config_uses_the_structural_norm_rule(hf_llama, tmp_pat
     src, model = hf_llama
     cfg = json.loads((src / "config.json").read_text())
     # Unknown norm names, HF config kept: the scheme explains everything else, the Yi-style rule the norms.
-    odd = rewrite_safetensors(src, tmp_path / "odd", lambda n: n.replace("input_layernorm", "norm_a")
-                              .replace("post_attention_layernorm", "norm_b"), cfg)
+    odd = rewrite_safetensors(
+        src,
+        tmp_path / "odd",
+        lambda n: n.replace("input_layernorm", "norm_a").replace("post_attention_layernorm", "norm_b"),
+        cfg,
+    )
     cm = normalize(open_checkpoint(odd))
     norm_renames = [r for r in cm.renames if "norm_" in r.from_]
     assert len(norm_renames) == 4 and all("Yi-style" in r.rule for r in norm_renames)
@@ -100,8 +111,14 @@ def test_bf16_input_keeps_dtype(tmp_path):
 
 
 def test_refuses_a_model_that_is_not_llama(tmp_path, capsys):
-    cfg = transformers.Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-                                   num_attention_heads=4, num_key_value_heads=2)
+    cfg = transformers.Qwen2Config(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
     build(transformers.Qwen2ForCausalLM, cfg).save_pretrained(tmp_path / "qwen2")
     assert _exit_code(["normalize", str(tmp_path / "qwen2"), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
@@ -162,8 +179,10 @@ def test_inspect_json_has_normalization_fields(hf_llama, tmp_path, capsys):
 def test_inspect_of_non_llm_tensors_reports_unknown(tmp_path, capsys):
     from safetensors.numpy import save_file
 
-    save_file({"conv.weight": np.ones((4, 3, 3, 3), np.float32), "fc.bias": np.zeros(7, np.float32)},
-              str(tmp_path / "vision.safetensors"))
+    save_file(
+        {"conv.weight": np.ones((4, 3, 3, 3), np.float32), "fc.bias": np.zeros(7, np.float32)},
+        str(tmp_path / "vision.safetensors"),
+    )
     assert _exit_code(["inspect", str(tmp_path / "vision.safetensors"), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["family"] == "unknown" and report["llama_compatible"] is False
@@ -176,10 +195,13 @@ def test_peft_adapter_names_map_to_canonical_modules(tmp_path):
 
     model = build(transformers.LlamaForCausalLM, tiny_llama_config())
     peft.get_peft_model(model, peft.LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).save_pretrained(
-        tmp_path / "adapter")
+        tmp_path / "adapter"
+    )
     cm = normalize(open_checkpoint(tmp_path / "adapter"))
     assert cm.unmatched == [] and not cm.llama_compatible
-    assert ("base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight",
-            "model.layers.1.self_attn.v_proj.lora_B.weight") in {(r.from_, r.to) for r in cm.renames}
+    assert (
+        "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight",
+        "model.layers.1.self_attn.v_proj.lora_B.weight",
+    ) in {(r.from_, r.to) for r in cm.renames}
     assert all("PEFT wrapper prefix" in r.rule for r in cm.renames)
     assert cm.summary_lines()[0].startswith("adapter weights (no base model)")

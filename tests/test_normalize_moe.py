@@ -13,8 +13,15 @@ from provenance.checkpoint import open_checkpoint
 from provenance.normalize import normalize
 from provenance.normalize.schemes import moe_canonical
 
-SMALL = dict(vocab_size=128, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
-             num_key_value_heads=2, num_experts_per_tok=2)
+SMALL = dict(
+    vocab_size=128,
+    hidden_size=32,
+    intermediate_size=48,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    num_experts_per_tok=2,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +31,11 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("moe")
     torch.manual_seed(0)
     MixtralForCausalLM(MixtralConfig(num_local_experts=3, **SMALL)).save_pretrained(root / "mixtral")
-    Qwen2MoeForCausalLM(Qwen2MoeConfig(num_experts=3, moe_intermediate_size=24, shared_expert_intermediate_size=40,
-                                       decoder_sparse_step=1, **SMALL)).save_pretrained(root / "qwen2_moe")
+    Qwen2MoeForCausalLM(
+        Qwen2MoeConfig(
+            num_experts=3, moe_intermediate_size=24, shared_expert_intermediate_size=40, decoder_sparse_step=1, **SMALL
+        )
+    ).save_pretrained(root / "qwen2_moe")
     # DeepSeek-MoE's names differ from Qwen2-MoE's in `shared_experts` (plural) and have no shared-expert gate.
     src = load_file(root / "qwen2_moe" / "model.safetensors")
     ds = {k.replace(".shared_expert.", ".shared_experts."): v for k, v in src.items() if "shared_expert_gate" not in k}
@@ -38,8 +48,7 @@ def _values(path):
     return load_file(next(path.glob("*.safetensors")))
 
 
-@pytest.mark.parametrize("kind,experts,shared", [("mixtral", 3, False), ("qwen2_moe", 3, True),
-                                                 ("deepseek", 3, True)])
+@pytest.mark.parametrize("kind,experts,shared", [("mixtral", 3, False), ("qwen2_moe", 3, True), ("deepseek", 3, True)])
 def test_every_expert_is_mapped_with_its_values(files, kind, experts, shared):
     ckpt = open_checkpoint(files / kind)
     cm = normalize(ckpt, graph=False)
@@ -66,17 +75,22 @@ def test_mixtral_expert_roles_follow_w1_w3_w2(files):
     cm = normalize(open_checkpoint(files / "mixtral"), graph=False)
     src = _values(files / "mixtral")
     for role, w in (("gate", "w1"), ("up", "w3"), ("down", "w2")):
-        np.testing.assert_array_equal(cm.tensors[f"model.layers.0.mlp.experts.2.{role}_proj.weight"].read(),
-                                      src[f"model.layers.0.block_sparse_moe.experts.2.{w}.weight"])
+        np.testing.assert_array_equal(
+            cm.tensors[f"model.layers.0.mlp.experts.2.{role}_proj.weight"].read(),
+            src[f"model.layers.0.block_sparse_moe.experts.2.{w}.weight"],
+        )
 
 
 def test_moe_name_table():
     assert moe_canonical("model.layers.7.block_sparse_moe.experts.5.w2.weight") == (
-        "model.layers.7.mlp.experts.5.down_proj.weight", "mixtral")
-    assert moe_canonical("model.layers.3.block_sparse_moe.gate.weight") == ("model.layers.3.mlp.gate.weight",
-                                                                            "mixtral")
-    assert moe_canonical("model.layers.2.mlp.shared_experts.up_proj.weight")[0] == \
-        "model.layers.2.mlp.shared_expert.up_proj.weight"
+        "model.layers.7.mlp.experts.5.down_proj.weight",
+        "mixtral",
+    )
+    assert moe_canonical("model.layers.3.block_sparse_moe.gate.weight") == ("model.layers.3.mlp.gate.weight", "mixtral")
+    assert (
+        moe_canonical("model.layers.2.mlp.shared_experts.up_proj.weight")[0]
+        == "model.layers.2.mlp.shared_expert.up_proj.weight"
+    )
     assert moe_canonical("model.layers.2.mlp.up_proj.weight") is None  # a dense MLP is not an expert
 
 
@@ -133,9 +147,21 @@ def gguf_moe(tmp_path_factory):
     toy = ToyConfig()
     base = zoo(toy)["base"]
     moe = V.upcycle_moe(base, n_experts=3, relative=0.2, seed=2)
-    cfg = TinyLlamaConfig(**{k: getattr(toy, k) for k in ("vocab_size", "hidden_size", "intermediate_size",
-                                                           "num_hidden_layers", "num_attention_heads",
-                                                           "num_key_value_heads", "rms_norm_eps", "rope_theta")})
+    cfg = TinyLlamaConfig(
+        **{
+            k: getattr(toy, k)
+            for k in (
+                "vocab_size",
+                "hidden_size",
+                "intermediate_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "num_key_value_heads",
+                "rms_norm_eps",
+                "rope_theta",
+            )
+        }
+    )
     root = tmp_path_factory.mktemp("gguf_moe")
     for stacked in (True, False):
         _write_moe_gguf(root / f"moe-{'stacked' if stacked else 'split'}.gguf", base, moe, cfg, stacked, 3)
@@ -157,8 +183,9 @@ def test_gguf_experts_are_read_expert_by_expert(gguf_moe, layout):
             for r in ("gate", "up", "down"):
                 name = f"model.layers.{L}.mlp.experts.{e}.{r}_proj.weight"
                 np.testing.assert_array_equal(cm.tensors[name].read(), moe[name])
-        np.testing.assert_array_equal(cm.tensors[f"model.layers.{L}.mlp.gate.weight"].read(),
-                                      moe[f"model.layers.{L}.mlp.gate.weight"])
+        np.testing.assert_array_equal(
+            cm.tensors[f"model.layers.{L}.mlp.gate.weight"].read(), moe[f"model.layers.{L}.mlp.gate.weight"]
+        )
 
 
 @pytest.mark.parametrize("layout", ["stacked", "split"])

@@ -13,12 +13,28 @@ from provenance.cli.main import main
 from provenance.normalize import normalize, write_canonical
 
 # HF module order → opaque letters (order kept), and a scrambled assignment that defeats order.
-IN_ORDER = {"input_layernorm": "a", "self_attn.q_proj": "b", "self_attn.k_proj": "c", "self_attn.v_proj": "d",
-            "self_attn.o_proj": "e", "post_attention_layernorm": "f", "mlp.gate_proj": "g", "mlp.up_proj": "h",
-            "mlp.down_proj": "i"}
-SCRAMBLED = {"input_layernorm": "f", "self_attn.q_proj": "h", "self_attn.k_proj": "a", "self_attn.v_proj": "e",
-             "self_attn.o_proj": "b", "post_attention_layernorm": "c", "mlp.gate_proj": "i", "mlp.up_proj": "g",
-             "mlp.down_proj": "d"}
+IN_ORDER = {
+    "input_layernorm": "a",
+    "self_attn.q_proj": "b",
+    "self_attn.k_proj": "c",
+    "self_attn.v_proj": "d",
+    "self_attn.o_proj": "e",
+    "post_attention_layernorm": "f",
+    "mlp.gate_proj": "g",
+    "mlp.up_proj": "h",
+    "mlp.down_proj": "i",
+}
+SCRAMBLED = {
+    "input_layernorm": "f",
+    "self_attn.q_proj": "h",
+    "self_attn.k_proj": "a",
+    "self_attn.v_proj": "e",
+    "self_attn.o_proj": "b",
+    "post_attention_layernorm": "c",
+    "mlp.gate_proj": "i",
+    "mlp.up_proj": "g",
+    "mlp.down_proj": "d",
+}
 
 
 def opaque(name: str, letters: dict, globals_: dict) -> str:
@@ -99,10 +115,17 @@ def test_scrambled_stories260k(stories260k, tmp_path):
     from test_normalize_formats import _llama2c_reference_logits
 
     ckpt = open_checkpoint(stories260k)
-    meta = {"attention_norm": "input_layernorm", "attention.wq": "self_attn.q_proj",
-            "attention.wk": "self_attn.k_proj", "attention.wv": "self_attn.v_proj", "attention.wo": "self_attn.o_proj",
-            "ffn_norm": "post_attention_layernorm", "feed_forward.w1": "mlp.gate_proj",
-            "feed_forward.w2": "mlp.down_proj", "feed_forward.w3": "mlp.up_proj"}
+    meta = {
+        "attention_norm": "input_layernorm",
+        "attention.wq": "self_attn.q_proj",
+        "attention.wk": "self_attn.k_proj",
+        "attention.wv": "self_attn.v_proj",
+        "attention.wo": "self_attn.o_proj",
+        "ffn_norm": "post_attention_layernorm",
+        "feed_forward.w1": "mlp.gate_proj",
+        "feed_forward.w2": "mlp.down_proj",
+        "feed_forward.w3": "mlp.up_proj",
+    }
     out = {}
     for n, t in ckpt.tensors.items():
         if n.startswith("layers."):

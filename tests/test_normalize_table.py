@@ -21,13 +21,42 @@ H, HD, NH, I, V, LAYERS = 16, 4, 4, 24, 40, 2  # noqa: E741 (I: intermediate siz
 def _shapes(scheme) -> dict[str, tuple[int, ...]]:
     nkv = NH if scheme.qkv_layout == "neox" else 2
     q, kv = NH * HD, nkv * HD
-    s = {"embed": (V, H), "pos_embed": (8, H), "final_norm": (H,), "final_norm_bias": (H,), "lm_head": (V, H),
-         "lm_head_bias": (V,), "attn_norm": (H,), "attn_norm_bias": (H,), "mlp_norm": (H,), "mlp_norm_bias": (H,),
-         "attn_out_norm": (H,), "mlp_out_norm": (H,), "q": (q, H), "k": (kv, H), "v": (kv, H), "o": (H, q),
-         "q_bias": (q,), "k_bias": (kv,), "v_bias": (kv,), "o_bias": (H,), "q_norm": (HD,), "k_norm": (HD,),
-         "gate": (I, H), "up": (I, H), "down": (H, I), "gate_bias": (I,), "up_bias": (I,), "down_bias": (H,),
-         "qkv": (q + 2 * kv, H), "qkv_bias": (q + 2 * kv,), "gate_up": (2 * I, H),
-         "rope_inv_freq": (HD // 2,), "rope_freqs": (HD // 2,), "attn_mask": (1, 1, 8, 8)}
+    s = {
+        "embed": (V, H),
+        "pos_embed": (8, H),
+        "final_norm": (H,),
+        "final_norm_bias": (H,),
+        "lm_head": (V, H),
+        "lm_head_bias": (V,),
+        "attn_norm": (H,),
+        "attn_norm_bias": (H,),
+        "mlp_norm": (H,),
+        "mlp_norm_bias": (H,),
+        "attn_out_norm": (H,),
+        "mlp_out_norm": (H,),
+        "q": (q, H),
+        "k": (kv, H),
+        "v": (kv, H),
+        "o": (H, q),
+        "q_bias": (q,),
+        "k_bias": (kv,),
+        "v_bias": (kv,),
+        "o_bias": (H,),
+        "q_norm": (HD,),
+        "k_norm": (HD,),
+        "gate": (I, H),
+        "up": (I, H),
+        "down": (H, I),
+        "gate_bias": (I,),
+        "up_bias": (I,),
+        "down_bias": (H,),
+        "qkv": (q + 2 * kv, H),
+        "qkv_bias": (q + 2 * kv,),
+        "gate_up": (2 * I, H),
+        "rope_inv_freq": (HD // 2,),
+        "rope_freqs": (HD // 2,),
+        "attn_mask": (1, 1, 8, 8),
+    }
     if scheme.conv1d:  # GPT-2 Conv1D stores [in, out]
         for role in ("q", "k", "v", "o", "gate", "up", "down", "qkv", "gate_up"):
             s[role] = s[role][::-1]
@@ -37,8 +66,14 @@ def _shapes(scheme) -> dict[str, tuple[int, ...]]:
 def _metadata(scheme) -> dict:
     nkv = NH if scheme.qkv_layout == "neox" else 2
     if scheme.name == "gguf":
-        return {"gguf": {"general.architecture": "llama", "llama.attention.head_count": NH,
-                         "llama.attention.head_count_kv": nkv, "llama.embedding_length": H}}
+        return {
+            "gguf": {
+                "general.architecture": "llama",
+                "llama.attention.head_count": NH,
+                "llama.attention.head_count_kv": nkv,
+                "llama.embedding_length": H,
+            }
+        }
     if scheme.name == "meta":
         return {"params": {"dim": H, "n_heads": NH, "n_kv_heads": nkv, "n_layers": LAYERS}}
     if scheme.name == "llama2c":
@@ -62,8 +97,9 @@ def _checkpoint(scheme, variant: int) -> tuple[Checkpoint, dict[str, tuple[str, 
             if role == "rope_freqs" and scheme.name == "llama2c":
                 shape = (8, HD // 2)
             data = rng.standard_normal(shape).astype(np.float32)
-            tensors[name] = TensorRef(name, shape, "F32", Path("mem"),
-                                      lambda a, b, d=data: d.reshape(d.shape[0] if d.ndim else 1, -1)[a:b])
+            tensors[name] = TensorRef(
+                name, shape, "F32", Path("mem"), lambda a, b, d=data: d.reshape(d.shape[0] if d.ndim else 1, -1)[a:b]
+            )
             expected[name] = (role, layer)
     fmt = {"gguf": "gguf", "meta": "meta", "llama2c": "llama2c"}.get(scheme.name, "safetensors")
     return Checkpoint(Path("mem"), fmt, [], tensors, metadata=_metadata(scheme)), expected
@@ -113,9 +149,12 @@ def test_same_name_means_different_roles_per_family():
 def test_wrapper_prefixes_are_stripped_and_recorded():
     scheme = SCHEMES["hf_llama"]
     ckpt, expected = _checkpoint(scheme, 0)
-    prefixed = {("_orig_mod." if i % 2 else "module.") + n: TensorRef(("_orig_mod." if i % 2 else "module.") + n,
-                                                                        t.shape, t.dtype, t.file, t.reader)
-                for i, (n, t) in enumerate(ckpt.tensors.items())}
+    prefixed = {
+        ("_orig_mod." if i % 2 else "module.") + n: TensorRef(
+            ("_orig_mod." if i % 2 else "module.") + n, t.shape, t.dtype, t.file, t.reader
+        )
+        for i, (n, t) in enumerate(ckpt.tensors.items())
+    }
     cm = normalize(Checkpoint(Path("mem"), "torch", [], prefixed, metadata=ckpt.metadata))
     assert cm.unmatched == [] and cm.llama_compatible
     assert all("prefix" in r.rule for r in cm.renames)

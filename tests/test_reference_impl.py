@@ -24,11 +24,23 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-BASE = dict(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-            max_position_embeddings=64, rms_norm_eps=1e-5)
+BASE = dict(
+    vocab_size=101,
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    max_position_embeddings=64,
+    rms_norm_eps=1e-5,
+)
 
-LLAMA3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-          "original_max_position_embeddings": 16}
+LLAMA3 = {
+    "rope_type": "llama3",
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 16,
+}
 
 CASES = {
     "mha_untied": {},
@@ -82,12 +94,24 @@ def test_logits_equal_transformers_qwen2_with_qkv_bias_only():
 
 
 def test_from_hf_reads_both_rope_spellings_and_ignores_unknown_keys():
-    v4 = {"hidden_size": 64, "num_attention_heads": 4, "rope_theta": 500000.0, "torch_dtype": "bfloat16",
-          "rope_scaling": {"type": "linear", "factor": 2.0}, "some_future_key": [1, 2]}
-    v5 = {"hidden_size": 64, "num_attention_heads": 4,
-          "rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500000.0}}
-    plain = {"hidden_size": 64, "num_attention_heads": 4,
-             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}}
+    v4 = {
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "rope_theta": 500000.0,
+        "torch_dtype": "bfloat16",
+        "rope_scaling": {"type": "linear", "factor": 2.0},
+        "some_future_key": [1, 2],
+    }
+    v5 = {
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500000.0},
+    }
+    plain = {
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
+    }
     assert LlamaConfig.from_hf(v4) == LlamaConfig.from_hf(v5)
     assert LlamaConfig.from_hf(v5).rope_scaling == {"rope_type": "linear", "factor": 2.0}
     assert LlamaConfig.from_hf(v5).rope_theta == 500000.0
@@ -160,12 +184,17 @@ def greedy_full_recompute(model, prompt, steps):
     with torch.no_grad():
         for _ in range(steps):
             ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
-    return ids[len(prompt):]
+    return ids[len(prompt) :]
 
 
-@pytest.mark.parametrize("extra", [dict(num_key_value_heads=2), dict(num_key_value_heads=1, sliding_window=5),
-                                   dict(rope_scaling={"rope_type": "dynamic", "factor": 2.0},
-                                        max_position_embeddings=8)])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        dict(num_key_value_heads=2),
+        dict(num_key_value_heads=1, sliding_window=5),
+        dict(rope_scaling={"rope_type": "dynamic", "factor": 2.0}, max_position_embeddings=8),
+    ],
+)
 def test_cached_greedy_equals_full_recompute(extra):
     model = Llama(LlamaConfig(**{**BASE, **extra})).eval()
     randomize(model, seed=2)
@@ -180,8 +209,9 @@ def test_streamed_model_runs_from_stored_bfloat16_and_keeps_nothing_widened():
     randomize(f32, seed=4)
     stored = {n: p.detach().to(torch.bfloat16) for n, p in f32.named_parameters(remove_duplicate=False)}
     f32.load_canonical({n: v.float() for n, v in stored.items() if n != "lm_head.weight"})  # the widened values
-    lazy = streamed(Llama.empty(cfg).eval(),
-                    {**stored, "model.norm.weight": lambda: stored["model.norm.weight"].float()})
+    lazy = streamed(
+        Llama.empty(cfg).eval(), {**stored, "model.norm.weight": lambda: stored["model.norm.weight"].float()}
+    )
     ids = torch.randint(0, cfg.vocab_size, (2, 20), generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         assert torch.equal(lazy(ids), f32(ids))
@@ -229,7 +259,7 @@ def read_llama2c_v0(path) -> tuple[dict, dict[str, np.ndarray]]:
     def take(*shape):
         nonlocal pos
         n = int(np.prod(shape))
-        out = data[pos:pos + n].reshape(shape)
+        out = data[pos : pos + n].reshape(shape)
         pos += n
         return out
 
@@ -245,16 +275,32 @@ def read_llama2c_v0(path) -> tuple[dict, dict[str, np.ndarray]]:
     sd = {"model.embed_tokens.weight": emb, "model.norm.weight": take(dim)}
     for i in range(n_layers):
         p = f"model.layers.{i}."
-        sd.update({p + "input_layernorm.weight": att_norm[i], p + "post_attention_layernorm.weight": ffn_norm[i],
-                   p + "self_attn.q_proj.weight": meta_to_hf(wq[i], n_heads),
-                   p + "self_attn.k_proj.weight": meta_to_hf(wk[i], n_kv),
-                   p + "self_attn.v_proj.weight": wv[i], p + "self_attn.o_proj.weight": wo[i],
-                   p + "mlp.gate_proj.weight": w1[i], p + "mlp.down_proj.weight": w2[i],
-                   p + "mlp.up_proj.weight": w3[i]})
+        sd.update(
+            {
+                p + "input_layernorm.weight": att_norm[i],
+                p + "post_attention_layernorm.weight": ffn_norm[i],
+                p + "self_attn.q_proj.weight": meta_to_hf(wq[i], n_heads),
+                p + "self_attn.k_proj.weight": meta_to_hf(wk[i], n_kv),
+                p + "self_attn.v_proj.weight": wv[i],
+                p + "self_attn.o_proj.weight": wo[i],
+                p + "mlp.gate_proj.weight": w1[i],
+                p + "mlp.down_proj.weight": w2[i],
+                p + "mlp.up_proj.weight": w3[i],
+            }
+        )
     sd["lm_head.weight"] = emb if vocab > 0 else take(abs(vocab), dim)
-    config = dict(vocab_size=abs(vocab), hidden_size=dim, intermediate_size=hidden, num_hidden_layers=n_layers,
-                  num_attention_heads=n_heads, num_key_value_heads=n_kv, max_position_embeddings=seq_len,
-                  rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=vocab > 0)
+    config = dict(
+        vocab_size=abs(vocab),
+        hidden_size=dim,
+        intermediate_size=hidden,
+        num_hidden_layers=n_layers,
+        num_attention_heads=n_heads,
+        num_key_value_heads=n_kv,
+        max_position_embeddings=seq_len,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        tie_word_embeddings=vocab > 0,
+    )
     return config, {k: np.array(v) for k, v in sd.items()}  # writable copies
 
 
@@ -266,8 +312,14 @@ def test_stories260k_greedy_from_bos_equals_transformers_for_64_steps(stories260
     hf.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
     ours = greedy(ref, [1], 64)
     with torch.no_grad():
-        theirs = hf.generate(torch.tensor([[1]]), max_new_tokens=64, min_new_tokens=64, do_sample=False,
-                             eos_token_id=None, pad_token_id=0)[0, 1:].tolist()
+        theirs = hf.generate(
+            torch.tensor([[1]]),
+            max_new_tokens=64,
+            min_new_tokens=64,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )[0, 1:].tolist()
     assert ours == theirs
     # llama2.c's run.c, greedy from BOS on this file with tok512.bin, prints the story quoted in
     # ../shared/models/stories260K/SOURCE.md; the first 64 tokens must spell its opening.
@@ -284,7 +336,7 @@ def decode_llama2c_tokens(tok_path, ids: list[int]) -> str:
     pos, pieces = 4, []
     while pos < len(raw):
         _score, n = struct.unpack_from("<fi", raw, pos)
-        pieces.append(raw[pos + 8:pos + 8 + n])
+        pieces.append(raw[pos + 8 : pos + 8 + n])
         pos += 8 + n
     out = b""
     for i, t in enumerate(ids):
@@ -301,8 +353,14 @@ def decode_llama2c_tokens(tok_path, ids: list[int]) -> str:
 # ------------------------------------------------------------------------------------------ architecture graph
 from reference_impl.graph import Graph, diff, graph_from_inventory, reference_graph  # noqa: E402
 
-TINY = dict(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
-            num_key_value_heads=2)
+TINY = dict(
+    vocab_size=101,
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+)
 
 
 def inventory(hf_model) -> dict[str, tuple[int, ...]]:
@@ -328,8 +386,12 @@ def test_reference_graph_is_traced_from_the_model():
 
 
 def test_real_llama_state_dict_inventory_is_identical_to_reference_graph():
-    for extra in ({}, {"tie_word_embeddings": True}, {"head_dim": 32, "attention_bias": True},
-                  {"rope_scaling": {"rope_type": "linear", "factor": 2.0}}):
+    for extra in (
+        {},
+        {"tie_word_embeddings": True},
+        {"head_dim": 32, "attention_bias": True},
+        {"rope_scaling": {"rope_type": "linear", "factor": 2.0}},
+    ):
         cfg = transformers.LlamaConfig(**TINY, **extra)
         hf = transformers.LlamaForCausalLM(cfg)
         ref = reference_graph(LlamaConfig.from_hf(cfg.to_dict()), as_llama=False)
@@ -352,8 +414,9 @@ def test_qwen3_inventory_adds_qk_norm():
 
 def test_gemma_like_inventory_reports_offset_activation_and_embedding_scale():
     cfg = transformers.GemmaConfig(**TINY, head_dim=16)
-    ref, other = graphs_for(transformers.GemmaForCausalLM, cfg, norm_offset=1.0, embedding_scale=8.0,
-                            tie_word_embeddings=True)
+    ref, other = graphs_for(
+        transformers.GemmaForCausalLM, cfg, norm_offset=1.0, embedding_scale=8.0, tie_word_embeddings=True
+    )
     found = diff(ref, other)
     assert "activation gelu_pytorch_tanh where LLaMA uses silu" in found
     assert "norms scale by (1 + weight) (Gemma style) where LLaMA scales by weight" in found
@@ -367,9 +430,12 @@ def test_gemma2_inventory_reports_extra_norms():
     post_norms = "adds norms on the attention and MLP outputs before the residual adds (Gemma2/OLMo2-style post-norms)"
     assert post_norms in diff(ref, other)
     # The normalization room renames Gemma2's attention-output norm so it cannot collide with LLaMA's MLP norm.
-    canonical = {k.replace("post_attention_layernorm", "post_attention_output_layernorm")
-                 .replace("pre_feedforward_layernorm", "post_attention_layernorm"): v
-                 for k, v in inventory(transformers.Gemma2ForCausalLM(cfg)).items()}
+    canonical = {
+        k.replace("post_attention_layernorm", "post_attention_output_layernorm").replace(
+            "pre_feedforward_layernorm", "post_attention_layernorm"
+        ): v
+        for k, v in inventory(transformers.Gemma2ForCausalLM(cfg)).items()
+    }
     assert post_norms in diff(ref, graph_from_inventory(canonical, {"activation": "silu"}))
 
 
@@ -378,9 +444,12 @@ def test_gpt2_like_inventory_plain_mlp_learned_positions_layernorm():
     shapes = {k: tuple(v.shape) for k, v in Llama(cfg).state_dict().items() if "gate_proj" not in k}
     shapes["model.embed_positions.weight"] = (128, 64)
     found = diff(reference_graph(cfg), graph_from_inventory(shapes, {"norm": "layernorm", "activation": "gelu"}))
-    assert found == ["MLP is not gated (no gate_proj) where LLaMA uses SwiGLU", "activation gelu where LLaMA uses silu",
-                     "uses LayerNorm where LLaMA uses RMSNorm",
-                     "uses learned absolute position embeddings (GPT-2 style) where LLaMA uses rotary embeddings"]
+    assert found == [
+        "MLP is not gated (no gate_proj) where LLaMA uses SwiGLU",
+        "activation gelu where LLaMA uses silu",
+        "uses LayerNorm where LLaMA uses RMSNorm",
+        "uses learned absolute position embeddings (GPT-2 style) where LLaMA uses rotary embeddings",
+    ]
 
 
 def test_layernorm_parallel_block_alibi_extra_tensor_and_sizes_in_plain_words():
@@ -388,8 +457,9 @@ def test_layernorm_parallel_block_alibi_extra_tensor_and_sizes_in_plain_words():
     shapes = {k: tuple(v.shape) for k, v in Llama(cfg).state_dict().items()}
     shapes["model.layers.3.self_attn.extra_gate.weight"] = (4, 64)
     shapes["model.layers.1.input_layernorm.bias"] = (64,)
-    other = graph_from_inventory(shapes, {"norm": "layernorm", "parallel_block": True, "num_attention_heads": 4,
-                                          "num_key_value_heads": 2})
+    other = graph_from_inventory(
+        shapes, {"norm": "layernorm", "parallel_block": True, "num_attention_heads": 4, "num_key_value_heads": 2}
+    )
     found = diff(reference_graph(cfg), other)
     assert "uses LayerNorm where LLaMA uses RMSNorm" in found
     assert "layer 1: model.layers.1.input_layernorm has bias" not in found  # templated, not full names
@@ -404,7 +474,8 @@ def test_layernorm_parallel_block_alibi_extra_tensor_and_sizes_in_plain_words():
     assert alibi == ["uses ALiBi position biases where LLaMA uses rotary embeddings"]
     bigger = LlamaConfig(**{**TINY, "hidden_size": 128})
     assert diff(reference_graph(bigger), graph_from_inventory(no_extra, {})) == [
-        "hidden size 64 vs 128 in the reference"]
+        "hidden size 64 vs 128 in the reference"
+    ]
 
 
 def test_edges_join_existing_nodes_and_layer_counts_are_said_once():
@@ -417,7 +488,8 @@ def test_edges_join_existing_nodes_and_layer_counts_are_said_once():
         assert all(a in names and b in names for a, b in g.edges)
     assert diff(reference_graph(cfg), graph_from_inventory(shapes, {})) == [
         "3 layers vs 4 in the reference",
-        "layer 0 has an extra tensor model.layers.0.self_attn.rel_bias.weight [8]"]
+        "layer 0 has an extra tensor model.layers.0.self_attn.rel_bias.weight [8]",
+    ]
 
 
 def test_streamed_single_token_step_widens_in_blocks_with_float32_products(monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from test_lineage_cli import _save_safetensors
 from test_lineage_copies import base  # noqa: F401 (fixture: stories260K written as canonical safetensors)
 

@@ -8,11 +8,10 @@ import json
 import sqlite3
 
 import pytest
+from test_scan import run, tiny_cfg
 
 from provenance.examples import llama_state_dict, write_hf_dir
 from provenance.registry import SCHEMA, Registry
-
-from test_scan import run, tiny_cfg
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +94,9 @@ def test_an_older_registry_is_migrated_in_place(reg, capsys, tmp_path):
 
 
 def test_identify_uses_the_screening_index(reg, capsys, stories260k):
-    code, out, err = run(["identify", stories260k, "--registry", reg.directory, "--format", "json",
-                          "--fingerprint-only"], capsys)
+    code, out, err = run(
+        ["identify", stories260k, "--registry", reg.directory, "--format", "json", "--fingerprint-only"], capsys
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["screened"] == 2 and res["compared"] == 2

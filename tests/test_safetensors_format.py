@@ -29,7 +29,14 @@ def test_values_round_trip_for_every_float_dtype(tmp_path):
     save_file(tensors, str(tmp_path / "m.safetensors"))
     ck = open_checkpoint(tmp_path / "m.safetensors")
     assert {n: ck[n].dtype for n in ck.tensors} == {
-        "f32": "F32", "f16": "F16", "bf16": "BF16", "e4m3": "F8_E4M3", "e5m2": "F8_E5M2", "i32": "I32", "u8": "U8"}
+        "f32": "F32",
+        "f16": "F16",
+        "bf16": "BF16",
+        "e4m3": "F8_E4M3",
+        "e5m2": "F8_E5M2",
+        "i32": "I32",
+        "u8": "U8",
+    }
     for name, arr in tensors.items():
         got = ck[name].read()
         assert got.dtype == np.float32 and got.shape == arr.shape

@@ -44,9 +44,16 @@ def run(argv: list, capsys) -> tuple[int, str, str]:
 def tiny_cfg():
     from provenance.examples import TinyLlamaConfig
 
-    return TinyLlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=172, num_hidden_layers=5,
-                           num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=512,
-                           tie_word_embeddings=True)
+    return TinyLlamaConfig(
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=172,
+        num_hidden_layers=5,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+    )
 
 
 def stories_state_dict(path: Path) -> dict:
@@ -69,8 +76,12 @@ def write_collection(root: Path, stories: Path) -> Path:
     cfg = tiny_cfg()
     hf = cfg.hf_config()
     write_hf_dir(c / "tuned", V.permute_neurons(V.add_noise(sd, relative=0.1, seed=7), seed=8), hf)
-    write_hf_dir(c / "declared", V.add_noise(sd, relative=0.05, seed=9), hf,
-                 card="---\nbase_model: karpathy/stories260K\n---\n# A story model, tuned\n")
+    write_hf_dir(
+        c / "declared",
+        V.add_noise(sd, relative=0.05, seed=9),
+        hf,
+        card="---\nbase_model: karpathy/stories260K\n---\n# A story model, tuned\n",
+    )
     write_gguf(c / "quant.gguf", sd, cfg, name="stories", qtype="Q8_0", fallback="F16")
     shutil.copy(stories, c / "stories-copy.bin")  # llama2.c
     ind = llama_state_dict(cfg, 1)
@@ -122,8 +133,16 @@ def by_path(report: dict) -> dict:
 def test_families_verdicts_and_errors(coll, first):
     r = first["report"]
     m = by_path(r)
-    assert set(m) == {"tuned", "declared", "quant.gguf", "stories-copy.bin", "independent", "independent-child",
-                      "loner", "broken.safetensors"}
+    assert set(m) == {
+        "tuned",
+        "declared",
+        "quant.gguf",
+        "stories-copy.bin",
+        "independent",
+        "independent-child",
+        "loner",
+        "broken.safetensors",
+    }
     bad = m["broken.safetensors"]
     assert bad["status"] == "error" and "broken.safetensors" in bad["error"] and "\n" not in bad["error"]
     assert bad["matches"] == [] and bad["family"] is None
@@ -163,8 +182,9 @@ def test_disclosure_of_derivatives(first):
 
 def test_json_contract(first):
     r = json.loads(first["json"])
-    assert r["schema_version"] == 1 and first["json"] == json.dumps(r, indent=2, sort_keys=True,
-                                                                    ensure_ascii=False) + "\n"
+    assert (
+        r["schema_version"] == 1 and first["json"] == json.dumps(r, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
     assert {"models", "families", "stats", "undisclosed", "unmatched"} <= set(r)
     for m in r["models"]:
         assert CONTRACT_MODEL_KEYS <= set(m) and m["status"] in ("ok", "error")
@@ -207,7 +227,7 @@ def test_other_formats(first):
     assert len(nodes) == 9 and len(edges) == sum(len(f["edges"]) for f in r["families"])
     page = render_html(r)
     assert page.count("<svg") == 1 and "<script" not in page and "stories260k" in page
-    ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])  # the inline SVG is well-formed
+    ET.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])  # the inline SVG is well-formed
 
 
 def test_a_fresh_registry_and_one_worker_give_the_same_report(coll, first, capsys):
@@ -245,8 +265,17 @@ def test_manifests_and_missing_paths(coll, first, capsys, tmp_path):
     c = coll["collection"]
     (tmp_path / "list.txt").write_text(f"# uploads\n{c / 'tuned'}\n\n{c / 'loner'}\n{tmp_path / 'gone'}\n")
     (tmp_path / "list.jsonl").write_text(json.dumps({"path": str(c / "quant.gguf"), "uploader": "u1"}) + "\n")
-    r, _ = scan_json(capsys, tmp_path / "list.txt", tmp_path / "list.jsonl", "--registry", first["registry"],
-                     "--workers", "1", "--deep-top", "0")
+    r, _ = scan_json(
+        capsys,
+        tmp_path / "list.txt",
+        tmp_path / "list.jsonl",
+        "--registry",
+        first["registry"],
+        "--workers",
+        "1",
+        "--deep-top",
+        "0",
+    )
     m = by_path(r)
     assert set(m) == {"tuned", "loner", "quant.gguf", "gone"}
     assert m["gone"]["status"] == "error" and "no such file" in m["gone"]["error"]
@@ -279,14 +308,32 @@ def test_resume_after_a_killed_scan(coll, capsys, tmp_path):
     and reports exactly what an uninterrupted scan reports."""
     from provenance.examples import TinyLlamaConfig, llama_state_dict, write_hf_dir
 
-    big = TinyLlamaConfig(vocab_size=2048, hidden_size=256, intermediate_size=688, num_hidden_layers=6,
-                          num_attention_heads=8, num_key_value_heads=4)
+    big = TinyLlamaConfig(
+        vocab_size=2048,
+        hidden_size=256,
+        intermediate_size=688,
+        num_hidden_layers=6,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+    )
     many = tmp_path / "many"
     for i in range(8):
         write_hf_dir(many / f"m{i}", llama_state_dict(big, 100 + i), big.hf_config())
     reg = new_registry(coll, "reg-kill", capsys)
-    args = [sys.executable, "-m", "provenance", "scan", str(many), "--registry", str(reg), "--workers", "1",
-            "--format", "json", "--no-timings"]
+    args = [
+        sys.executable,
+        "-m",
+        "provenance",
+        "scan",
+        str(many),
+        "--registry",
+        str(reg),
+        "--workers",
+        "1",
+        "--format",
+        "json",
+        "--no-timings",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     done = 0
     try:
@@ -351,8 +398,21 @@ def test_progress_goes_to_a_terminal_stderr_only(coll, capsys, tmp_path):
 
     reg = new_registry(coll, "reg-tty", capsys)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    args = [sys.executable, "-m", "provenance", "scan", str(coll["collection"]), "--registry", str(reg), "--workers",
-            "2", "--deep-top", "0", "--format", "json"]
+    args = [
+        sys.executable,
+        "-m",
+        "provenance",
+        "scan",
+        str(coll["collection"]),
+        "--registry",
+        str(reg),
+        "--workers",
+        "2",
+        "--deep-top",
+        "0",
+        "--format",
+        "json",
+    ]
     master, slave = pty.openpty()
     chunks: list[bytes] = []
 

@@ -30,8 +30,12 @@ def zoo():
         "lora-merged": V.lora_merge(b, rank=4, scale=0.5, seed=5),
     }
     fps = {n: compute_fingerprint(sd, arch) for n, sd in bases.items()}
-    fps.update({n: compute_fingerprint(sd, dict(arch, num_hidden_layers=3) if n == "pruned-layers" else arch)
-                for n, sd in derived.items()})
+    fps.update(
+        {
+            n: compute_fingerprint(sd, dict(arch, num_hidden_layers=3) if n == "pruned-layers" else arch)
+            for n, sd in derived.items()
+        }
+    )
     return bases, derived, fps
 
 
@@ -62,7 +66,7 @@ def test_screen_tracks_the_full_comparison(zoo):
     names = sorted(fps)
     s, f = [], []
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             s.append(float(screen_vector(fps[a]) @ screen_vector(fps[b])))
             f.append(compare_fingerprints(fps[a], fps[b])["score"])
     assert spearmanr(s, f).statistic > 0.7

@@ -14,6 +14,7 @@ from provenance import verify as V  # noqa: E402
 from provenance.cli.main import main  # noqa: E402
 from reference_impl import Llama, LlamaConfig, greedy  # noqa: E402
 
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Tiny models run faster on one thread, and much faster when other jobs share the cores."""
@@ -23,8 +24,17 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-TINY = dict(vocab_size=96, hidden_size=64, intermediate_size=112, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=128, rms_norm_eps=1e-5, bos_token_id=3)
+TINY = dict(
+    vocab_size=96,
+    hidden_size=64,
+    intermediate_size=112,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=128,
+    rms_norm_eps=1e-5,
+    bos_token_id=3,
+)
 
 
 def randomize(model: torch.nn.Module, seed: int = 0) -> None:
@@ -64,16 +74,27 @@ def models(tmp_path_factory):
     cfg = transformers.LlamaConfig(**TINY)
     base, hf = save(tmp, "llama", transformers.LlamaForCausalLM, cfg)
     yi, _ = save(tmp, "yi", transformers.LlamaForCausalLM, cfg, mutate=yi_rename)
-    renamed, _ = save(tmp, "renamed", transformers.LlamaForCausalLM, cfg,
-                      mutate=lambda out: yi_rename(out, "LlamaForCausalLM"))
-    tied, _ = save(tmp, "tied", transformers.LlamaForCausalLM, transformers.LlamaConfig(**TINY,
-                                                                                        tie_word_embeddings=True))
+    renamed, _ = save(
+        tmp, "renamed", transformers.LlamaForCausalLM, cfg, mutate=lambda out: yi_rename(out, "LlamaForCausalLM")
+    )
+    tied, _ = save(
+        tmp, "tied", transformers.LlamaForCausalLM, transformers.LlamaConfig(**TINY, tie_word_embeddings=True)
+    )
     qwen2, _ = save(tmp, "qwen2", transformers.Qwen2ForCausalLM, transformers.Qwen2Config(**TINY))
-    mistral, _ = save(tmp, "mistral", transformers.MistralForCausalLM,
-                      transformers.MistralConfig(**TINY, sliding_window=8))
+    mistral, _ = save(
+        tmp, "mistral", transformers.MistralForCausalLM, transformers.MistralConfig(**TINY, sliding_window=8)
+    )
     gemma, _ = save(tmp, "gemma", transformers.GemmaForCausalLM, transformers.GemmaConfig(**TINY, head_dim=16))
-    return {"llama": base, "hf_llama": hf, "yi": yi, "renamed": renamed, "tied": tied, "qwen2": qwen2, "mistral": mistral,
-            "gemma": gemma}
+    return {
+        "llama": base,
+        "hf_llama": hf,
+        "yi": yi,
+        "renamed": renamed,
+        "tied": tied,
+        "qwen2": qwen2,
+        "mistral": mistral,
+        "gemma": gemma,
+    }
 
 
 def test_llama_runs_as_llama_and_matches_transformers(models):
@@ -84,8 +105,14 @@ def test_llama_runs_as_llama_and_matches_transformers(models):
     assert r["finite"] and 0 < r["mean_entropy"] <= r["max_entropy"]
     assert r["bos_token_id"] == 3 and len(r["greedy_from_bos"]) == 12
     with torch.no_grad():
-        theirs = models["hf_llama"].generate(torch.tensor([[3]]), max_new_tokens=12, min_new_tokens=12,
-                                             do_sample=False, eos_token_id=None, pad_token_id=0)
+        theirs = models["hf_llama"].generate(
+            torch.tensor([[3]]),
+            max_new_tokens=12,
+            min_new_tokens=12,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
     assert r["greedy_from_bos"] == theirs[0, 1:].tolist()
 
 
@@ -144,8 +171,19 @@ def test_cli_exit_codes_and_json(models, capsys, tmp_path):
 
     assert run("verify", str(models["llama"]), "--format", "json", "--steps", "5") == 0
     report = json.loads(capsys.readouterr().out)
-    for key in ("schema_version", "runs_as_llama", "max_abs_logit_diff", "compared_with", "greedy_from_bos",
-                "reasons", "consumed", "missing", "unexpected", "finite", "mean_entropy"):
+    for key in (
+        "schema_version",
+        "runs_as_llama",
+        "max_abs_logit_diff",
+        "compared_with",
+        "greedy_from_bos",
+        "reasons",
+        "consumed",
+        "missing",
+        "unexpected",
+        "finite",
+        "mean_entropy",
+    ):
         assert key in report
     assert report["schema_version"] == V.SCHEMA_VERSION and len(report["greedy_from_bos"]) == 5
 
@@ -180,12 +218,22 @@ def test_meta_consolidated_layout_runs_as_llama_with_the_same_outputs(models, tm
     def hf_to_meta(w, n):
         return w.reshape(n, 2, hd // 2, w.shape[1]).transpose(1, 2).reshape(n * hd, w.shape[1])
 
-    names = {"self_attn.q_proj": "attention.wq", "self_attn.k_proj": "attention.wk", "self_attn.v_proj":
-             "attention.wv", "self_attn.o_proj": "attention.wo", "mlp.gate_proj": "feed_forward.w1",
-             "mlp.down_proj": "feed_forward.w2", "mlp.up_proj": "feed_forward.w3",
-             "input_layernorm": "attention_norm", "post_attention_layernorm": "ffn_norm"}
-    meta = {"tok_embeddings.weight": hf.model.embed_tokens.weight, "norm.weight": hf.model.norm.weight,
-            "output.weight": hf.lm_head.weight}
+    names = {
+        "self_attn.q_proj": "attention.wq",
+        "self_attn.k_proj": "attention.wk",
+        "self_attn.v_proj": "attention.wv",
+        "self_attn.o_proj": "attention.wo",
+        "mlp.gate_proj": "feed_forward.w1",
+        "mlp.down_proj": "feed_forward.w2",
+        "mlp.up_proj": "feed_forward.w3",
+        "input_layernorm": "attention_norm",
+        "post_attention_layernorm": "ffn_norm",
+    }
+    meta = {
+        "tok_embeddings.weight": hf.model.embed_tokens.weight,
+        "norm.weight": hf.model.norm.weight,
+        "output.weight": hf.lm_head.weight,
+    }
     for name, value in hf.model.layers.state_dict().items():
         layer, rest = name.split(".", 1)
         module = rest.rsplit(".", 1)[0]
@@ -198,8 +246,18 @@ def test_meta_consolidated_layout_runs_as_llama_with_the_same_outputs(models, tm
     out = tmp_path / "meta"
     out.mkdir()
     torch.save({k: v.detach().clone() for k, v in meta.items()}, out / "consolidated.00.pth")
-    (out / "params.json").write_text(json.dumps({"dim": 64, "n_layers": 2, "n_heads": heads, "n_kv_heads": kv,
-                                                 "vocab_size": TINY["vocab_size"], "norm_eps": 1e-5}))
+    (out / "params.json").write_text(
+        json.dumps(
+            {
+                "dim": 64,
+                "n_layers": 2,
+                "n_heads": heads,
+                "n_kv_heads": kv,
+                "vocab_size": TINY["vocab_size"],
+                "norm_eps": 1e-5,
+            }
+        )
+    )
     r = V.verify_path(out, steps=12)
     assert r["format"] == "meta" and r["runs_as_llama"], r["reasons"]
     ref = Llama(LlamaConfig.from_hf(hf.config.to_dict())).eval()
@@ -267,9 +325,13 @@ def test_a_network_that_is_not_a_language_model_is_refused(tmp_path, capsys):
     from safetensors.torch import save_file
 
     gen = torch.Generator().manual_seed(0)
-    cnn = {"conv1.weight": torch.randn(16, 3, 3, 3, generator=gen), "conv1.bias": torch.randn(16, generator=gen),
-           "bn1.weight": torch.randn(16, generator=gen), "fc.weight": torch.randn(10, 64, generator=gen),
-           "fc.bias": torch.randn(10, generator=gen)}
+    cnn = {
+        "conv1.weight": torch.randn(16, 3, 3, 3, generator=gen),
+        "conv1.bias": torch.randn(16, generator=gen),
+        "bn1.weight": torch.randn(16, generator=gen),
+        "fc.weight": torch.randn(10, 64, generator=gen),
+        "fc.bias": torch.randn(10, generator=gen),
+    }
     save_file(cnn, str(tmp_path / "cnn.safetensors"))
     err = refused(capsys, str(tmp_path / "cnn.safetensors"))
     assert "not a language model" in err and "cnn.safetensors" in err
@@ -313,8 +375,14 @@ def test_bfloat16_checkpoint_is_run_in_float32_from_its_stored_weights(tmp_path)
     assert r["runs_as_llama"], r["reasons"]
     assert r["compared_with"] == "LlamaForCausalLM" and r["max_abs_logit_diff"] <= 1e-4
     with torch.no_grad():
-        theirs = hf.generate(torch.tensor([[3]]), max_new_tokens=10, min_new_tokens=10, do_sample=False,
-                             eos_token_id=None, pad_token_id=0)
+        theirs = hf.generate(
+            torch.tensor([[3]]),
+            max_new_tokens=10,
+            min_new_tokens=10,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
     assert r["greedy_from_bos"] == theirs[0, 1:].tolist()
 
 
@@ -351,8 +419,14 @@ def test_quantized_gguf_is_dequantized_per_layer_and_matches_its_dequantized_mod
     assert r["format"] == "gguf" and r["runs_as_llama"], r["reasons"]
     expected = _model_with(deq, cfg)
     with torch.no_grad():
-        theirs = expected.generate(torch.tensor([[r["bos_token_id"]]]), max_new_tokens=12, min_new_tokens=12,
-                                   do_sample=False, eos_token_id=None, pad_token_id=0)
+        theirs = expected.generate(
+            torch.tensor([[r["bos_token_id"]]]),
+            max_new_tokens=12,
+            min_new_tokens=12,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
     assert r["greedy_from_bos"] == theirs[0, 1:].tolist()
 
 
@@ -363,7 +437,7 @@ def test_config_declaring_other_sizes_than_the_tensors_builds_no_transformers_mo
     odd = tmp_path / "odd"
     shutil.copytree(models["llama"], odd)
     cfg = json.loads((odd / "config.json").read_text())
-    cfg["num_hidden_layers"] = 10 ** 6
+    cfg["num_hidden_layers"] = 10**6
     (odd / "config.json").write_text(json.dumps(cfg))
     r = V.verify_path(odd, steps=3)
     assert r["reference_config"]["num_hidden_layers"] == 2 and r["consumed"] == r["canonical_tensors"]

@@ -16,8 +16,17 @@ from provenance import verify as V  # noqa: E402
 from provenance.cli.main import main  # noqa: E402
 from provenance.errors import InputError, UsageError  # noqa: E402
 
-TINY = dict(vocab_size=96, hidden_size=64, intermediate_size=112, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=128, rms_norm_eps=1e-5, bos_token_id=3)
+TINY = dict(
+    vocab_size=96,
+    hidden_size=64,
+    intermediate_size=112,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=128,
+    rms_norm_eps=1e-5,
+    bos_token_id=3,
+)
 STEPS = 12
 
 
@@ -42,8 +51,14 @@ def _base(seed: int = 0, **over) -> transformers.LlamaForCausalLM:
 
 def _greedy(model) -> list[int]:
     with torch.no_grad():
-        out = model.generate(torch.tensor([[TINY["bos_token_id"]]]), max_new_tokens=STEPS, min_new_tokens=STEPS,
-                             do_sample=False, eos_token_id=None, pad_token_id=0)
+        out = model.generate(
+            torch.tensor([[TINY["bos_token_id"]]]),
+            max_new_tokens=STEPS,
+            min_new_tokens=STEPS,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
     return out[0, 1:].tolist()
 
 
@@ -85,8 +100,9 @@ def test_adapted_model_decodes_as_transformers_runs_peft_merge(made, name):
 def test_cli_json_and_text_name_the_adapter_and_base(made, capsys):
     root, greedy = made
     with pytest.raises(SystemExit) as exc:
-        main(["verify", str(root / "attn_mlp"), "--base", str(root / "base"), "--steps", str(STEPS),
-              "--format", "json"])
+        main(
+            ["verify", str(root / "attn_mlp"), "--base", str(root / "base"), "--steps", str(STEPS), "--format", "json"]
+        )
     assert exc.value.code in (0, None)
     report = json.loads(capsys.readouterr().out)
     assert report["adapter"]["rank"] == 4 and report["adapter"]["alpha"] == 64

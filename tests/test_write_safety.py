@@ -142,9 +142,11 @@ def test_hugging_face_cache_snapshot_symlinks_are_inside(tmp_path, case):
     snap, blobs = repo / "snapshots" / "abc123", repo / "blobs"
     snap.mkdir(parents=True)
     blobs.mkdir()
-    for name, text in (("README.md", "---\nlicense: llama3\n---\n# Meta-Llama-3-8B\n"),
-                       ("LICENSE", kb.BY_ID["llama3"].signature.sample),
-                       ("USE_POLICY.md", "# Meta Llama 3 Acceptable Use Policy\n")):
+    for name, text in (
+        ("README.md", "---\nlicense: llama3\n---\n# Meta-Llama-3-8B\n"),
+        ("LICENSE", kb.BY_ID["llama3"].signature.sample),
+        ("USE_POLICY.md", "# Meta Llama 3 Acceptable Use Policy\n"),
+    ):
         (blobs / f"blob-{name}").write_text(text)
         (snap / name).symlink_to(Path("../../blobs") / f"blob-{name}")
     proc = audit_write(snap, rel, force=False)
@@ -154,6 +156,7 @@ def test_hugging_face_cache_snapshot_symlinks_are_inside(tmp_path, case):
 
 
 # ------------------------------------------------------------------------------------------- normalize -o
+
 
 @pytest.fixture()
 def hf_model(tmp_path):

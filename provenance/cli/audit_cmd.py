@@ -23,30 +23,59 @@ class CompareMode(str, enum.Enum):
 
 
 def audit(
-    release_dir: Path = typer.Argument(..., help="The release directory (model card, LICENSE/NOTICE files, and "
-                                                 "optionally weights) or a weights file inside it."),
-    base: list[Path] = typer.Option([], "--base", "-b", help="A base model directory (with its own card/LICENSE). "
-                                    "Repeatable. When both sides have weights they are compared."),
-    base_license: list[str] = typer.Option([], "--base-license", help="The license id of a base known only by its "
-                                           "license (e.g. llama2). Repeatable."),
-    fail_on: FailOn | None = typer.Option(None, "--fail-on", envvar="PROVENANCE_FAIL_ON",
-                                             help="Exit 1 when a finding at or above this severity remains "
-                                                  "(default: error, or fail_on from the config)."),
-    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f", envvar="PROVENANCE_FORMAT",
-                                     help="Report format."),
+    release_dir: Path = typer.Argument(
+        ...,
+        help="The release directory (model card, LICENSE/NOTICE files, and "
+        "optionally weights) or a weights file inside it.",
+    ),
+    base: list[Path] = typer.Option(
+        [],
+        "--base",
+        "-b",
+        help="A base model directory (with its own card/LICENSE). "
+        "Repeatable. When both sides have weights they are compared.",
+    ),
+    base_license: list[str] = typer.Option(
+        [], "--base-license", help="The license id of a base known only by its license (e.g. llama2). Repeatable."
+    ),
+    fail_on: FailOn | None = typer.Option(
+        None,
+        "--fail-on",
+        envvar="PROVENANCE_FAIL_ON",
+        help="Exit 1 when a finding at or above this severity remains (default: error, or fail_on from the config).",
+    ),
+    fmt: ReportFormat = typer.Option(
+        ReportFormat.text, "--format", "-f", envvar="PROVENANCE_FORMAT", help="Report format."
+    ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
-    report_files: list[str] = typer.Option([], "--report", metavar="FORMAT=FILE",
-                                           help="Also write the report in FORMAT to FILE (repeatable), e.g. "
-                                                "--report sarif=audit.sarif --report html=audit.html."),
-    write: bool = typer.Option(False, "--write", help="Create the missing files: NOTICE, LICENSE and USE_POLICY "
-                               "copied from a base directory, README attribution section and card metadata."),
-    force: bool = typer.Option(False, "--force", help="With --write: also change existing content (e.g. replace a "
-                               "conflicting card license)."),
-    config: Path | None = typer.Option(None, "--config", help="A TOML config file ([tool.provenance] or top-"
-                                          "level keys). Default: provenance.toml or pyproject.toml in RELEASE_DIR."),
-    compare: CompareMode | None = typer.Option(None, "--compare", envvar="PROVENANCE_COMPARE",
-                                                  help="Weight comparison with --base directories: deep (default), "
-                                                       "quick (fingerprints only) or off."),
+    report_files: list[str] = typer.Option(
+        [],
+        "--report",
+        metavar="FORMAT=FILE",
+        help="Also write the report in FORMAT to FILE (repeatable), e.g. "
+        "--report sarif=audit.sarif --report html=audit.html.",
+    ),
+    write: bool = typer.Option(
+        False,
+        "--write",
+        help="Create the missing files: NOTICE, LICENSE and USE_POLICY "
+        "copied from a base directory, README attribution section and card metadata.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="With --write: also change existing content (e.g. replace a conflicting card license)."
+    ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="A TOML config file ([tool.provenance] or top-"
+        "level keys). Default: provenance.toml or pyproject.toml in RELEASE_DIR.",
+    ),
+    compare: CompareMode | None = typer.Option(
+        None,
+        "--compare",
+        envvar="PROVENANCE_COMPARE",
+        help="Weight comparison with --base directories: deep (default), quick (fingerprints only) or off.",
+    ),
 ) -> None:
     """Check a release's LICENSE, NOTICE, use policy, attribution and naming against every base in its lineage.
 
@@ -65,8 +94,9 @@ def audit(
     for spec in report_files:
         name, sep, file = spec.partition("=")
         if not sep or not file or name not in ReportFormat.__members__:
-            raise UsageError(f"--report {spec!r}: expected FORMAT=FILE with FORMAT one of "
-                             f"{', '.join(ReportFormat.__members__)}")
+            raise UsageError(
+                f"--report {spec!r}: expected FORMAT=FILE with FORMAT one of {', '.join(ReportFormat.__members__)}"
+            )
         extra.append((ReportFormat(name), Path(file)))
     directory = release_dir if release_dir.is_dir() else release_dir.parent
     cfg = load_config(directory, config)

@@ -38,8 +38,9 @@ def render(report: dict, fmt: ReportFormat, reproduce: dict | None = None) -> st
         from provenance.reports.lineage_html import render as render_html
 
         return render_html(report, reproduce)
-    return {ReportFormat.text: render_text, ReportFormat.json: dumps,
-            ReportFormat.markdown: render_markdown}[fmt](report)
+    return {ReportFormat.text: render_text, ReportFormat.json: dumps, ReportFormat.markdown: render_markdown}[fmt](
+        report
+    )
 
 
 @contextmanager
@@ -53,19 +54,31 @@ def progress_bars() -> Iterator:
 
 
 def compare(
-    suspect: Path = typer.Argument(..., help="The model under suspicion: a checkpoint (any readable format) or a "
-                                             "fingerprint file from `provenance fingerprint`."),
+    suspect: Path = typer.Argument(
+        ...,
+        help="The model under suspicion: a checkpoint (any readable format) or a "
+        "fingerprint file from `provenance fingerprint`.",
+    ),
     reference: Path = typer.Argument(..., help="The possible base model: a checkpoint or a fingerprint file."),
-    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f",
-                                     help="Report format: text, json, markdown, or html (one self-contained page "
-                                          "with charts of the evidence, for publishing)."),
-    fingerprint_only: bool = typer.Option(False, "--fingerprint-only",
-                                          help="Compare fingerprints even when both checkpoints are at hand "
-                                               "(faster, weaker)."),
-    expect: Verdict | None = typer.Option(None, "--expect",
-                                             help="Exit 1 unless the verdict is this one (a CI check), e.g. "
-                                                  "--expect independent for a model claimed to be trained from "
-                                                  "scratch."),
+    fmt: ReportFormat = typer.Option(
+        ReportFormat.text,
+        "--format",
+        "-f",
+        help="Report format: text, json, markdown, or html (one self-contained page "
+        "with charts of the evidence, for publishing).",
+    ),
+    fingerprint_only: bool = typer.Option(
+        False,
+        "--fingerprint-only",
+        help="Compare fingerprints even when both checkpoints are at hand (faster, weaker).",
+    ),
+    expect: Verdict | None = typer.Option(
+        None,
+        "--expect",
+        help="Exit 1 unless the verdict is this one (a CI check), e.g. "
+        "--expect independent for a model claimed to be trained from "
+        "scratch.",
+    ),
 ) -> None:
     """Decide whether SUSPECT shares weight lineage with REFERENCE, with a p-value and per-layer evidence.
 

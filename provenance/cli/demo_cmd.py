@@ -9,13 +9,19 @@ import typer
 
 def demo(
     directory: Path | None = typer.Argument(
-        None, metavar="DIR", help="Where to write the example checkpoints (default: a new "
+        None,
+        metavar="DIR",
+        help="Where to write the example checkpoints (default: a new "
         "temporary directory). It must be new, empty, or a "
         "previous demo directory, whose demo files are replaced; "
-        "any other non-empty directory is refused (exit 2)."),
+        "any other non-empty directory is refused (exit 2).",
+    ),
     use_subprocess: bool = typer.Option(
-        False, "--subprocess", help="Run each command as a separate "
-        "`python -m provenance` process, exactly as typed (slower: several seconds each)."),
+        False,
+        "--subprocess",
+        help="Run each command as a separate "
+        "`python -m provenance` process, exactly as typed (slower: several seconds each).",
+    ),
 ) -> None:
     """Write tiny example checkpoints and run the tool on them, printing a short summary of each step.
 

@@ -12,10 +12,14 @@ from provenance.cli.output import stderr_console
 # without numpy); tests check that they agree.
 DEFAULT_ANCHORS = 32
 ANCHORS_OPTION = typer.Option(
-    DEFAULT_ANCHORS, "--anchors", min=32, max=1024,
+    DEFAULT_ANCHORS,
+    "--anchors",
+    min=32,
+    max=1024,
     help="Anchor tokens per fingerprint. More give tighter statistics and a larger file but take longer: the "
-         "projection through them is most of the work, so 128 cost about four times the arithmetic of the default "
-         "32. Fingerprints with different counts still compare, on the anchors they share.")
+    "projection through them is most of the work, so 128 cost about four times the arithmetic of the default "
+    "32. Fingerprints with different counts still compare, on the anchors they share.",
+)
 
 
 def fingerprint(
@@ -42,8 +46,10 @@ def fingerprint(
         fp.save(output)
     except OSError as exc:
         raise InputError(output, f"cannot write the fingerprint: {exc.strerror or exc}") from exc
-    stderr_console().print(f"wrote {output} ({output.stat().st_size:,} bytes, {len(fp.layers)} layers, "
-                           f"{len(fp.meta['tensor_hashes'])} tensor hashes)")
+    stderr_console().print(
+        f"wrote {output} ({output.stat().st_size:,} bytes, {len(fp.layers)} layers, "
+        f"{len(fp.meta['tensor_hashes'])} tensor hashes)"
+    )
 
 
 def register(app: typer.Typer) -> None:

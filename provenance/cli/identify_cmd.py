@@ -11,8 +11,9 @@ from provenance.cli.output import TextOrJson, dumps, write_stdout
 
 def identify(
     path: Path = typer.Argument(..., help="The checkpoint (or fingerprint file) to identify."),
-    registry: Path | None = typer.Option(None, "--registry", envvar="PROVENANCE_REGISTRY",
-                                            help="Registry directory (default: platform user data dir)."),
+    registry: Path | None = typer.Option(
+        None, "--registry", envvar="PROVENANCE_REGISTRY", help="Registry directory (default: platform user data dir)."
+    ),
     top: int = typer.Option(3, "--top", "-n", min=1, help="How many candidates to report (and compare deeply)."),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Output format."),
     no_deep: bool = typer.Option(False, "--fingerprint-only", help="Skip the deep comparison of top candidates."),
@@ -36,8 +37,10 @@ def identify(
         return
     lines = [f"{result['suspect']}: {result['screened']} registered models screened"]
     for i, c in enumerate(result["candidates"], 1):
-        lines.append(f"{i}. {c['name']}: {c['verdict']} ({c['mode']}; log10 p {c['log10_p_value']}, "
-                     f"score {c['score']:.3f}){' — ' + ', '.join(c['relation']) if c['relation'] else ''}")
+        lines.append(
+            f"{i}. {c['name']}: {c['verdict']} ({c['mode']}; log10 p {c['log10_p_value']}, "
+            f"score {c['score']:.3f}){' — ' + ', '.join(c['relation']) if c['relation'] else ''}"
+        )
         lines.extend(f"   note: {n}" for n in c.get("notes", []))
     write_stdout("\n".join(lines) + "\n")
 

@@ -12,8 +12,11 @@ PREVIEW_ROWS = 12
 
 
 def inspect(
-    path: Path = typer.Argument(..., help="A checkpoint file or directory (safetensors, .bin/.pt/.pth, "
-                                          "consolidated.*.pth, .gguf, PEFT adapter, llama2.c model.bin)."),
+    path: Path = typer.Argument(
+        ...,
+        help="A checkpoint file or directory (safetensors, .bin/.pt/.pth, "
+        "consolidated.*.pth, .gguf, PEFT adapter, llama2.c model.bin).",
+    ),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Report format."),
     tensors: bool = typer.Option(False, "--tensors", help="List every tensor in text mode (JSON always does)."),
 ) -> None:
@@ -37,8 +40,10 @@ def render_text(report: dict, show_all: bool) -> None:
 
     con = stdout_console()
     con.print(f"[bold]{escape(str(report['path']))}[/bold]  format: {report['format']}")
-    con.print(f"files: {len(report['files'])}  tensors: {report['num_tensors']}  "
-              f"parameters: {human_count(report['num_parameters'])} ({report['num_parameters']:,})")
+    con.print(
+        f"files: {len(report['files'])}  tensors: {report['num_tensors']}  "
+        f"parameters: {human_count(report['num_parameters'])} ({report['num_parameters']:,})"
+    )
     con.print("dtypes: " + ", ".join(f"{k} {human_count(v)}" for k, v in report["dtypes"].items()))
     decl = report.get("declared_architecture") or {}
     if decl:

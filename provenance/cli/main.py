@@ -24,7 +24,8 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 
 # Ctrl-C / EOF at a prompt: typer's own Abort in recent releases, click's in older ones.
 ABORT: tuple[type[BaseException], ...] = tuple(
-    t for t in {getattr(typer, "Abort", None), getattr(click_exc, "Abort", None)} if t is not None)
+    t for t in {getattr(typer, "Abort", None), getattr(click_exc, "Abort", None)} if t is not None
+)
 
 # Each module defines `register(app)`; the order here is the order in `provenance --help`.
 COMMAND_MODULES = [

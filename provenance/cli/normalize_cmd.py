@@ -23,19 +23,36 @@ class RopeOrder(str, enum.Enum):
 def normalize(
     path: Path = typer.Argument(..., help="A checkpoint file or directory in any format `inspect` reads."),
     out: Path = typer.Option(..., "--output", "-o", help="Directory to write config.json and model*.safetensors."),
-    head_dim: int | None = typer.Option(None, "--head-dim", help="Attention head size, when the files do not "
-                                           "say (needed to undo the rotary permutation and to write the config)."),
-    rope_order: RopeOrder | None = typer.Option(None, "--rope-order", help="Q/K row order of the input when "
-                                                   "the format does not say: hf (half-split) or meta (interleaved)."),
-    reference: Path | None = typer.Option(None, "--reference", help="A checkpoint of the same architecture used "
-                                             "to resolve structural ambiguities (q vs o, gate vs up, …)."),
-    rms_norm_eps: float | None = typer.Option(None, "--rms-norm-eps", help="RMSNorm epsilon, when the files do "
-                                                 "not say (else LLaMA's default 1e-6 is written, with a warning)."),
-    rope_theta: float | None = typer.Option(None, "--rope-theta", help="RoPE base, when the files do not say "
-                                               "(else LLaMA's default 10000 is written, with a warning)."),
+    head_dim: int | None = typer.Option(
+        None,
+        "--head-dim",
+        help="Attention head size, when the files do not "
+        "say (needed to undo the rotary permutation and to write the config).",
+    ),
+    rope_order: RopeOrder | None = typer.Option(
+        None,
+        "--rope-order",
+        help="Q/K row order of the input when the format does not say: hf (half-split) or meta (interleaved).",
+    ),
+    reference: Path | None = typer.Option(
+        None,
+        "--reference",
+        help="A checkpoint of the same architecture used to resolve structural ambiguities (q vs o, gate vs up, …).",
+    ),
+    rms_norm_eps: float | None = typer.Option(
+        None,
+        "--rms-norm-eps",
+        help="RMSNorm epsilon, when the files do not say (else LLaMA's default 1e-6 is written, with a warning).",
+    ),
+    rope_theta: float | None = typer.Option(
+        None,
+        "--rope-theta",
+        help="RoPE base, when the files do not say (else LLaMA's default 10000 is written, with a warning).",
+    ),
     max_shard_size: str = typer.Option("5GB", "--max-shard-size", help="Shard the output above this size."),
-    dtype: OutDtype = typer.Option(OutDtype.float32, "--dtype", help="Output dtype (keep: F32/F16/BF16 as stored, "
-                                   "anything else as float32)."),
+    dtype: OutDtype = typer.Option(
+        OutDtype.float32, "--dtype", help="Output dtype (keep: F32/F16/BF16 as stored, anything else as float32)."
+    ),
     force: bool = typer.Option(False, "--force", help="Write into OUTDIR even if it already holds files."),
 ) -> None:
     """Rename and re-layout a LLaMA-compatible checkpoint into Hugging Face LlamaForCausalLM form.
@@ -80,8 +97,14 @@ def normalize(
         log("not in the files, written with LLaMA defaults: " + ", ".join(f"{k}={cfg[k]}" for k in cm.arch.defaulted))
     from provenance.progress import counter
 
-    written = write_canonical(cm, out, max_shard_bytes=max_bytes, dtype=dtype.value, force=force,
-                              progress=counter("write tensors", len(cm.tensors)))
+    written = write_canonical(
+        cm,
+        out,
+        max_shard_bytes=max_bytes,
+        dtype=dtype.value,
+        force=force,
+        progress=counter("write tensors", len(cm.tensors)),
+    )
     log(f"wrote {len(cm.tensors)} tensors to {out} ({', '.join(p.name for p in written)})")
 
 
@@ -112,12 +135,15 @@ def check_writable(cm, head_dim: int | None) -> None:
 
     if cm.unmatched:
         shown = ", ".join(cm.unmatched[:3]) + (" …" if len(cm.unmatched) > 3 else "")
-        raise UsageError(f"refusing to normalize: {len(cm.unmatched)} tensor(s) match no LLaMA role ({shown}); "
-                         "nothing is dropped silently")
+        raise UsageError(
+            f"refusing to normalize: {len(cm.unmatched)} tensor(s) match no LLaMA role ({shown}); "
+            "nothing is dropped silently"
+        )
     if not cm.llama_compatible:
         why = "; ".join(cm.incompatible[:3]) or "architecture differs from LLaMA"
-        raise UsageError(f"refusing to normalize: {DISPLAY.get(cm.family, cm.family)} model is not "
-                         f"LLaMA-compatible ({why})")
+        raise UsageError(
+            f"refusing to normalize: {DISPLAY.get(cm.family, cm.family)} model is not LLaMA-compatible ({why})"
+        )
     if cm.problems:
         raise UsageError(f"refusing to normalize: {cm.problems[0]}")
 

@@ -9,16 +9,22 @@ import typer
 from provenance.cli.fingerprint_cmd import ANCHORS_OPTION
 from provenance.cli.output import TextOrJson, dumps, stderr_console, write_stdout
 
-registry_app = typer.Typer(help="Manage the local registry of base-model fingerprints that `identify` and `scan` "
-                                "screen.\n\n"
-                                "An entry holds a name, a fingerprint and, when a checkpoint was added, its path.\n\n"
-                                "Example: provenance registry add llama-2-7b ./Llama-2-7b-hf; provenance registry "
-                                "list",
-                           no_args_is_help=True)
+registry_app = typer.Typer(
+    help="Manage the local registry of base-model fingerprints that `identify` and `scan` "
+    "screen.\n\n"
+    "An entry holds a name, a fingerprint and, when a checkpoint was added, its path.\n\n"
+    "Example: provenance registry add llama-2-7b ./Llama-2-7b-hf; provenance registry "
+    "list",
+    no_args_is_help=True,
+)
 
-REGISTRY_OPTION = typer.Option(None, "--registry", envvar="PROVENANCE_REGISTRY",
-                               help="Registry directory (default: the platform user data dir, e.g. "
-                                    "~/.local/share/provenance; env PROVENANCE_REGISTRY).")
+REGISTRY_OPTION = typer.Option(
+    None,
+    "--registry",
+    envvar="PROVENANCE_REGISTRY",
+    help="Registry directory (default: the platform user data dir, e.g. "
+    "~/.local/share/provenance; env PROVENANCE_REGISTRY).",
+)
 
 
 @registry_app.command("add")
@@ -40,8 +46,9 @@ def add(
     reg = Registry(registry)
     with progress_bars() as progress:
         row = reg.add(name, path, progress=progress, anchors=anchors)
-    stderr_console().print(f"added {row['name']} ({row['layers']} layers, {row['fingerprint_bytes']:,} bytes) "
-                           f"to {reg.db_path}")
+    stderr_console().print(
+        f"added {row['name']} ({row['layers']} layers, {row['fingerprint_bytes']:,} bytes) to {reg.db_path}"
+    )
 
 
 @registry_app.command("list")
@@ -67,11 +74,15 @@ def list_(
 
     def old(r: dict) -> str:
         v = r.get("fingerprint_version")
-        return (f"\t(fingerprint version {v}: add it again for hash evidence)" if v is not None and v < VERSION
-                else "")
+        return f"\t(fingerprint version {v}: add it again for hash evidence)" if v is not None and v < VERSION else ""
 
-    write_stdout("".join(f"{r['name']}\t{r['layers']} layers, hidden {r['hidden_size']}, vocab {r['vocab_size']}\t"
-                         f"{r['path'] or '(fingerprint only)'}{old(r)}\n" for r in rows))
+    write_stdout(
+        "".join(
+            f"{r['name']}\t{r['layers']} layers, hidden {r['hidden_size']}, vocab {r['vocab_size']}\t"
+            f"{r['path'] or '(fingerprint only)'}{old(r)}\n"
+            for r in rows
+        )
+    )
 
 
 @registry_app.command("remove")
@@ -119,8 +130,10 @@ def import_(
     from provenance.registry import Registry
 
     res = Registry(registry).import_(src, replace=replace)
-    stderr_console().print(f"imported {res['imported']} models from {src}"
-                           + (f" ({res['kept_existing']} existing names kept)" if res["kept_existing"] else ""))
+    stderr_console().print(
+        f"imported {res['imported']} models from {src}"
+        + (f" ({res['kept_existing']} existing names kept)" if res["kept_existing"] else "")
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -11,13 +11,16 @@ from provenance.cli.output import TextOrJson, dumps, write_stdout
 
 def verify(
     path: Path = typer.Argument(..., help="A checkpoint file or directory in any format `inspect` reads."),
-    steps: int = typer.Option(32, "--steps", help="Greedy continuation length from BOS (the behavioural "
-                                                  "fingerprint)."),
+    steps: int = typer.Option(32, "--steps", help="Greedy continuation length from BOS (the behavioural fingerprint)."),
     fmt: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="Report format."),
-    head_dim: int = typer.Option(None, "--head-dim", help="Per-head dimension, when the files do not say it "
-                                                          "(needed to undo rotary layouts)."),
-    base: Path = typer.Option(None, "--base", help="PATH is a PEFT LoRA adapter: apply it to this base checkpoint "
-                                                   "in memory and verify the adapted model."),
+    head_dim: int = typer.Option(
+        None, "--head-dim", help="Per-head dimension, when the files do not say it (needed to undo rotary layouts)."
+    ),
+    base: Path = typer.Option(
+        None,
+        "--base",
+        help="PATH is a PEFT LoRA adapter: apply it to this base checkpoint in memory and verify the adapted model.",
+    ),
 ) -> None:
     """Load the checkpoint into the reference LLaMA and check that it runs as LLaMA.
 

@@ -70,8 +70,11 @@ def classify_directory(directory: Path) -> str:
             fmt = sniff_file(directory / n)
             if fmt in ("torch", "llama2c", "safetensors", "gguf"):
                 return fmt
-    raise InputError(directory, "no model weights found (looked for .safetensors, .bin, .pt, .pth, .gguf, "
-                                "consolidated.*.pth and llama2c model.bin)")
+    raise InputError(
+        directory,
+        "no model weights found (looked for .safetensors, .bin, .pt, .pth, .gguf, "
+        "consolidated.*.pth and llama2c model.bin)",
+    )
 
 
 def open_path(path: Path) -> Checkpoint:
@@ -81,8 +84,11 @@ def open_path(path: Path) -> Checkpoint:
         directory = path
     else:
         fmt = sniff_file(path)
-        if fmt in ("safetensors", "torch") and path.name.startswith("adapter_model.") \
-                and (path.parent / "adapter_config.json").is_file():
+        if (
+            fmt in ("safetensors", "torch")
+            and path.name.startswith("adapter_model.")
+            and (path.parent / "adapter_config.json").is_file()
+        ):
             fmt = "peft"  # the weights file of a PEFT adapter, opened directly
         if fmt is None:
             raise InputError(path, "not a recognised checkpoint file (no safetensors, GGUF, torch or llama2c header)")

@@ -83,11 +83,16 @@ def _check_types(path: Path, meta: dict[str, Any]) -> None:
             value = value.get("head")
         items = value if isinstance(value, list) else [value]  # per-layer arrays (head_count_kv …)
         ok = bool(items) and all(
-            not isinstance(v, bool) and (isinstance(v, int) and 0 <= v <= MAX_SIZE if kind == "size"
-                                         else isinstance(v, (int, float))) for v in items)
+            not isinstance(v, bool)
+            and (isinstance(v, int) and 0 <= v <= MAX_SIZE if kind == "size" else isinstance(v, (int, float)))
+            for v in items
+        )
         if not ok:
-            raise InputError(path, f"GGUF key {key} is {str(value)[:60]!r}; expected "
-                                   + ("a non-negative integer" if kind == "size" else "a number"))
+            raise InputError(
+                path,
+                f"GGUF key {key} is {str(value)[:60]!r}; expected "
+                + ("a non-negative integer" if kind == "size" else "a number"),
+            )
 
 
 def _dequantizable(qtype) -> bool:
@@ -114,10 +119,10 @@ def _tensor_reader(path: Path, t: GGUFTensorInfo, qtype, supported: bool):
     import gguf
 
     name = qtype.name
-    shape = tuple(reversed(t.dims))          # numpy order
+    shape = tuple(reversed(t.dims))  # numpy order
     if name in _TYPED:
         item = np.dtype(_TYPED[name])
-    else:                                    # quantized: the last dim becomes bytes per row
+    else:  # quantized: the last dim becomes bytes per row
         item = np.dtype(np.uint8)
         block, type_size = gguf.GGML_QUANT_SIZES[qtype]
         shape = shape[:-1] + ((shape[-1] if shape else 1) // block * type_size,)
@@ -136,18 +141,23 @@ def _tensor_reader(path: Path, t: GGUFTensorInfo, qtype, supported: bool):
             block = fetch(r0, r1)
             return block if block.dtype == np.float32 else block.astype(np.float32)
         if not supported:
-            raise InputError(path, f"tensor {t.name!r} has GGML type {name}, which the installed gguf package "
-                                   "cannot dequantize")
+            raise InputError(
+                path, f"tensor {t.name!r} has GGML type {name}, which the installed gguf package cannot dequantize"
+            )
         try:
             if len(shape) <= 1:  # 1-D quantized tensor: blocks do not follow rows; dequantize all, then slice
-                return gguf.quants.dequantize(fetch(0, shape[0] if shape else 1).reshape(-1), qtype) \
-                    .reshape(-1)[r0:r1].astype(np.float32, copy=False)
+                return (
+                    gguf.quants.dequantize(fetch(0, shape[0] if shape else 1).reshape(-1), qtype)
+                    .reshape(-1)[r0:r1]
+                    .astype(np.float32, copy=False)
+                )
             return np.asarray(gguf.quants.dequantize(fetch(r0, r1), qtype), dtype=np.float32)
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - the bytes are untrusted; a decoder failure is bad input
-            raise InputError(path, f"tensor {t.name!r}: {name} data cannot be decoded ({type(exc).__name__}: "
-                                   f"{str(exc)[:100]})") from exc
+            raise InputError(
+                path, f"tensor {t.name!r}: {name} data cannot be decoded ({type(exc).__name__}: {str(exc)[:100]})"
+            ) from exc
 
     return reader
 
@@ -203,18 +213,22 @@ def open_gguf(path: Path) -> Checkpoint:
             if qtype not in support:
                 support[qtype] = qtype.name in _TYPED or _dequantizable(qtype)
             shape = tuple(reversed(t.dims))
-            tensors[t.name] = TensorRef(name=t.name, shape=shape, dtype=qtype.name, file=f,
-                                        reader=_tensor_reader(f, t, qtype, support[qtype]))
+            tensors[t.name] = TensorRef(
+                name=t.name, shape=shape, dtype=qtype.name, file=f, reader=_tensor_reader(f, t, qtype, support[qtype])
+            )
     expected = metadata.get("split.tensors.count")
     if count > 1 and isinstance(expected, int) and expected != len(tensors):
         raise InputError(files[0], f"split.tensors.count is {expected} but the splits hold {len(tensors)} tensors")
     for qtype, ok in sorted(support.items(), key=lambda kv: kv[0].name):
         if not ok:
             n = sum(1 for t in tensors.values() if t.dtype == qtype.name)
-            warnings.append(f"{n} tensor(s) of GGML type {qtype.name} cannot be dequantized by the installed "
-                            "gguf package; reading them fails")
-    return Checkpoint(path=path, format="gguf", files=files, tensors=tensors, metadata={"gguf": metadata},
-                      warnings=warnings)
+            warnings.append(
+                f"{n} tensor(s) of GGML type {qtype.name} cannot be dequantized by the installed "
+                "gguf package; reading them fails"
+            )
+    return Checkpoint(
+        path=path, format="gguf", files=files, tensors=tensors, metadata={"gguf": metadata}, warnings=warnings
+    )
 
 
 def open_path(path: Path) -> Checkpoint:
@@ -233,8 +247,9 @@ def open_path(path: Path) -> Checkpoint:
     if not models:
         raise InputError(path, "no .gguf file in this directory")
     if len(models) > 1:
-        raise InputError(path, f"{len(models)} GGUF models in this directory ({', '.join(sorted(models))}); "
-                               "open one file")
+        raise InputError(
+            path, f"{len(models)} GGUF models in this directory ({', '.join(sorted(models))}); open one file"
+        )
     ckpt = open_gguf(next(iter(models.values())))
     ckpt.path = path
     return ckpt

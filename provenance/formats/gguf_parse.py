@@ -38,26 +38,48 @@ DEFAULT_ALIGNMENT = 32
 # Caps far above any published model, low enough that a lying header cannot make the parser loop or allocate much.
 MAX_TENSORS = 1_000_000
 MAX_KV = 100_000
-MAX_ARRAY_ITEMS = 1 << 24      # a 256k-token vocabulary and its merges are < 1M items
-MAX_STRING_BYTES = 64 << 20    # tokenizer.huggingface.json / chat templates are at most a few MB
-MAX_KEY_BYTES = 65_535         # the spec's limit for keys
-MAX_DIMS = 4                   # GGML_MAX_DIMS
-MAX_NESTING = 4                # arrays of arrays
+MAX_ARRAY_ITEMS = 1 << 24  # a 256k-token vocabulary and its merges are < 1M items
+MAX_STRING_BYTES = 64 << 20  # tokenizer.huggingface.json / chat templates are at most a few MB
+MAX_KEY_BYTES = 65_535  # the spec's limit for keys
+MAX_DIMS = 4  # GGML_MAX_DIMS
+MAX_NESTING = 4  # arrays of arrays
 
 # value type id -> (struct code, size) for fixed-size scalars (gguf_metadata_value_type)
-_SCALARS = {0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4), 6: ("<f", 4),
-            7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8)}
-_NUMPY = {0: "<u1", 1: "<i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "<u1", 10: "<u8", 11: "<i8",
-          12: "<f8"}
+_SCALARS = {
+    0: ("<B", 1),
+    1: ("<b", 1),
+    2: ("<H", 2),
+    3: ("<h", 2),
+    4: ("<I", 4),
+    5: ("<i", 4),
+    6: ("<f", 4),
+    7: ("<?", 1),
+    10: ("<Q", 8),
+    11: ("<q", 8),
+    12: ("<d", 8),
+}
+_NUMPY = {
+    0: "<u1",
+    1: "<i1",
+    2: "<u2",
+    3: "<i2",
+    4: "<u4",
+    5: "<i4",
+    6: "<f4",
+    7: "<u1",
+    10: "<u8",
+    11: "<i8",
+    12: "<f8",
+}
 STRING, ARRAY = 8, 9
 
 
 @dataclass
 class GGUFTensorInfo:
     name: str
-    dims: tuple[int, ...]   # ggml order (fastest dimension first)
+    dims: tuple[int, ...]  # ggml order (fastest dimension first)
     type_id: int
-    offset: int             # absolute file offset of the data
+    offset: int  # absolute file offset of the data
     nbytes: int
 
 
@@ -83,8 +105,10 @@ class _Cursor:
 
     def need(self, n: int, what: str) -> None:
         if n < 0 or self.pos + n > self.size:
-            raise InputError(self.path, f"truncated or corrupt GGUF file: {what} needs {n} bytes at byte "
-                                        f"{self.pos}, the file has {self.size}")
+            raise InputError(
+                self.path,
+                f"truncated or corrupt GGUF file: {what} needs {n} bytes at byte {self.pos}, the file has {self.size}",
+            )
 
     def unpack(self, code: str, size: int, what: str):
         self.need(size, what)
@@ -103,7 +127,7 @@ class _Cursor:
         if n > cap:
             raise self.fail(f"{what} declares {n} bytes, above the {cap}-byte limit")
         self.need(n, what)
-        out = bytes(self.buf[self.pos:self.pos + n])
+        out = bytes(self.buf[self.pos : self.pos + n])
         self.pos += n
         return out
 
@@ -144,8 +168,9 @@ def ggml_type(path: Path, type_id: int):
     try:
         return gguf.GGMLQuantizationType(type_id)
     except ValueError:
-        raise InputError(path, f"unknown GGML tensor type id {type_id} (not a type the installed gguf package "
-                               "knows)") from None
+        raise InputError(
+            path, f"unknown GGML tensor type id {type_id} (not a type the installed gguf package knows)"
+        ) from None
 
 
 def tensor_nbytes(path: Path, name: str, dims: tuple[int, ...], type_id: int) -> int:
@@ -156,8 +181,9 @@ def tensor_nbytes(path: Path, name: str, dims: tuple[int, ...], type_id: int) ->
     block, type_size = gguf.GGML_QUANT_SIZES[qtype]
     ne0 = dims[0] if dims else 1
     if ne0 % block:
-        raise InputError(path, f"tensor {name!r}: row length {ne0} is not a multiple of the {qtype.name} block "
-                               f"size {block}")
+        raise InputError(
+            path, f"tensor {name!r}: row length {ne0} is not a multiple of the {qtype.name} block size {block}"
+        )
     numel = 1
     for d in dims:
         numel *= d
@@ -192,8 +218,9 @@ def parse_gguf(path: Path) -> GGUFFile:
         n_tensors = cur.count("tensor count")
         n_kv = cur.count("key-value count")
         if n_tensors > MAX_TENSORS or n_kv > MAX_KV:
-            raise cur.fail(f"header declares {n_tensors} tensors and {n_kv} key-values (limits {MAX_TENSORS}, "
-                           f"{MAX_KV})")
+            raise cur.fail(
+                f"header declares {n_tensors} tensors and {n_kv} key-values (limits {MAX_TENSORS}, {MAX_KV})"
+            )
         out = GGUFFile(path=path, version=version)
         for _ in range(n_kv):
             key = cur.raw_string("key", MAX_KEY_BYTES)
@@ -206,8 +233,13 @@ def parse_gguf(path: Path) -> GGUFFile:
             vtype = cur.u32(f"type of {name!r}")
             out.kv[name] = cur.value(vtype, f"value of {name!r}")
         align = out.kv.get("general.alignment", DEFAULT_ALIGNMENT)
-        if not isinstance(align, int) or isinstance(align, bool) or align <= 0 or align & (align - 1) \
-                or align > 1 << 20:
+        if (
+            not isinstance(align, int)
+            or isinstance(align, bool)
+            or align <= 0
+            or align & (align - 1)
+            or align > 1 << 20
+        ):
             raise InputError(path, f"general.alignment is {align!r}, not a power of two up to 1 MiB")
         out.alignment = align
         infos = []
@@ -232,8 +264,10 @@ def parse_gguf(path: Path) -> GGUFFile:
             nbytes = tensor_nbytes(path, tname, dims, type_id)
             start = out.data_start + offset
             if start + nbytes > size:
-                raise InputError(path, f"truncated GGUF file: tensor {tname!r} data ends at byte {start + nbytes}, "
-                                       f"the file has {size}")
+                raise InputError(
+                    path,
+                    f"truncated GGUF file: tensor {tname!r} data ends at byte {start + nbytes}, the file has {size}",
+                )
             out.tensors.append(GGUFTensorInfo(tname, dims, type_id, start, nbytes))
         spans = sorted((t.offset, t.offset + t.nbytes, t.name) for t in out.tensors)
         for (_a0, a1, an), (b0, _, bn) in zip(spans, spans[1:]):

@@ -38,17 +38,32 @@ TOKENIZER_NAME = re.compile(r"^(tokenizer|tok\d+)\.bin$")  # llama2.c's tokenize
 def _shapes(cfg: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     dim, hidden = cfg["dim"], cfg["hidden_dim"]
     kv_dim = cfg["n_kv_heads"] * (dim // cfg["n_heads"])
-    return {"tok_embeddings": (cfg["vocab_size"], dim), "attention_norm": (dim,), "ffn_norm": (dim,),
-            "wq": (dim, dim), "wk": (kv_dim, dim), "wv": (kv_dim, dim), "wo": (dim, dim),
-            "w1": (hidden, dim), "w2": (dim, hidden), "w3": (hidden, dim), "norm": (dim,),
-            "output": (cfg["vocab_size"], dim), "freq_cis": (cfg["seq_len"], dim // cfg["n_heads"] // 2)}
+    return {
+        "tok_embeddings": (cfg["vocab_size"], dim),
+        "attention_norm": (dim,),
+        "ffn_norm": (dim,),
+        "wq": (dim, dim),
+        "wk": (kv_dim, dim),
+        "wv": (kv_dim, dim),
+        "wo": (dim, dim),
+        "w1": (hidden, dim),
+        "w2": (dim, hidden),
+        "w3": (hidden, dim),
+        "norm": (dim,),
+        "output": (cfg["vocab_size"], dim),
+        "freq_cis": (cfg["seq_len"], dim // cfg["n_heads"] // 2),
+    }
 
 
 _FULL_NAMES = {
-    "attention_norm": "layers.{}.attention_norm.weight", "ffn_norm": "layers.{}.ffn_norm.weight",
-    "wq": "layers.{}.attention.wq.weight", "wk": "layers.{}.attention.wk.weight",
-    "wv": "layers.{}.attention.wv.weight", "wo": "layers.{}.attention.wo.weight",
-    "w1": "layers.{}.feed_forward.w1.weight", "w2": "layers.{}.feed_forward.w2.weight",
+    "attention_norm": "layers.{}.attention_norm.weight",
+    "ffn_norm": "layers.{}.ffn_norm.weight",
+    "wq": "layers.{}.attention.wq.weight",
+    "wk": "layers.{}.attention.wk.weight",
+    "wv": "layers.{}.attention.wv.weight",
+    "wo": "layers.{}.attention.wo.weight",
+    "w1": "layers.{}.feed_forward.w1.weight",
+    "w2": "layers.{}.feed_forward.w2.weight",
     "w3": "layers.{}.feed_forward.w3.weight",
 }
 
@@ -63,13 +78,35 @@ def _layout(cfg: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
 
     cls = [] if cfg["shared_classifier"] else [("output.weight", shp["output"])]
     if cfg["version"] == 0:
-        return ([("tok_embeddings.weight", shp["tok_embeddings"])] + per_layer("attention_norm")
-                + per_layer("wq") + per_layer("wk") + per_layer("wv") + per_layer("wo") + per_layer("ffn_norm")
-                + per_layer("w1") + per_layer("w2") + per_layer("w3") + [("norm.weight", shp["norm"])]
-                + [("freq_cis_real", shp["freq_cis"]), ("freq_cis_imag", shp["freq_cis"])] + cls)
-    return (per_layer("attention_norm") + per_layer("ffn_norm") + [("norm.weight", shp["norm"])]
-            + [("tok_embeddings.weight", shp["tok_embeddings"])] + per_layer("wq") + per_layer("wk")
-            + per_layer("wv") + per_layer("wo") + per_layer("w1") + per_layer("w2") + per_layer("w3") + cls)
+        return (
+            [("tok_embeddings.weight", shp["tok_embeddings"])]
+            + per_layer("attention_norm")
+            + per_layer("wq")
+            + per_layer("wk")
+            + per_layer("wv")
+            + per_layer("wo")
+            + per_layer("ffn_norm")
+            + per_layer("w1")
+            + per_layer("w2")
+            + per_layer("w3")
+            + [("norm.weight", shp["norm"])]
+            + [("freq_cis_real", shp["freq_cis"]), ("freq_cis_imag", shp["freq_cis"])]
+            + cls
+        )
+    return (
+        per_layer("attention_norm")
+        + per_layer("ffn_norm")
+        + [("norm.weight", shp["norm"])]
+        + [("tok_embeddings.weight", shp["tok_embeddings"])]
+        + per_layer("wq")
+        + per_layer("wk")
+        + per_layer("wv")
+        + per_layer("wo")
+        + per_layer("w1")
+        + per_layer("w2")
+        + per_layer("w3")
+        + cls
+    )
 
 
 def read_config(path: Path) -> tuple[dict[str, Any], int]:
@@ -95,10 +132,22 @@ def read_config(path: Path) -> tuple[dict[str, Any], int]:
         shared = ints[5] > 0
     dim, hidden, layers, heads, kv_heads, vocab, seq = ints
     if not plausible_config(dim, hidden, layers, heads, kv_heads, vocab, seq):
-        raise InputError(path, f"llama2.c header has implausible values {list(ints)} "
-                               "(dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len)")
-    cfg = {"version": version, "dim": dim, "hidden_dim": hidden, "n_layers": layers, "n_heads": heads,
-           "n_kv_heads": kv_heads, "vocab_size": abs(vocab), "seq_len": seq, "shared_classifier": shared}
+        raise InputError(
+            path,
+            f"llama2.c header has implausible values {list(ints)} "
+            "(dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len)",
+        )
+    cfg = {
+        "version": version,
+        "dim": dim,
+        "hidden_dim": hidden,
+        "n_layers": layers,
+        "n_heads": heads,
+        "n_kv_heads": kv_heads,
+        "vocab_size": abs(vocab),
+        "seq_len": seq,
+        "shared_classifier": shared,
+    }
     if version == 2:
         if group_size is None or group_size <= 0:
             raise InputError(path, f"llama2.c v2 header has group_size {group_size}")
@@ -126,10 +175,10 @@ def _q80_reader(path: Path, offset: int, shape: tuple[int, ...], gs: int):
         mm = np.memmap(path, dtype=np.uint8, mode="r")
         e0, e1 = r0 * row, r1 * row
         g0, g1 = e0 // gs, -(-e1 // gs)
-        q = mm[offset + g0 * gs: offset + g1 * gs].view(np.int8).astype(np.float32).reshape(-1, gs)
-        s = mm[scales_at + 4 * g0: scales_at + 4 * g1].view("<f4").astype(np.float32)
+        q = mm[offset + g0 * gs : offset + g1 * gs].view(np.int8).astype(np.float32).reshape(-1, gs)
+        s = mm[scales_at + 4 * g0 : scales_at + 4 * g1].view("<f4").astype(np.float32)
         vals = (q * s[:, None]).reshape(-1)
-        return vals[e0 - g0 * gs: e1 - g0 * gs]
+        return vals[e0 - g0 * gs : e1 - g0 * gs]
 
     return reader
 
@@ -141,8 +190,14 @@ def open_path(path: Path) -> Checkpoint:
         if not found:  # any .bin whose header is a llama2.c header (tokenizer.bin / tok<N>.bin are not)
             from provenance.formats import sniff_file
 
-            found = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix == ".bin"
-                     and not TOKENIZER_NAME.match(p.name) and sniff_file(p) == "llama2c"]
+            found = [
+                p
+                for p in sorted(path.iterdir())
+                if p.is_file()
+                and p.suffix == ".bin"
+                and not TOKENIZER_NAME.match(p.name)
+                and sniff_file(p) == "llama2c"
+            ]
         if not found:
             raise InputError(path, "no llama2.c model.bin in this directory")
         ckpt = open_path(found[0])
@@ -166,6 +221,9 @@ def open_path(path: Path) -> Checkpoint:
         pos += nbytes
     if pos != size:
         what = "truncated llama2.c file" if pos > size else "llama2.c file has trailing bytes"
-        raise InputError(path, f"{what}: header (v{cfg['version']}, dim {cfg['dim']}, {cfg['n_layers']} layers, "
-                               f"vocab {cfg['vocab_size']}) implies {pos} bytes, the file has {size}")
+        raise InputError(
+            path,
+            f"{what}: header (v{cfg['version']}, dim {cfg['dim']}, {cfg['n_layers']} layers, "
+            f"vocab {cfg['vocab_size']}) implies {pos} bytes, the file has {size}",
+        )
     return Checkpoint(path=path, format="llama2c", files=[path], tensors=tensors, metadata={"llama2c": cfg})

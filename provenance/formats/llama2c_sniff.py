@@ -24,8 +24,14 @@ def plausible_config(dim: int, hidden: int, layers: int, heads: int, kv_heads: i
         return False
     if dim % heads or heads % kv_heads or (dim // heads) % 2:
         return False
-    return (dim <= _LIMITS["dim"] and hidden <= _LIMITS["hidden"] and layers <= _LIMITS["layers"]
-            and heads <= _LIMITS["heads"] and abs(vocab) <= _LIMITS["vocab"] and seq <= _LIMITS["seq"])
+    return (
+        dim <= _LIMITS["dim"]
+        and hidden <= _LIMITS["hidden"]
+        and layers <= _LIMITS["layers"]
+        and heads <= _LIMITS["heads"]
+        and abs(vocab) <= _LIMITS["vocab"]
+        and seq <= _LIMITS["seq"]
+    )
 
 
 def v0_float_count(dim: int, hidden: int, layers: int, heads: int, kv_heads: int, vocab: int, seq: int) -> int:
@@ -33,13 +39,15 @@ def v0_float_count(dim: int, hidden: int, layers: int, heads: int, kv_heads: int
     hd = dim // heads
     kv_dim = kv_heads * hd
     v = abs(vocab)
-    floats = (v * dim                      # token embedding
-              + layers * dim * 2           # attention and ffn norms
-              + layers * dim * dim * 2     # wq, wo
-              + layers * dim * kv_dim * 2  # wk, wv
-              + layers * hidden * dim * 3  # w1, w2, w3
-              + dim                        # final norm
-              + seq * hd)                  # freq_cis real and imag, each [seq, hd/2]
+    floats = (
+        v * dim  # token embedding
+        + layers * dim * 2  # attention and ffn norms
+        + layers * dim * dim * 2  # wq, wo
+        + layers * dim * kv_dim * 2  # wk, wv
+        + layers * hidden * dim * 3  # w1, w2, w3
+        + dim  # final norm
+        + seq * hd
+    )  # freq_cis real and imag, each [seq, hd/2]
     if vocab < 0:
         floats += v * dim
     return floats

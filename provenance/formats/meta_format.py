@@ -50,8 +50,9 @@ def _embedding_dim(name: str, shapes: list[tuple[int, ...]], params: dict[str, A
             return 1
         if shapes[0][1] == dim and along0 == (vocab or along0):
             return 0
-        raise InputError(path, f"{name}: rank shapes {shapes} fit neither dim {dim} nor vocab_size {vocab} "
-                               "from params.json")
+        raise InputError(
+            path, f"{name}: rank shapes {shapes} fit neither dim {dim} nor vocab_size {vocab} from params.json"
+        )
     # No params.json: Llama 1/2 split the embedding dimension (vocab rows equal across ranks, as are these).
     return 1
 
@@ -60,8 +61,10 @@ def _merged_reader(parts: list, axis: int):
     """A RowReader over several rank tensors concatenated along ``axis`` (0 or 1), reading only what is asked."""
     readers = [tensor_reader(t) for t in parts]
     if axis == 1:
+
         def reader(r0: int, r1: int) -> np.ndarray:
             return np.concatenate([rd(r0, r1) for rd in readers], axis=1)
+
         return reader
     starts = np.cumsum([0] + [int(t.shape[0]) for t in parts])
 
@@ -74,16 +77,17 @@ def _merged_reader(parts: list, axis: int):
         if not blocks:
             return np.zeros((0,) + tuple(parts[0].shape[1:]), np.float32)
         return np.concatenate(blocks, axis=0)
+
     return reader0
 
 
 def shard_files(directory: Path) -> list[Path]:
-    found = sorted((int(m.group(1)), p) for p in directory.iterdir()
-                   if p.is_file() and (m := SHARD_NAME.match(p.name)))
+    found = sorted((int(m.group(1)), p) for p in directory.iterdir() if p.is_file() and (m := SHARD_NAME.match(p.name)))
     ranks = [r for r, _ in found]
     if ranks and ranks != list(range(len(ranks))):
-        raise InputError(directory, f"consolidated.*.pth ranks are {ranks}; expected 0..{len(ranks) - 1} "
-                                    "with none missing")
+        raise InputError(
+            directory, f"consolidated.*.pth ranks are {ranks}; expected 0..{len(ranks) - 1} with none missing"
+        )
     if not found and (directory / "consolidated.pth").is_file():
         return [directory / "consolidated.pth"]  # an unnumbered single-file release
     return [p for _, p in found]
@@ -108,8 +112,9 @@ def open_path(path: Path) -> Checkpoint:
     if path.is_file():
         siblings = shard_files(directory)
         if len(siblings) > 1 and path in siblings:
-            warnings.append(f"{path.name} is one of {len(siblings)} model-parallel ranks; open the directory "
-                            "to merge them")
+            warnings.append(
+                f"{path.name} is one of {len(siblings)} model-parallel ranks; open the directory to merge them"
+            )
     from provenance.formats.torch_format import check_tensor
 
     states = []
@@ -152,11 +157,10 @@ def open_path(path: Path) -> Checkpoint:
         if axis is None:
             for f, p, s in zip(files[1:], parts[1:], shapes[1:]):
                 if s != shapes[0] or not bool((p == parts[0]).all()):
-                    raise InputError(f, f"{name} should be replicated on every rank but differs from "
-                                        f"{files[0].name}")
+                    raise InputError(f, f"{name} should be replicated on every rank but differs from {files[0].name}")
             tensors[name] = TensorRef(name, shapes[0], dtype, files[0], tensor_reader(parts[0]))
             continue
-        other = [s[:axis] + s[axis + 1:] for s in shapes]
+        other = [s[:axis] + s[axis + 1 :] for s in shapes]
         if any(o != other[0] for o in other):
             raise InputError(files[0], f"{name}: rank shapes {shapes} cannot be joined along dim {axis}")
         merged = list(shapes[0])
@@ -167,8 +171,7 @@ def open_path(path: Path) -> Checkpoint:
     if params:
         metadata["params"] = params
     out_files = files + ([params_path] if params_path.is_file() else [])
-    ckpt = Checkpoint(path=path, format="meta", files=out_files, tensors=tensors, metadata=metadata,
-                      warnings=warnings)
+    ckpt = Checkpoint(path=path, format="meta", files=out_files, tensors=tensors, metadata=metadata, warnings=warnings)
     _check_params(ckpt, params, files[0])
     return ckpt
 

@@ -49,8 +49,7 @@ def open_path(path: Path) -> Checkpoint:
     else:
         found = [directory / n for n in WEIGHT_NAMES if (directory / n).is_file()]
         if not found:
-            raise InputError(directory, f"{CONFIG_NAME} found but no adapter weights "
-                                        f"({' or '.join(WEIGHT_NAMES[:2])})")
+            raise InputError(directory, f"{CONFIG_NAME} found but no adapter weights ({' or '.join(WEIGHT_NAMES[:2])})")
         weights = found[0]
     with open(weights, "rb") as fh:
         head = fh.read(16)
@@ -67,8 +66,14 @@ def open_path(path: Path) -> Checkpoint:
         tensors, torch_meta = read_torch_file(weights)
         if torch_meta:
             metadata["torch"] = torch_meta
-    ckpt = Checkpoint(path=path, format="peft", files=[config_path, weights], tensors=tensors, metadata=metadata,
-                      adapter=adapter_info(config))
+    ckpt = Checkpoint(
+        path=path,
+        format="peft",
+        files=[config_path, weights],
+        tensors=tensors,
+        metadata=metadata,
+        adapter=adapter_info(config),
+    )
     if ckpt.adapter.base_model is None:
         ckpt.warnings.append(f"{CONFIG_NAME} does not name its base model (base_model_name_or_path)")
     return ckpt

@@ -86,18 +86,25 @@ def _check_entry(path: Path, name: str, entry: Any, buffer_len: int) -> None:
     if not isinstance(dtype, str) or dtype not in STORAGE:
         raise InputError(path, f"tensor {name!r} has unsupported dtype {str(dtype)[:40]!r}")
     if not (isinstance(shape, list) and len(shape) <= MAX_DIMS and all(_is_int(d) and d >= 0 for d in shape)):
-        raise InputError(path, f"corrupt safetensors header: tensor {name!r} has shape {str(shape)[:80]} "
-                               f"(expected at most {MAX_DIMS} non-negative integers)")
+        raise InputError(
+            path,
+            f"corrupt safetensors header: tensor {name!r} has shape {str(shape)[:80]} "
+            f"(expected at most {MAX_DIMS} non-negative integers)",
+        )
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)):
         raise InputError(path, f"corrupt safetensors header: tensor {name!r} has data_offsets {str(offsets)[:80]}")
     begin, end = offsets
     numel = math.prod(shape)  # Python integers: a product of huge dims cannot wrap around
     if end - begin != numel * STORAGE[dtype][1] or begin < 0:
-        raise InputError(path, f"tensor {name!r}: shape {shape} {dtype} needs {numel * STORAGE[dtype][1]} bytes, "
-                               f"offsets give {end - begin}")
+        raise InputError(
+            path,
+            f"tensor {name!r}: shape {shape} {dtype} needs {numel * STORAGE[dtype][1]} bytes, "
+            f"offsets give {end - begin}",
+        )
     if end > buffer_len:
-        raise InputError(path, f"truncated safetensors file: tensor {name!r} ends at byte {end} of a "
-                               f"{buffer_len}-byte data section")
+        raise InputError(
+            path, f"truncated safetensors file: tensor {name!r} ends at byte {end} of a {buffer_len}-byte data section"
+        )
 
 
 def _make_reader(path: Path, start: int, begin: int, dtype: str, shape: list[int]):
@@ -136,8 +143,9 @@ def open_safetensors(path: Path, index: Path | None = None) -> Checkpoint:
     """Open one ``.safetensors`` file, or the shards listed by an index file."""
     if index is None:
         refs, meta = tensors_of_file(path)
-        return Checkpoint(path=path, format="safetensors", files=[path], tensors=refs,
-                          metadata={"safetensors": meta} if meta else {})
+        return Checkpoint(
+            path=path, format="safetensors", files=[path], tensors=refs, metadata={"safetensors": meta} if meta else {}
+        )
     from provenance.formats.sharded import read_shards
 
     sh = read_shards(index, tensors_of_file)
@@ -165,11 +173,19 @@ def open_path(path: Path) -> Checkpoint:
         refs, _ = tensors_of_file(f)
         for name, ref in refs.items():
             if name in tensors:
-                raise InputError(f, f"tensor {name!r} also appears in {tensors[name].file.name}; "
-                                    "several checkpoints in one directory? open one file directly")
+                raise InputError(
+                    f,
+                    f"tensor {name!r} also appears in {tensors[name].file.name}; "
+                    "several checkpoints in one directory? open one file directly",
+                )
             tensors[name] = ref
-    return Checkpoint(path=path, format="safetensors", files=files, tensors=tensors,
-                      warnings=[f"{len(files)} safetensors files without an index; read them as one checkpoint"])
+    return Checkpoint(
+        path=path,
+        format="safetensors",
+        files=files,
+        tensors=tensors,
+        warnings=[f"{len(files)} safetensors files without an index; read them as one checkpoint"],
+    )
 
 
 def with_raw_bf16(ckpt, tensors: dict[str, Any]) -> dict[str, Any]:

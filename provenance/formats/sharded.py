@@ -40,8 +40,9 @@ def confined(index: Path, shard: str) -> Path:
     except (OSError, RuntimeError) as exc:  # a symlink loop
         raise InputError(index, f"index names shard {shard!r}, which cannot be resolved ({exc})") from exc
     if not inside:
-        raise InputError(index, f"index names shard {shard!r}, which resolves outside the checkpoint folder "
-                                "(a symlink out of it)")
+        raise InputError(
+            index, f"index names shard {shard!r}, which resolves outside the checkpoint folder (a symlink out of it)"
+        )
     return folder / rel
 
 
@@ -77,8 +78,11 @@ def read_shards(index: Path, open_shard: ShardOpener) -> Shards:
                 raise InputError(sp, f"tensor {name!r} appears in more than one shard")
             if weight_map.get(name) != shard:
                 where = weight_map.get(name)
-                raise InputError(sp, f"tensor {name!r} is in this shard but the index "
-                                     + (f"puts it in {where!r}" if where else "does not list it"))
+                raise InputError(
+                    sp,
+                    f"tensor {name!r} is in this shard but the index "
+                    + (f"puts it in {where!r}" if where else "does not list it"),
+                )
             out.tensors[name] = ref
     missing = sorted(set(weight_map) - set(out.tensors))
     if missing:

@@ -21,8 +21,8 @@ from typing import Any
 
 from provenance.errors import InputError
 
-MAX_TOKENIZER_BYTES = 64 << 20   # tokenizer.json of a 256k vocabulary is ~20 MB; tokenizer.model a few MB
-MAX_VOCAB = 1 << 22              # 4M ids: far above any published vocabulary (Gemma: 256k)
+MAX_TOKENIZER_BYTES = 64 << 20  # tokenizer.json of a 256k vocabulary is ~20 MB; tokenizer.model a few MB
+MAX_VOCAB = 1 << 22  # 4M ids: far above any published vocabulary (Gemma: 256k)
 MAX_LLAMA2C_TOKEN_BYTES = 1 << 16
 
 
@@ -135,8 +135,9 @@ def llama2c_token_strings(path: Path, vocab: int | None) -> list[str] | None:
         raise InputError(path, f"truncated llama2.c tokenizer: {size} bytes")
     (max_len,) = struct.unpack_from("<i", data, 0)
     if not 0 < max_len <= MAX_LLAMA2C_TOKEN_BYTES:
-        raise InputError(path, f"llama2.c tokenizer declares max_token_length {max_len} "
-                               f"(expected 1..{MAX_LLAMA2C_TOKEN_BYTES})")
+        raise InputError(
+            path, f"llama2.c tokenizer declares max_token_length {max_len} (expected 1..{MAX_LLAMA2C_TOKEN_BYTES})"
+        )
     tokens: list[str] = []
     pos = 4
     while pos < size:
@@ -145,9 +146,12 @@ def llama2c_token_strings(path: Path, vocab: int | None) -> list[str] | None:
         _, n = struct.unpack_from("<fi", data, pos)
         pos += 8
         if not 0 <= n <= max_len or pos + n > size:
-            raise InputError(path, f"llama2.c tokenizer: token {len(tokens)} declares {n} bytes (max_token_length "
-                                   f"{max_len}, {size - pos} bytes left)")
-        s = data[pos:pos + n].decode("utf-8", errors="replace")
+            raise InputError(
+                path,
+                f"llama2.c tokenizer: token {len(tokens)} declares {n} bytes (max_token_length "
+                f"{max_len}, {size - pos} bytes left)",
+            )
+        s = data[pos : pos + n].decode("utf-8", errors="replace")
         pos += n
         tokens.append(_LLAMA2C_SPECIAL.get(s, s.replace(" ", "\u2581")))
         if vocab is not None and len(tokens) > vocab:

@@ -74,8 +74,11 @@ def load_pickle(path: Path) -> Any:
             warnings.simplefilter("ignore")
             return torch.load(path, weights_only=True, mmap=mmap, map_location="cpu")
     except pickle.UnpicklingError as exc:
-        raise InputError(path, f"refused to unpickle: {_refusal(exc)} (only tensors and plain containers are "
-                               "allowed; nothing from the file was executed)") from exc
+        raise InputError(
+            path,
+            f"refused to unpickle: {_refusal(exc)} (only tensors and plain containers are "
+            "allowed; nothing from the file was executed)",
+        ) from exc
     except PermissionError as exc:
         raise InputError(path, "permission denied") from exc
     except MemoryError as exc:
@@ -102,14 +105,17 @@ def _check_zip(path: Path) -> None:
                 if info.header_offset + info.compress_size > size:
                     raise InputError(path, f"truncated torch file: member {info.filename!r} ends past the file end")
                 if info.compress_type != zipfile.ZIP_STORED:
-                    raise InputError(path, f"torch archive member {info.filename!r} is compressed; torch.save "
-                                           "stores members uncompressed")
+                    raise InputError(
+                        path,
+                        f"torch archive member {info.filename!r} is compressed; torch.save stores members uncompressed",
+                    )
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - zipfile parses untrusted bytes (BadZipFile, struct.error,
         # NotImplementedError for an unknown "version needed" …): any failure is bad input
-        raise InputError(path, f"truncated or corrupt torch file (zip archive unreadable: {type(exc).__name__}: "
-                               f"{str(exc)[:120]})") from exc
+        raise InputError(
+            path, f"truncated or corrupt torch file (zip archive unreadable: {type(exc).__name__}: {str(exc)[:120]})"
+        ) from exc
 
 
 _MADV_PAGEOUT = 21  # Linux >= 5.4: reclaim these pages; data stay intact (file pages are re-read on access)
@@ -198,8 +204,13 @@ def check_tensor(name: str, t, path: Path) -> None:
 
 def tensor_ref(name: str, t, path: Path) -> TensorRef:
     check_tensor(name, t, path)
-    return TensorRef(name=name, shape=tuple(int(d) for d in t.shape), dtype=from_torch_dtype(t.dtype),
-                     file=path, reader=tensor_reader(t))
+    return TensorRef(
+        name=name,
+        shape=tuple(int(d) for d in t.shape),
+        dtype=from_torch_dtype(t.dtype),
+        file=path,
+        reader=tensor_reader(t),
+    )
 
 
 def plain(value: Any, depth: int = 0) -> Any:
@@ -269,8 +280,12 @@ def find_state_dict(obj: Any, path: Path) -> tuple[Mapping, str | None]:
         if isinstance(sub, Mapping) and any(isinstance(v, Mapping) and _has_tensors(v) for v in sub.values()):
             inner, where = find_state_dict(sub, path)
             return inner, f"{key}.{where}" if where else str(key)
-    raise InputError(path, "no tensors found in this torch file (looked at the top level and under "
-                           + ", ".join(repr(k) for k in STATE_DICT_KEYS) + ")")
+    raise InputError(
+        path,
+        "no tensors found in this torch file (looked at the top level and under "
+        + ", ".join(repr(k) for k in STATE_DICT_KEYS)
+        + ")",
+    )
 
 
 def read_torch_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, Any]]:
@@ -289,8 +304,10 @@ def read_torch_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, Any]]:
             name = prefix + str(key)
             if isinstance(value, torch.Tensor):
                 if _text(name) != name:
-                    raise InputError(path, f"tensor name {_text(name)[:60]!r} holds a lone surrogate, which is not "
-                                           "valid Unicode text")
+                    raise InputError(
+                        path,
+                        f"tensor name {_text(name)[:60]!r} holds a lone surrogate, which is not valid Unicode text",
+                    )
                 if COMPILE_PREFIX in name:
                     name = name.replace(COMPILE_PREFIX, "")
                     stripped += 1
@@ -319,8 +336,9 @@ def read_torch_file(path: Path) -> tuple[dict[str, TensorRef], dict[str, Any]]:
 
 def open_torch_file(path: Path) -> Checkpoint:
     tensors, meta = read_torch_file(path)
-    return Checkpoint(path=path, format="torch", files=[path], tensors=tensors,
-                      metadata={"torch": meta} if meta else {})
+    return Checkpoint(
+        path=path, format="torch", files=[path], tensors=tensors, metadata={"torch": meta} if meta else {}
+    )
 
 
 def open_sharded(index: Path) -> Checkpoint:
@@ -370,8 +388,16 @@ def open_path(path: Path) -> Checkpoint:
         refs, _ = read_torch_file(f)
         for name, ref in refs.items():
             if name in tensors:
-                raise InputError(f, f"tensor {name!r} also appears in {tensors[name].file.name}; "
-                                    "several checkpoints in one directory? open one file directly")
+                raise InputError(
+                    f,
+                    f"tensor {name!r} also appears in {tensors[name].file.name}; "
+                    "several checkpoints in one directory? open one file directly",
+                )
             tensors[name] = ref
-    return Checkpoint(path=path, format="torch", files=files, tensors=tensors,
-                      warnings=[f"{len(files)} torch files without an index; read them as one checkpoint"])
+    return Checkpoint(
+        path=path,
+        format="torch",
+        files=files,
+        tensors=tensors,
+        warnings=[f"{len(files)} torch files without an index; read them as one checkpoint"],
+    )

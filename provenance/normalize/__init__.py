@@ -17,5 +17,12 @@ from provenance.normalize.arch import ArchSpec
 from provenance.normalize.canonical import Assignment, CanonicalModel, Rename, normalize
 from provenance.normalize.write import DEFAULT_MAX_SHARD_BYTES, write_canonical
 
-__all__ = ["ArchSpec", "Assignment", "CanonicalModel", "DEFAULT_MAX_SHARD_BYTES", "Rename", "normalize",
-           "write_canonical"]
+__all__ = [
+    "ArchSpec",
+    "Assignment",
+    "CanonicalModel",
+    "DEFAULT_MAX_SHARD_BYTES",
+    "Rename",
+    "normalize",
+    "write_canonical",
+]

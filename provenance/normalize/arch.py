@@ -44,28 +44,64 @@ CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 # Meta params.json (facebookresearch/llama ModelArgs) → HF field.
-PARAMS_KEYS = {"dim": "hidden_size", "n_layers": "num_hidden_layers", "n_heads": "num_attention_heads",
-               "n_kv_heads": "num_key_value_heads", "vocab_size": "vocab_size", "norm_eps": "rms_norm_eps",
-               "rope_theta": "rope_theta", "max_seq_len": "max_position_embeddings"}
+PARAMS_KEYS = {
+    "dim": "hidden_size",
+    "n_layers": "num_hidden_layers",
+    "n_heads": "num_attention_heads",
+    "n_kv_heads": "num_key_value_heads",
+    "vocab_size": "vocab_size",
+    "norm_eps": "rms_norm_eps",
+    "rope_theta": "rope_theta",
+    "max_seq_len": "max_position_embeddings",
+}
 
 # llama2.c header (karpathy/llama2.c run.c Config) → HF field.
-LLAMA2C_KEYS = {"dim": "hidden_size", "hidden_dim": "intermediate_size", "n_layers": "num_hidden_layers",
-                "n_heads": "num_attention_heads", "n_kv_heads": "num_key_value_heads", "vocab_size": "vocab_size",
-                "seq_len": "max_position_embeddings"}
+LLAMA2C_KEYS = {
+    "dim": "hidden_size",
+    "hidden_dim": "intermediate_size",
+    "n_layers": "num_hidden_layers",
+    "n_heads": "num_attention_heads",
+    "n_kv_heads": "num_key_value_heads",
+    "vocab_size": "vocab_size",
+    "seq_len": "max_position_embeddings",
+}
 
 # GGUF `{arch}.*` keys (gguf-py constants.py Keys.LLM / Keys.Attention / Keys.Rope) → HF field.
-GGUF_KEYS = {"embedding_length": "hidden_size", "block_count": "num_hidden_layers",
-             "attention.head_count": "num_attention_heads", "attention.head_count_kv": "num_key_value_heads",
-             "attention.key_length": "head_dim", "feed_forward_length": "intermediate_size",
-             "vocab_size": "vocab_size", "attention.layer_norm_rms_epsilon": "rms_norm_eps",
-             "attention.layer_norm_epsilon": "rms_norm_eps", "rope.freq_base": "rope_theta",
-             "context_length": "max_position_embeddings", "attention.sliding_window": "sliding_window"}
+GGUF_KEYS = {
+    "embedding_length": "hidden_size",
+    "block_count": "num_hidden_layers",
+    "attention.head_count": "num_attention_heads",
+    "attention.head_count_kv": "num_key_value_heads",
+    "attention.key_length": "head_dim",
+    "feed_forward_length": "intermediate_size",
+    "vocab_size": "vocab_size",
+    "attention.layer_norm_rms_epsilon": "rms_norm_eps",
+    "attention.layer_norm_epsilon": "rms_norm_eps",
+    "rope.freq_base": "rope_theta",
+    "context_length": "max_position_embeddings",
+    "attention.sliding_window": "sliding_window",
+}
 
 # Fields a LlamaConfig understands (transformers configuration_llama.py); to_hf_config writes only these.
-LLAMA_CONFIG_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
-                       "intermediate_size", "vocab_size", "tie_word_embeddings", "rms_norm_eps", "rope_theta",
-                       "rope_scaling", "attention_bias", "mlp_bias", "hidden_act", "max_position_embeddings",
-                       "bos_token_id", "eos_token_id")
+LLAMA_CONFIG_FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "intermediate_size",
+    "vocab_size",
+    "tie_word_embeddings",
+    "rms_norm_eps",
+    "rope_theta",
+    "rope_scaling",
+    "attention_bias",
+    "mlp_bias",
+    "hidden_act",
+    "max_position_embeddings",
+    "bos_token_id",
+    "eos_token_id",
+)
 
 
 @dataclass
@@ -94,8 +130,7 @@ class ArchSpec:
 
     def to_hf_config(self) -> dict[str, Any]:
         """A LlamaConfig-compatible config.json dict (unknown values take LlamaConfig's defaults)."""
-        cfg: dict[str, Any] = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
-                               "torch_dtype": "float32"}
+        cfg: dict[str, Any] = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "torch_dtype": "float32"}
         for key in LLAMA_CONFIG_FIELDS:
             v = self.values.get(key) if self.known(key) or key in ("attention_bias", "mlp_bias") else None
             if v is None and key in LLAMA_DEFAULTS:
@@ -137,8 +172,10 @@ def metadata_values(metadata: dict[str, Any]) -> dict[str, Any]:
             tokens = gguf.get("tokenizer.ggml.tokens")
             if "vocab_size" not in out and isinstance(tokens, (list, tuple)):
                 out["vocab_size"] = len(tokens)
-            for key, hf in (("tokenizer.ggml.bos_token_id", "bos_token_id"),
-                            ("tokenizer.ggml.eos_token_id", "eos_token_id")):
+            for key, hf in (
+                ("tokenizer.ggml.bos_token_id", "bos_token_id"),
+                ("tokenizer.ggml.eos_token_id", "eos_token_id"),
+            ):
                 if gguf.get(key) is not None:
                     out.setdefault(hf, gguf[key])
     l2c = metadata.get("llama2c")

@@ -34,10 +34,41 @@ from provenance.normalize.types import Assignment, Rename
 
 # Roles every LLaMA layer has, in HF module order (also the order canonical tensors are listed in).
 LLAMA_LAYER_ROLES = ("attn_norm", "q", "k", "v", "o", "mlp_norm", "gate", "up", "down")
-ROLE_ORDER = {r: i for i, r in enumerate(
-    ("embed", "pos_embed", "attn_norm", "attn_norm_bias", "q", "q_bias", "q_norm", "k", "k_bias", "k_norm", "v",
-     "v_bias", "o", "o_bias", "attn_out_norm", "mlp_norm", "mlp_norm_bias", "gate", "gate_bias", "up", "up_bias",
-     "down", "down_bias", "mlp_out_norm", "final_norm", "final_norm_bias", "lm_head", "lm_head_bias"))}
+ROLE_ORDER = {
+    r: i
+    for i, r in enumerate(
+        (
+            "embed",
+            "pos_embed",
+            "attn_norm",
+            "attn_norm_bias",
+            "q",
+            "q_bias",
+            "q_norm",
+            "k",
+            "k_bias",
+            "k_norm",
+            "v",
+            "v_bias",
+            "o",
+            "o_bias",
+            "attn_out_norm",
+            "mlp_norm",
+            "mlp_norm_bias",
+            "gate",
+            "gate_bias",
+            "up",
+            "up_bias",
+            "down",
+            "down_bias",
+            "mlp_out_norm",
+            "final_norm",
+            "final_norm_bias",
+            "lm_head",
+            "lm_head_bias",
+        )
+    )
+}
 NORM_ROLES = {"attn_norm", "mlp_norm", "final_norm", "attn_out_norm", "mlp_out_norm"}
 LINEAR_ROLES = {"q", "k", "v", "o", "gate", "up", "down", "qkv", "gate_up"}
 
@@ -111,7 +142,7 @@ def strip_prefixes(name: str) -> tuple[str, list[str]]:
         changed = False
         for prefix, why in PREFIXES:
             if name.startswith(prefix) and len(name) > len(prefix):
-                name = name[len(prefix):]
+                name = name[len(prefix) :]
                 notes.append(why)
                 changed = True
     return name, notes
@@ -193,8 +224,12 @@ class _Roles:
         self.layers = sorted({a.layer for a in assigns if a.layer is not None})
 
     def ref(self, role: str, layer: int | None = None) -> TensorRef | None:
-        if layer is None and role not in ("embed", "final_norm", "lm_head", "pos_embed", "final_norm_bias",
-                                          "lm_head_bias", "rope_freqs") and self.layers:
+        if (
+            layer is None
+            and role
+            not in ("embed", "final_norm", "lm_head", "pos_embed", "final_norm_bias", "lm_head_bias", "rope_freqs")
+            and self.layers
+        ):
             layer = self.layers[0]
         a = self.by_key.get((layer, role))
         return self.ckpt.tensors[a.source] if a else None
@@ -224,8 +259,9 @@ def _equal_tensors(a: TensorRef, b: TensorRef) -> bool:
     return True
 
 
-def infer_arch(ckpt: Checkpoint, roles: _Roles, family: str, conv1d: bool, head_dim: int | None,
-               fmt_key: str) -> ArchSpec:
+def infer_arch(
+    ckpt: Checkpoint, roles: _Roles, family: str, conv1d: bool, head_dim: int | None, fmt_key: str
+) -> ArchSpec:
     spec = ArchSpec()
     declared = metadata_values(ckpt.metadata)
     defaults = FORMAT_DEFAULTS.get(fmt_key, {})
@@ -297,8 +333,12 @@ def infer_arch(ckpt: Checkpoint, roles: _Roles, family: str, conv1d: bool, head_
     nh = q_rows // hd if hd and q_rows else None
     put("num_attention_heads", nh)
     nkv = k_rows // hd if hd and k_rows else None
-    if nkv is None and "num_key_value_heads" not in declared and declared.get("num_attention_heads") \
-            and isinstance(ckpt.metadata.get("config"), dict):
+    if (
+        nkv is None
+        and "num_key_value_heads" not in declared
+        and declared.get("num_attention_heads")
+        and isinstance(ckpt.metadata.get("config"), dict)
+    ):
         declared["num_key_value_heads"] = declared["num_attention_heads"]  # HF default: one KV head per head
     put("num_key_value_heads", nkv)
     if hd_src == INFERRED:  # counts derived from an inferred head_dim are inferred too
@@ -326,16 +366,27 @@ def infer_arch(ckpt: Checkpoint, roles: _Roles, family: str, conv1d: bool, head_
     d_tie = declared.get("tie_word_embeddings")
     if tied is not None:
         if d_tie is not None and bool(d_tie) != tied and lm is not None:
-            spec.notes.append(f"metadata says tie_word_embeddings = {d_tie}; lm_head "
-                              f"{'equals' if tied else 'differs from'} the embedding")
+            spec.notes.append(
+                f"metadata says tie_word_embeddings = {d_tie}; lm_head "
+                f"{'equals' if tied else 'differs from'} the embedding"
+            )
         spec.set("tie_word_embeddings", tied, METADATA if d_tie is not None and bool(d_tie) == tied else INFERRED)
     else:
         put("tie_word_embeddings", None)
     present = roles.present()
     spec.set("attention_bias", bool({"q_bias", "k_bias", "v_bias", "o_bias", "qkv_bias"} & present), INFERRED)
     spec.set("mlp_bias", bool({"gate_bias", "up_bias", "down_bias"} & present), INFERRED)
-    for key in ("rms_norm_eps", "rope_theta", "rope_scaling", "hidden_act", "max_position_embeddings",
-                "bos_token_id", "eos_token_id", "sliding_window", "partial_rotary_factor"):
+    for key in (
+        "rms_norm_eps",
+        "rope_theta",
+        "rope_scaling",
+        "hidden_act",
+        "max_position_embeddings",
+        "bos_token_id",
+        "eos_token_id",
+        "sliding_window",
+        "partial_rotary_factor",
+    ):
         if key == "rope_scaling" and declared.get(key) is None:
             continue
         if key in ("sliding_window", "partial_rotary_factor") and declared.get(key) is None:
@@ -385,8 +436,14 @@ def _qkv_layout(scheme: Scheme, cfg: dict[str, Any], nh: int | None, nkv: int | 
     return scheme.qkv_layout
 
 
-def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Checkpoint | None = None,
-              rope_order: str | None = None, graph: bool = True) -> CanonicalModel:
+def normalize(
+    ckpt: Checkpoint,
+    *,
+    head_dim: int | None = None,
+    reference: Checkpoint | None = None,
+    rope_order: str | None = None,
+    graph: bool = True,
+) -> CanonicalModel:
     """Map a checkpoint onto the canonical LLaMA schema (lazily) and describe how.
 
     ``head_dim`` overrides what the files say (needed when they say nothing and Q/K must be un-permuted);
@@ -473,11 +530,14 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
             ambiguities.append(f"rotary Q/K row order undetectable ({why}); assumed half-split (HF) order")
     if order == "meta":
         if not hd:
-            problems.append("head_dim is unknown, and it is needed to undo the rotary Q/K permutation "
-                            "(give --head-dim)")
+            problems.append(
+                "head_dim is unknown, and it is needed to undo the rotary Q/K permutation (give --head-dim)"
+            )
         else:
-            transforms.append(f"rotary Q/K rows: interleaved (Meta) → half-split (HF) order, {nh} query heads, "
-                              f"{nkv} key/value heads ({why})")
+            transforms.append(
+                f"rotary Q/K rows: interleaved (Meta) → half-split (HF) order, {nh} query heads, "
+                f"{nkv} key/value heads ({why})"
+            )
 
     tensors: dict[str, TensorRef] = {}
     renames: list[Rename] = []
@@ -515,8 +575,13 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
             kind = a.role.replace("_bias", "")
             split_done.add(f"fused {kind} split ({qkv_layout if kind == 'qkv' else 'contiguous'} layout)")
             for part, index in zip(parts, idx):
-                pieces.append((part, layouts.gather_rows(ref, a.source, index),
-                               f"; split from fused {a.role} ({qkv_layout if kind == 'qkv' else '[gate; up]'})"))
+                pieces.append(
+                    (
+                        part,
+                        layouts.gather_rows(ref, a.source, index),
+                        f"; split from fused {a.role} ({qkv_layout if kind == 'qkv' else '[gate; up]'})",
+                    )
+                )
         else:
             pieces.append((a.role, ref, ""))
         for role, piece, how in pieces:
@@ -557,8 +622,10 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
             renames.append(Rename(source, name, rule, "high"))
     if moe:
         layouts_seen = sorted({v[1] for v in moe.values()})
-        transforms.append(f"mixture of experts ({', '.join(layouts_seen)}): experts under "
-                          "model.layers.{L}.mlp.experts.{E}.*, router model.layers.{L}.mlp.gate")
+        transforms.append(
+            f"mixture of experts ({', '.join(layouts_seen)}): experts under "
+            "model.layers.{L}.mlp.experts.{E}.*, router model.layers.{L}.mlp.gate"
+        )
         incompatible.append("mixture-of-experts MLP (not a dense LLaMA MLP)")
     if baichuan2:
         transforms.append("Baichuan2 NormHead: lm_head rows L2-normalised")
@@ -576,32 +643,47 @@ def normalize(ckpt: Checkpoint, *, head_dim: int | None = None, reference: Check
     adapter_only = bool(assigns) and all(a.suffix for a in assigns)
     if adapter_only:
         modules = sorted({CANONICAL[a.role].split(".")[-2] for a in assigns if a.role in CANONICAL})
-        gd = {"identical": False, "source": "adapter",
-              "differences": [f"adapter weights only (on {', '.join(modules)}); the architecture is its base "
-                              "model's"]}
+        gd = {
+            "identical": False,
+            "source": "adapter",
+            "differences": [f"adapter weights only (on {', '.join(modules)}); the architecture is its base model's"],
+        }
         incompatible.append("adapter weights only, not a full model")
         if unmatched:
             incompatible.append(f"{len(unmatched)} tensor(s) unmatched")
     else:
-        gd = (_graph_diff(tensors, traits, arch, roles) if graph else
-              {"identical": None, "differences": [], "source": "not computed (graph=False)"})
+        gd = (
+            _graph_diff(tensors, traits, arch, roles)
+            if graph
+            else {"identical": None, "differences": [], "source": "not computed (graph=False)"}
+        )
         if family not in LLAMA_LIKE and not gd["differences"]:
-            incompatible.append(f"family {family} is not LLaMA-compatible" if family != "unknown"
-                                else "family unknown")
+            incompatible.append(f"family {family} is not LLaMA-compatible" if family != "unknown" else "family unknown")
         incompatible.extend(gd["differences"])
         missing = _missing_roles(roles)
         if missing:
-            incompatible.append("missing LLaMA tensors: " + ", ".join(missing[:6])
-                                + (" …" if len(missing) > 6 else ""))
+            incompatible.append("missing LLaMA tensors: " + ", ".join(missing[:6]) + (" …" if len(missing) > 6 else ""))
         if unmatched:
             incompatible.append(f"{len(unmatched)} tensor(s) unmatched")
     llama_compatible = not incompatible
     renames.sort(key=lambda r: (_canonical_sort_key(r.to), r.from_))
     return CanonicalModel(
-        source=ckpt, tensors=tensors, arch=arch, family=family, llama_compatible=llama_compatible, tied=tied,
-        renames=renames, unmatched=sorted(set(unmatched)), graph_diff=gd, scheme=scheme.name if scheme else None,
-        family_source=family_source, transforms=transforms, dropped=sorted(dropped, key=lambda d: d["name"]),
-        ambiguities=ambiguities, problems=problems + arch_problems(arch, order), traits=traits,
+        source=ckpt,
+        tensors=tensors,
+        arch=arch,
+        family=family,
+        llama_compatible=llama_compatible,
+        tied=tied,
+        renames=renames,
+        unmatched=sorted(set(unmatched)),
+        graph_diff=gd,
+        scheme=scheme.name if scheme else None,
+        family_source=family_source,
+        transforms=transforms,
+        dropped=sorted(dropped, key=lambda d: d["name"]),
+        ambiguities=ambiguities,
+        problems=problems + arch_problems(arch, order),
+        traits=traits,
         incompatible=sorted(set(incompatible), key=incompatible.index),
     )
 
@@ -614,8 +696,9 @@ def _graph_diff(tensors: dict[str, TensorRef], traits: dict[str, Any], arch: Arc
     if not arch.known("head_dim") and q0 is not None and k0 is not None and q0.shape[0] % k0.shape[0] == 0:
         # Head counts unknown: compare against a LLaMA with the same projection widths (one KV head of k's
         # width), so the diff speaks about architecture, not about a head split nobody knows.
-        plain_llama.update({"head_dim": k0.shape[0], "num_key_value_heads": 1,
-                            "num_attention_heads": q0.shape[0] // k0.shape[0]})
+        plain_llama.update(
+            {"head_dim": k0.shape[0], "num_key_value_heads": 1, "num_attention_heads": q0.shape[0] // k0.shape[0]}
+        )
     return graph_diff(shapes, traits, arch.values, plain_llama)
 
 
@@ -631,7 +714,7 @@ def arch_problems(arch: ArchSpec, order: str | None) -> list[str]:
 
 def _missing_roles(roles: _Roles) -> list[str]:
     present = {(layer, r) for (layer, r) in roles.by_key}
-    for (layer, r) in list(present):
+    for layer, r in list(present):
         for part in FUSED.get(r, ()):
             present.add((layer, part))
     out = [r for r in ("embed", "final_norm") if (None, r) not in present]
@@ -671,7 +754,7 @@ def _fused_indices(role: str, ref: TensorRef, layout: str, nh, nkv, hd, roles: _
             raise ValueError("query width unknown")
         kv = (rows - q_rows) // 2
         base = np.arange(rows)
-        return base[:q_rows], base[q_rows:q_rows + kv], base[q_rows + kv:]
+        return base[:q_rows], base[q_rows : q_rows + kv], base[q_rows + kv :]
     if not (hd and nh):
         raise ValueError(f"{layout} QKV layout needs head_dim and head counts, which are unknown")
     nkv = int(nkv or nh)
@@ -705,8 +788,7 @@ def _canonical_sort_key(name: str) -> tuple:
     from provenance.normalize.schemes import layer_key
 
     key, layer = layer_key(name)
-    role = next((r for r, t in CANONICAL.items() if t == key or (t[:-len(".weight")] in key and ".lora" in key)),
-                None)
+    role = next((r for r, t in CANONICAL.items() if t == key or (t[: -len(".weight")] in key and ".lora" in key)), None)
     order = ROLE_ORDER.get(role, 99) if role else 99
     if layer is None:
         band = 0 if order < ROLE_ORDER["attn_norm"] else 2
@@ -727,7 +809,7 @@ def _short(src: str, dst: str) -> tuple[str, str]:
     j = 0
     while j < min(len(a), len(b)) - i - 1 and a[-1 - j] == b[-1 - j]:
         j += 1
-    return ".".join(a[i: len(a) - j]), ".".join(b[i: len(b) - j])
+    return ".".join(a[i : len(a) - j]), ".".join(b[i : len(b) - j])
 
 
 def summary_lines(cm: CanonicalModel) -> list[str]:
@@ -759,26 +841,35 @@ def summary_lines(cm: CanonicalModel) -> list[str]:
     parts = []
     if every:
         shorts = list(dict.fromkeys(" → ".join(_short(f, t)) for f, t in every))
-        parts.append(f"{len(every)} tensor name{'s' if len(every) != 1 else ''} differ{'s' if len(every) == 1 else ''}"
-                     f" per layer: " + ", ".join(shorts[:6]) + (", …" if len(shorts) > 6 else ""))
+        parts.append(
+            f"{len(every)} tensor name{'s' if len(every) != 1 else ''} differ{'s' if len(every) == 1 else ''}"
+            f" per layer: " + ", ".join(shorts[:6]) + (", …" if len(shorts) > 6 else "")
+        )
     if some:
         parts.append(f"{sum(len(per_layer[k]) for k in some)} more layer tensor names differ in some layers")
     if others:
         shown = ", ".join(f"{f} → {t}" for f, t in others[:3])
-        parts.append(f"{len(others)} other name{'s' if len(others) != 1 else ''} differ: {shown}"
-                     + (", …" if len(others) > 3 else ""))
+        parts.append(
+            f"{len(others)} other name{'s' if len(others) != 1 else ''} differ: {shown}"
+            + (", …" if len(others) > 3 else "")
+        )
     if not cm.renames:
         parts.append("tensor names already canonical")
     lines.append(head + "; " + "; ".join(parts))
     if cm.unmatched:
-        lines.append(f"unmatched tensors ({len(cm.unmatched)}): " + ", ".join(cm.unmatched[:5])
-                     + (", …" if len(cm.unmatched) > 5 else ""))
+        lines.append(
+            f"unmatched tensors ({len(cm.unmatched)}): "
+            + ", ".join(cm.unmatched[:5])
+            + (", …" if len(cm.unmatched) > 5 else "")
+        )
     for t in cm.transforms:
         lines.append(f"layout: {t}")
     low = [r for r in cm.renames if r.confidence != "high"]
     if low:
-        lines.append(f"{len(low)} name(s) assigned by structure with {low[0].confidence} confidence, "
-                     f"e.g. {low[0].from_} → {low[0].to} ({low[0].rule})")
+        lines.append(
+            f"{len(low)} name(s) assigned by structure with {low[0].confidence} confidence, "
+            f"e.g. {low[0].from_} → {low[0].to} ({low[0].rule})"
+        )
     for a in cm.ambiguities[:5]:
         lines.append(f"ambiguity: {a}")
     return lines

@@ -10,31 +10,89 @@ from __future__ import annotations
 
 from typing import Any
 
-FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "internlm2", "baichuan", "qwen",
-            "falcon", "gpt_neox", "gpt2", "olmo2", "chatglm", "unknown")
+FAMILIES = (
+    "llama",
+    "mistral",
+    "qwen2",
+    "qwen3",
+    "gemma",
+    "gemma2",
+    "phi3",
+    "internlm2",
+    "baichuan",
+    "qwen",
+    "falcon",
+    "gpt_neox",
+    "gpt2",
+    "olmo2",
+    "chatglm",
+    "unknown",
+)
 
-DISPLAY = {"llama": "LLaMA", "mistral": "Mistral", "qwen2": "Qwen2", "qwen3": "Qwen3", "gemma": "Gemma",
-           "gemma2": "Gemma2", "phi3": "Phi-3", "internlm2": "InternLM2", "baichuan": "Baichuan", "qwen": "Qwen (v1)",
-           "falcon": "Falcon", "gpt_neox": "GPT-NeoX", "gpt2": "GPT-2", "olmo2": "OLMo2", "chatglm": "ChatGLM",
-           "unknown": "unknown"}
+DISPLAY = {
+    "llama": "LLaMA",
+    "mistral": "Mistral",
+    "qwen2": "Qwen2",
+    "qwen3": "Qwen3",
+    "gemma": "Gemma",
+    "gemma2": "Gemma2",
+    "phi3": "Phi-3",
+    "internlm2": "InternLM2",
+    "baichuan": "Baichuan",
+    "qwen": "Qwen (v1)",
+    "falcon": "Falcon",
+    "gpt_neox": "GPT-NeoX",
+    "gpt2": "GPT-2",
+    "olmo2": "OLMo2",
+    "chatglm": "ChatGLM",
+    "unknown": "unknown",
+}
 
 # config.json model_type / GGUF general.architecture → family.
 MODEL_TYPES = {
-    "llama": "llama", "yi": "llama", "Yi": "llama", "deepseek": "llama", "mistral": "mistral",
-    "qwen2": "qwen2", "qwen3": "qwen3", "gemma": "gemma", "gemma2": "gemma2", "phi3": "phi3",
-    "internlm2": "internlm2", "baichuan": "baichuan", "qwen": "qwen", "falcon": "falcon",
-    "RefinedWeb": "falcon", "RefinedWebModel": "falcon", "gpt_neox": "gpt_neox", "gptneox": "gpt_neox",
-    "gpt2": "gpt2", "olmo2": "olmo2", "chatglm": "chatglm",
+    "llama": "llama",
+    "yi": "llama",
+    "Yi": "llama",
+    "deepseek": "llama",
+    "mistral": "mistral",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
+    "gemma": "gemma",
+    "gemma2": "gemma2",
+    "phi3": "phi3",
+    "internlm2": "internlm2",
+    "baichuan": "baichuan",
+    "qwen": "qwen",
+    "falcon": "falcon",
+    "RefinedWeb": "falcon",
+    "RefinedWebModel": "falcon",
+    "gpt_neox": "gpt_neox",
+    "gptneox": "gpt_neox",
+    "gpt2": "gpt2",
+    "olmo2": "olmo2",
+    "chatglm": "chatglm",
 }
 
 # config.json architectures[0] → family (remote-code models often carry only this).
 ARCHITECTURES = {
-    "LlamaForCausalLM": "llama", "YiForCausalLM": "llama", "MistralForCausalLM": "mistral",
-    "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "GemmaForCausalLM": "gemma",
-    "Gemma2ForCausalLM": "gemma2", "Phi3ForCausalLM": "phi3", "InternLM2ForCausalLM": "internlm2",
-    "BaichuanForCausalLM": "baichuan", "QWenLMHeadModel": "qwen", "FalconForCausalLM": "falcon",
-    "RWForCausalLM": "falcon", "GPTNeoXForCausalLM": "gpt_neox", "GPT2LMHeadModel": "gpt2",
-    "Olmo2ForCausalLM": "olmo2", "ChatGLMModel": "chatglm", "ChatGLMForConditionalGeneration": "chatglm",
+    "LlamaForCausalLM": "llama",
+    "YiForCausalLM": "llama",
+    "MistralForCausalLM": "mistral",
+    "Qwen2ForCausalLM": "qwen2",
+    "Qwen3ForCausalLM": "qwen3",
+    "GemmaForCausalLM": "gemma",
+    "Gemma2ForCausalLM": "gemma2",
+    "Phi3ForCausalLM": "phi3",
+    "InternLM2ForCausalLM": "internlm2",
+    "BaichuanForCausalLM": "baichuan",
+    "QWenLMHeadModel": "qwen",
+    "FalconForCausalLM": "falcon",
+    "RWForCausalLM": "falcon",
+    "GPTNeoXForCausalLM": "gpt_neox",
+    "GPT2LMHeadModel": "gpt2",
+    "Olmo2ForCausalLM": "olmo2",
+    "ChatGLMModel": "chatglm",
+    "ChatGLMForConditionalGeneration": "chatglm",
 }
 
 # Families whose blocks are LLaMA's once names and layouts are undone (conditions checked in traits).
@@ -152,8 +210,9 @@ def builtin_diff(traits: dict[str, Any]) -> list[str]:
     return sorted(out)
 
 
-def graph_diff(shapes: dict[str, tuple[int, ...]], traits: dict[str, Any], values: dict[str, Any],
-               llama_config: dict[str, Any]) -> dict[str, Any]:
+def graph_diff(
+    shapes: dict[str, tuple[int, ...]], traits: dict[str, Any], values: dict[str, Any], llama_config: dict[str, Any]
+) -> dict[str, Any]:
     """``{"identical", "differences", "source"}`` of the canonical inventory against the reference LLaMA.
 
     Uses ``reference_impl.graph`` (reference graph traced from the reference model, inventory graph from the

@@ -76,7 +76,7 @@ def qkv_indices(layout: str, n_heads: int, n_kv: int, head_dim: int) -> tuple[np
     q_rows, kv_rows = n_heads * head_dim, n_kv * head_dim
     if layout == "contiguous":
         base = np.arange(q_rows + 2 * kv_rows)
-        return base[:q_rows], base[q_rows:q_rows + kv_rows], base[q_rows + kv_rows:]
+        return base[:q_rows], base[q_rows : q_rows + kv_rows], base[q_rows + kv_rows :]
     if layout == "grouped":
         group = n_heads // n_kv
         idx = np.arange(q_rows + 2 * kv_rows).reshape(n_kv, group + 2, head_dim)
@@ -121,6 +121,7 @@ def plus_one(src: TensorRef, name: str) -> TensorRef:
 
 def l2_normalized_rows(src: TensorRef, name: str) -> TensorRef:
     """Baichuan2 ``NormHead`` normalises lm_head rows at run time; canonical stores them normalised."""
+
     def fn(x: np.ndarray) -> np.ndarray:
         n = np.linalg.norm(x, axis=-1, keepdims=True)
         return x / np.maximum(n, np.float32(1e-12))
@@ -151,7 +152,7 @@ def rotary_pair_score(w: np.ndarray, n_heads: int) -> tuple[float, float]:
     rows = w.shape[0]
     hd = rows // n_heads
     norms = np.log(np.linalg.norm(w.reshape(rows, -1), axis=1) + 1e-12).reshape(n_heads, hd)
-    hf = np.abs(norms[:, : hd // 2] - norms[:, hd // 2:]).mean()
+    hf = np.abs(norms[:, : hd // 2] - norms[:, hd // 2 :]).mean()
     meta = np.abs(norms[:, 0::2] - norms[:, 1::2]).mean()
     return float(hf), float(meta)
 

@@ -126,238 +126,374 @@ _META_LAYER = {
 _ROWS: list[Scheme] = [
     # Hugging Face LlamaForCausalLM (transformers modeling_llama.py). Also Mistral, DeepSeek-LLM v1, the current
     # Yi upload, TinyLlama, Vicuna …, and mlx-lm exports of these (mlx-lm keeps the HF names).
-    Scheme("hf_llama", "llama", "transformers LlamaForCausalLM", _hf(),
-           model_types=("llama", "yi", "deepseek")),
+    Scheme("hf_llama", "llama", "transformers LlamaForCausalLM", _hf(), model_types=("llama", "yi", "deepseek")),
     # HF LlamaModel saved without the causal-LM wrapper: no `model.` prefix, no lm_head.
     Scheme("hf_llama_base", "llama", "transformers LlamaModel (no LM head)", _hf(prefix="")),
     # The original Yi-34B/6B upload (YiForCausalLM, Nov 2023): LLaMA with the two norms renamed ln1/ln2.
-    Scheme("yi_original", "llama", "01-ai/Yi YiForCausalLM (original upload)", {
-        "attn_norm": ("model.layers.{L}.ln1.weight",),
-        "mlp_norm": ("model.layers.{L}.ln2.weight",),
-    }, extends="hf_llama", model_types=("yi", "Yi")),
+    Scheme(
+        "yi_original",
+        "llama",
+        "01-ai/Yi YiForCausalLM (original upload)",
+        {
+            "attn_norm": ("model.layers.{L}.ln1.weight",),
+            "mlp_norm": ("model.layers.{L}.ln2.weight",),
+        },
+        extends="hf_llama",
+        model_types=("yi", "Yi"),
+    ),
     # Mistral (transformers modeling_mistral.py): LLaMA names.
-    Scheme("hf_mistral", "mistral", "transformers MistralForCausalLM", {}, extends="hf_llama",
-           model_types=("mistral",)),
+    Scheme(
+        "hf_mistral", "mistral", "transformers MistralForCausalLM", {}, extends="hf_llama", model_types=("mistral",)
+    ),
     # Qwen2 / Qwen2.5 (transformers modeling_qwen2.py): LLaMA names plus q/k/v biases.
-    Scheme("hf_qwen2", "qwen2", "transformers Qwen2ForCausalLM", {
-        "q_bias": ("model.layers.{L}.self_attn.q_proj.bias",),
-        "k_bias": ("model.layers.{L}.self_attn.k_proj.bias",),
-        "v_bias": ("model.layers.{L}.self_attn.v_proj.bias",),
-    }, extends="hf_llama", model_types=("qwen2",)),
+    Scheme(
+        "hf_qwen2",
+        "qwen2",
+        "transformers Qwen2ForCausalLM",
+        {
+            "q_bias": ("model.layers.{L}.self_attn.q_proj.bias",),
+            "k_bias": ("model.layers.{L}.self_attn.k_proj.bias",),
+            "v_bias": ("model.layers.{L}.self_attn.v_proj.bias",),
+        },
+        extends="hf_llama",
+        model_types=("qwen2",),
+    ),
     # Qwen3 (transformers modeling_qwen3.py): LLaMA names plus per-head RMSNorm on q and k.
-    Scheme("hf_qwen3", "qwen3", "transformers Qwen3ForCausalLM", {
-        "q_norm": ("model.layers.{L}.self_attn.q_norm.weight",),
-        "k_norm": ("model.layers.{L}.self_attn.k_norm.weight",),
-    }, extends="hf_llama", model_types=("qwen3",)),
+    Scheme(
+        "hf_qwen3",
+        "qwen3",
+        "transformers Qwen3ForCausalLM",
+        {
+            "q_norm": ("model.layers.{L}.self_attn.q_norm.weight",),
+            "k_norm": ("model.layers.{L}.self_attn.k_norm.weight",),
+        },
+        extends="hf_llama",
+        model_types=("qwen3",),
+    ),
     # Gemma (transformers modeling_gemma.py): LLaMA names; norms compute x*(1+w); embedding scaled by sqrt(H).
     Scheme("hf_gemma", "gemma", "transformers GemmaForCausalLM", {}, extends="hf_llama", model_types=("gemma",)),
     # Gemma2 (transformers modeling_gemma2.py): sandwich norms. post_attention_layernorm normalises the attention
     # OUTPUT here; the MLP input norm is pre_feedforward_layernorm.
-    Scheme("hf_gemma2", "gemma2", "transformers Gemma2ForCausalLM", {
-        "attn_out_norm": ("model.layers.{L}.post_attention_layernorm.weight",),
-        "mlp_norm": ("model.layers.{L}.pre_feedforward_layernorm.weight",),
-        "mlp_out_norm": ("model.layers.{L}.post_feedforward_layernorm.weight",),
-    }, extends="hf_llama", model_types=("gemma2",)),
+    Scheme(
+        "hf_gemma2",
+        "gemma2",
+        "transformers Gemma2ForCausalLM",
+        {
+            "attn_out_norm": ("model.layers.{L}.post_attention_layernorm.weight",),
+            "mlp_norm": ("model.layers.{L}.pre_feedforward_layernorm.weight",),
+            "mlp_out_norm": ("model.layers.{L}.post_feedforward_layernorm.weight",),
+        },
+        extends="hf_llama",
+        model_types=("gemma2",),
+    ),
     # OLMo2 (transformers modeling_olmo2.py): norms after attention and MLP only, q/k norms over all heads.
-    Scheme("hf_olmo2", "olmo2", "transformers Olmo2ForCausalLM", {
-        "attn_norm": (),
-        "mlp_norm": (),
-        "attn_out_norm": ("model.layers.{L}.post_attention_layernorm.weight",),
-        "mlp_out_norm": ("model.layers.{L}.post_feedforward_layernorm.weight",),
-        "q_norm": ("model.layers.{L}.self_attn.q_norm.weight",),
-        "k_norm": ("model.layers.{L}.self_attn.k_norm.weight",),
-    }, extends="hf_llama", model_types=("olmo2",)),
+    Scheme(
+        "hf_olmo2",
+        "olmo2",
+        "transformers Olmo2ForCausalLM",
+        {
+            "attn_norm": (),
+            "mlp_norm": (),
+            "attn_out_norm": ("model.layers.{L}.post_attention_layernorm.weight",),
+            "mlp_out_norm": ("model.layers.{L}.post_feedforward_layernorm.weight",),
+            "q_norm": ("model.layers.{L}.self_attn.q_norm.weight",),
+            "k_norm": ("model.layers.{L}.self_attn.k_norm.weight",),
+        },
+        extends="hf_llama",
+        model_types=("olmo2",),
+    ),
     # Phi-3 (transformers modeling_phi3.py): fused qkv_proj [Q;K;V] and gate_up_proj [gate; up].
-    Scheme("hf_phi3", "phi3", "transformers Phi3ForCausalLM", {
-        "q": (), "k": (), "v": (), "gate": (), "up": (),
-        "qkv": ("model.layers.{L}.self_attn.qkv_proj.weight",),
-        "gate_up": ("model.layers.{L}.mlp.gate_up_proj.weight",),
-    }, extends="hf_llama", model_types=("phi3",)),
+    Scheme(
+        "hf_phi3",
+        "phi3",
+        "transformers Phi3ForCausalLM",
+        {
+            "q": (),
+            "k": (),
+            "v": (),
+            "gate": (),
+            "up": (),
+            "qkv": ("model.layers.{L}.self_attn.qkv_proj.weight",),
+            "gate_up": ("model.layers.{L}.mlp.gate_up_proj.weight",),
+        },
+        extends="hf_llama",
+        model_types=("phi3",),
+    ),
     # Baichuan / Baichuan2 (remote code modeling_baichuan.py): W_pack = [Q; K; V] thirds, otherwise LLaMA names.
-    Scheme("hf_baichuan", "baichuan", "baichuan-inc Baichuan(2) remote code", {
-        "q": (), "k": (), "v": (),
-        "qkv": ("model.layers.{L}.self_attn.W_pack.weight",),
-    }, extends="hf_llama", model_types=("baichuan",)),
+    Scheme(
+        "hf_baichuan",
+        "baichuan",
+        "baichuan-inc Baichuan(2) remote code",
+        {
+            "q": (),
+            "k": (),
+            "v": (),
+            "qkv": ("model.layers.{L}.self_attn.W_pack.weight",),
+        },
+        extends="hf_llama",
+        model_types=("baichuan",),
+    ),
     # InternLM2 (remote code modeling_internlm2.py): wqkv grouped per KV head, Meta-like names under model.
-    Scheme("hf_internlm2", "internlm2", "internlm InternLM2ForCausalLM remote code", {
-        "embed": ("model.tok_embeddings.weight",),
-        "attn_norm": ("model.layers.{L}.attention_norm.weight",),
-        "qkv": ("model.layers.{L}.attention.wqkv.weight",),
-        "o": ("model.layers.{L}.attention.wo.weight",),
-        "mlp_norm": ("model.layers.{L}.ffn_norm.weight",),
-        "gate": ("model.layers.{L}.feed_forward.w1.weight",),
-        "up": ("model.layers.{L}.feed_forward.w3.weight",),
-        "down": ("model.layers.{L}.feed_forward.w2.weight",),
-        "final_norm": ("model.norm.weight",),
-        "lm_head": ("output.weight",),
-    }, qkv_layout="grouped", model_types=("internlm2",)),
+    Scheme(
+        "hf_internlm2",
+        "internlm2",
+        "internlm InternLM2ForCausalLM remote code",
+        {
+            "embed": ("model.tok_embeddings.weight",),
+            "attn_norm": ("model.layers.{L}.attention_norm.weight",),
+            "qkv": ("model.layers.{L}.attention.wqkv.weight",),
+            "o": ("model.layers.{L}.attention.wo.weight",),
+            "mlp_norm": ("model.layers.{L}.ffn_norm.weight",),
+            "gate": ("model.layers.{L}.feed_forward.w1.weight",),
+            "up": ("model.layers.{L}.feed_forward.w3.weight",),
+            "down": ("model.layers.{L}.feed_forward.w2.weight",),
+            "final_norm": ("model.norm.weight",),
+            "lm_head": ("output.weight",),
+        },
+        qkv_layout="grouped",
+        model_types=("internlm2",),
+    ),
     # Qwen (v1, remote code modeling_qwen.py): GPT-2-like names but nn.Linear; mlp.w2 is the GATE, w1 the UP.
-    Scheme("hf_qwen1", "qwen", "Qwen/Qwen-7B remote code (QWenLMHeadModel)", {
-        "embed": ("transformer.wte.weight",),
-        "attn_norm": ("transformer.h.{L}.ln_1.weight",),
-        "qkv": ("transformer.h.{L}.attn.c_attn.weight",),
-        "qkv_bias": ("transformer.h.{L}.attn.c_attn.bias",),
-        "o": ("transformer.h.{L}.attn.c_proj.weight",),
-        "mlp_norm": ("transformer.h.{L}.ln_2.weight",),
-        "gate": ("transformer.h.{L}.mlp.w2.weight",),
-        "up": ("transformer.h.{L}.mlp.w1.weight",),
-        "down": ("transformer.h.{L}.mlp.c_proj.weight",),
-        "final_norm": ("transformer.ln_f.weight",),
-        "lm_head": ("lm_head.weight",),
-        "rope_inv_freq": ("transformer.rotary_emb.inv_freq",),
-    }, model_types=("qwen",)),
+    Scheme(
+        "hf_qwen1",
+        "qwen",
+        "Qwen/Qwen-7B remote code (QWenLMHeadModel)",
+        {
+            "embed": ("transformer.wte.weight",),
+            "attn_norm": ("transformer.h.{L}.ln_1.weight",),
+            "qkv": ("transformer.h.{L}.attn.c_attn.weight",),
+            "qkv_bias": ("transformer.h.{L}.attn.c_attn.bias",),
+            "o": ("transformer.h.{L}.attn.c_proj.weight",),
+            "mlp_norm": ("transformer.h.{L}.ln_2.weight",),
+            "gate": ("transformer.h.{L}.mlp.w2.weight",),
+            "up": ("transformer.h.{L}.mlp.w1.weight",),
+            "down": ("transformer.h.{L}.mlp.c_proj.weight",),
+            "final_norm": ("transformer.ln_f.weight",),
+            "lm_head": ("lm_head.weight",),
+            "rope_inv_freq": ("transformer.rotary_emb.inv_freq",),
+        },
+        model_types=("qwen",),
+    ),
     # Falcon (transformers modeling_falcon.py). query_key_value is grouped per KV head (new decoder architecture,
     # and Falcon-7B multi-query as one group) or per head [q,k,v] (Falcon-RW); ln_attn/ln_mlp in the new arch.
-    Scheme("hf_falcon", "falcon", "transformers FalconForCausalLM", {
-        "embed": ("transformer.word_embeddings.weight",),
-        "attn_norm": ("transformer.h.{L}.input_layernorm.weight", "transformer.h.{L}.ln_attn.weight"),
-        "attn_norm_bias": ("transformer.h.{L}.input_layernorm.bias", "transformer.h.{L}.ln_attn.bias"),
-        "mlp_norm": ("transformer.h.{L}.post_attention_layernorm.weight", "transformer.h.{L}.ln_mlp.weight"),
-        "mlp_norm_bias": ("transformer.h.{L}.post_attention_layernorm.bias", "transformer.h.{L}.ln_mlp.bias"),
-        "qkv": ("transformer.h.{L}.self_attention.query_key_value.weight",),
-        "qkv_bias": ("transformer.h.{L}.self_attention.query_key_value.bias",),
-        "o": ("transformer.h.{L}.self_attention.dense.weight",),
-        "o_bias": ("transformer.h.{L}.self_attention.dense.bias",),
-        "up": ("transformer.h.{L}.mlp.dense_h_to_4h.weight",),
-        "up_bias": ("transformer.h.{L}.mlp.dense_h_to_4h.bias",),
-        "down": ("transformer.h.{L}.mlp.dense_4h_to_h.weight",),
-        "down_bias": ("transformer.h.{L}.mlp.dense_4h_to_h.bias",),
-        "final_norm": ("transformer.ln_f.weight",),
-        "final_norm_bias": ("transformer.ln_f.bias",),
-        "lm_head": ("lm_head.weight",),
-    }, qkv_layout="falcon", model_types=("falcon", "RefinedWeb", "RefinedWebModel")),
+    Scheme(
+        "hf_falcon",
+        "falcon",
+        "transformers FalconForCausalLM",
+        {
+            "embed": ("transformer.word_embeddings.weight",),
+            "attn_norm": ("transformer.h.{L}.input_layernorm.weight", "transformer.h.{L}.ln_attn.weight"),
+            "attn_norm_bias": ("transformer.h.{L}.input_layernorm.bias", "transformer.h.{L}.ln_attn.bias"),
+            "mlp_norm": ("transformer.h.{L}.post_attention_layernorm.weight", "transformer.h.{L}.ln_mlp.weight"),
+            "mlp_norm_bias": ("transformer.h.{L}.post_attention_layernorm.bias", "transformer.h.{L}.ln_mlp.bias"),
+            "qkv": ("transformer.h.{L}.self_attention.query_key_value.weight",),
+            "qkv_bias": ("transformer.h.{L}.self_attention.query_key_value.bias",),
+            "o": ("transformer.h.{L}.self_attention.dense.weight",),
+            "o_bias": ("transformer.h.{L}.self_attention.dense.bias",),
+            "up": ("transformer.h.{L}.mlp.dense_h_to_4h.weight",),
+            "up_bias": ("transformer.h.{L}.mlp.dense_h_to_4h.bias",),
+            "down": ("transformer.h.{L}.mlp.dense_4h_to_h.weight",),
+            "down_bias": ("transformer.h.{L}.mlp.dense_4h_to_h.bias",),
+            "final_norm": ("transformer.ln_f.weight",),
+            "final_norm_bias": ("transformer.ln_f.bias",),
+            "lm_head": ("lm_head.weight",),
+        },
+        qkv_layout="falcon",
+        model_types=("falcon", "RefinedWeb", "RefinedWebModel"),
+    ),
     # GPT-NeoX / Pythia (transformers modeling_gpt_neox.py): query_key_value is per head [q, k, v].
-    Scheme("hf_gpt_neox", "gpt_neox", "transformers GPTNeoXForCausalLM", {
-        "embed": ("gpt_neox.embed_in.weight",),
-        "attn_norm": ("gpt_neox.layers.{L}.input_layernorm.weight",),
-        "attn_norm_bias": ("gpt_neox.layers.{L}.input_layernorm.bias",),
-        "mlp_norm": ("gpt_neox.layers.{L}.post_attention_layernorm.weight",),
-        "mlp_norm_bias": ("gpt_neox.layers.{L}.post_attention_layernorm.bias",),
-        "qkv": ("gpt_neox.layers.{L}.attention.query_key_value.weight",),
-        "qkv_bias": ("gpt_neox.layers.{L}.attention.query_key_value.bias",),
-        "o": ("gpt_neox.layers.{L}.attention.dense.weight",),
-        "o_bias": ("gpt_neox.layers.{L}.attention.dense.bias",),
-        "up": ("gpt_neox.layers.{L}.mlp.dense_h_to_4h.weight",),
-        "up_bias": ("gpt_neox.layers.{L}.mlp.dense_h_to_4h.bias",),
-        "down": ("gpt_neox.layers.{L}.mlp.dense_4h_to_h.weight",),
-        "down_bias": ("gpt_neox.layers.{L}.mlp.dense_4h_to_h.bias",),
-        "final_norm": ("gpt_neox.final_layer_norm.weight",),
-        "final_norm_bias": ("gpt_neox.final_layer_norm.bias",),
-        "lm_head": ("embed_out.weight",),
-        "rope_inv_freq": ("gpt_neox.layers.{L}.attention.rotary_emb.inv_freq",),
-        "attn_mask": ("gpt_neox.layers.{L}.attention.bias", "gpt_neox.layers.{L}.attention.masked_bias"),
-    }, qkv_layout="neox", model_types=("gpt_neox",)),
+    Scheme(
+        "hf_gpt_neox",
+        "gpt_neox",
+        "transformers GPTNeoXForCausalLM",
+        {
+            "embed": ("gpt_neox.embed_in.weight",),
+            "attn_norm": ("gpt_neox.layers.{L}.input_layernorm.weight",),
+            "attn_norm_bias": ("gpt_neox.layers.{L}.input_layernorm.bias",),
+            "mlp_norm": ("gpt_neox.layers.{L}.post_attention_layernorm.weight",),
+            "mlp_norm_bias": ("gpt_neox.layers.{L}.post_attention_layernorm.bias",),
+            "qkv": ("gpt_neox.layers.{L}.attention.query_key_value.weight",),
+            "qkv_bias": ("gpt_neox.layers.{L}.attention.query_key_value.bias",),
+            "o": ("gpt_neox.layers.{L}.attention.dense.weight",),
+            "o_bias": ("gpt_neox.layers.{L}.attention.dense.bias",),
+            "up": ("gpt_neox.layers.{L}.mlp.dense_h_to_4h.weight",),
+            "up_bias": ("gpt_neox.layers.{L}.mlp.dense_h_to_4h.bias",),
+            "down": ("gpt_neox.layers.{L}.mlp.dense_4h_to_h.weight",),
+            "down_bias": ("gpt_neox.layers.{L}.mlp.dense_4h_to_h.bias",),
+            "final_norm": ("gpt_neox.final_layer_norm.weight",),
+            "final_norm_bias": ("gpt_neox.final_layer_norm.bias",),
+            "lm_head": ("embed_out.weight",),
+            "rope_inv_freq": ("gpt_neox.layers.{L}.attention.rotary_emb.inv_freq",),
+            "attn_mask": ("gpt_neox.layers.{L}.attention.bias", "gpt_neox.layers.{L}.attention.masked_bias"),
+        },
+        qkv_layout="neox",
+        model_types=("gpt_neox",),
+    ),
     # GPT-2 (transformers modeling_gpt2.py): Conv1D weights are stored [in, out].
-    Scheme("hf_gpt2", "gpt2", "transformers GPT2LMHeadModel", {
-        "embed": ("transformer.wte.weight",),
-        "pos_embed": ("transformer.wpe.weight",),
-        "attn_norm": ("transformer.h.{L}.ln_1.weight",),
-        "attn_norm_bias": ("transformer.h.{L}.ln_1.bias",),
-        "qkv": ("transformer.h.{L}.attn.c_attn.weight",),
-        "qkv_bias": ("transformer.h.{L}.attn.c_attn.bias",),
-        "o": ("transformer.h.{L}.attn.c_proj.weight",),
-        "o_bias": ("transformer.h.{L}.attn.c_proj.bias",),
-        "mlp_norm": ("transformer.h.{L}.ln_2.weight",),
-        "mlp_norm_bias": ("transformer.h.{L}.ln_2.bias",),
-        "up": ("transformer.h.{L}.mlp.c_fc.weight",),
-        "up_bias": ("transformer.h.{L}.mlp.c_fc.bias",),
-        "down": ("transformer.h.{L}.mlp.c_proj.weight",),
-        "down_bias": ("transformer.h.{L}.mlp.c_proj.bias",),
-        "final_norm": ("transformer.ln_f.weight",),
-        "final_norm_bias": ("transformer.ln_f.bias",),
-        "lm_head": ("lm_head.weight",),
-        "attn_mask": ("transformer.h.{L}.attn.bias", "transformer.h.{L}.attn.masked_bias"),
-    }, conv1d=True, model_types=("gpt2",)),
+    Scheme(
+        "hf_gpt2",
+        "gpt2",
+        "transformers GPT2LMHeadModel",
+        {
+            "embed": ("transformer.wte.weight",),
+            "pos_embed": ("transformer.wpe.weight",),
+            "attn_norm": ("transformer.h.{L}.ln_1.weight",),
+            "attn_norm_bias": ("transformer.h.{L}.ln_1.bias",),
+            "qkv": ("transformer.h.{L}.attn.c_attn.weight",),
+            "qkv_bias": ("transformer.h.{L}.attn.c_attn.bias",),
+            "o": ("transformer.h.{L}.attn.c_proj.weight",),
+            "o_bias": ("transformer.h.{L}.attn.c_proj.bias",),
+            "mlp_norm": ("transformer.h.{L}.ln_2.weight",),
+            "mlp_norm_bias": ("transformer.h.{L}.ln_2.bias",),
+            "up": ("transformer.h.{L}.mlp.c_fc.weight",),
+            "up_bias": ("transformer.h.{L}.mlp.c_fc.bias",),
+            "down": ("transformer.h.{L}.mlp.c_proj.weight",),
+            "down_bias": ("transformer.h.{L}.mlp.c_proj.bias",),
+            "final_norm": ("transformer.ln_f.weight",),
+            "final_norm_bias": ("transformer.ln_f.bias",),
+            "lm_head": ("lm_head.weight",),
+            "attn_mask": ("transformer.h.{L}.attn.bias", "transformer.h.{L}.attn.masked_bias"),
+        },
+        conv1d=True,
+        model_types=("gpt2",),
+    ),
     # ChatGLM2/3 (THUDM remote code modeling_chatglm.py): [Q; K; V] with multi-query groups, [gate; up] fused.
-    Scheme("hf_chatglm", "chatglm", "THUDM ChatGLM2/3 remote code", {
-        "embed": ("transformer.embedding.word_embeddings.weight",),
-        "attn_norm": ("transformer.encoder.layers.{L}.input_layernorm.weight",),
-        "qkv": ("transformer.encoder.layers.{L}.self_attention.query_key_value.weight",),
-        "qkv_bias": ("transformer.encoder.layers.{L}.self_attention.query_key_value.bias",),
-        "o": ("transformer.encoder.layers.{L}.self_attention.dense.weight",),
-        "mlp_norm": ("transformer.encoder.layers.{L}.post_attention_layernorm.weight",),
-        "gate_up": ("transformer.encoder.layers.{L}.mlp.dense_h_to_4h.weight",),
-        "down": ("transformer.encoder.layers.{L}.mlp.dense_4h_to_h.weight",),
-        "final_norm": ("transformer.encoder.final_layernorm.weight",),
-        "lm_head": ("transformer.output_layer.weight",),
-        "rope_inv_freq": ("transformer.rotary_pos_emb.inv_freq",),
-    }, model_types=("chatglm",)),
+    Scheme(
+        "hf_chatglm",
+        "chatglm",
+        "THUDM ChatGLM2/3 remote code",
+        {
+            "embed": ("transformer.embedding.word_embeddings.weight",),
+            "attn_norm": ("transformer.encoder.layers.{L}.input_layernorm.weight",),
+            "qkv": ("transformer.encoder.layers.{L}.self_attention.query_key_value.weight",),
+            "qkv_bias": ("transformer.encoder.layers.{L}.self_attention.query_key_value.bias",),
+            "o": ("transformer.encoder.layers.{L}.self_attention.dense.weight",),
+            "mlp_norm": ("transformer.encoder.layers.{L}.post_attention_layernorm.weight",),
+            "gate_up": ("transformer.encoder.layers.{L}.mlp.dense_h_to_4h.weight",),
+            "down": ("transformer.encoder.layers.{L}.mlp.dense_4h_to_h.weight",),
+            "final_norm": ("transformer.encoder.final_layernorm.weight",),
+            "lm_head": ("transformer.output_layer.weight",),
+            "rope_inv_freq": ("transformer.rotary_pos_emb.inv_freq",),
+        },
+        model_types=("chatglm",),
+    ),
     # Meta consolidated.*.pth (facebookresearch/llama model.py); Q/K rows in interleaved rotary order.
     # Also old mlx-examples llama weights.npz (same names).
-    Scheme("meta", "llama", "Meta llama consolidated.*.pth", {
-        "embed": ("tok_embeddings.weight",),
-        **_META_LAYER,
-        "final_norm": ("norm.weight",),
-        "lm_head": ("output.weight",),
-        "rope_freqs": ("rope.freqs",),
-    }, rope="meta", formats=("meta", "torch")),
+    Scheme(
+        "meta",
+        "llama",
+        "Meta llama consolidated.*.pth",
+        {
+            "embed": ("tok_embeddings.weight",),
+            **_META_LAYER,
+            "final_norm": ("norm.weight",),
+            "lm_head": ("output.weight",),
+            "rope_freqs": ("rope.freqs",),
+        },
+        rope="meta",
+        formats=("meta", "torch"),
+    ),
     # llama2.c model.bin / ckpt.pt (karpathy/llama2.c model.py, export.py): Meta names and order, plus the
     # precomputed freq_cis tables of the v0 export.
-    Scheme("llama2c", "llama", "karpathy/llama2.c model.bin / ckpt.pt", {
-        "rope_freqs": ("freq_cis_real", "freq_cis_imag"),
-    }, extends="meta", rope="meta", formats=("llama2c",)),
+    Scheme(
+        "llama2c",
+        "llama",
+        "karpathy/llama2.c model.bin / ckpt.pt",
+        {
+            "rope_freqs": ("freq_cis_real", "freq_cis_imag"),
+        },
+        extends="meta",
+        rope="meta",
+        formats=("llama2c",),
+    ),
     # GGUF (gguf-py constants.py TENSOR_NAMES). Q/K row order depends on general.architecture (see layouts).
-    Scheme("gguf", "llama", "GGUF (llama.cpp)", {
-        "embed": ("token_embd.weight",),
-        "pos_embed": ("position_embd.weight",),
-        "attn_norm": ("blk.{L}.attn_norm.weight",),
-        "attn_norm_bias": ("blk.{L}.attn_norm.bias",),
-        "q": ("blk.{L}.attn_q.weight",),
-        "k": ("blk.{L}.attn_k.weight",),
-        "v": ("blk.{L}.attn_v.weight",),
-        "qkv": ("blk.{L}.attn_qkv.weight",),
-        "q_bias": ("blk.{L}.attn_q.bias",),
-        "k_bias": ("blk.{L}.attn_k.bias",),
-        "v_bias": ("blk.{L}.attn_v.bias",),
-        "qkv_bias": ("blk.{L}.attn_qkv.bias",),
-        "o": ("blk.{L}.attn_output.weight",),
-        "o_bias": ("blk.{L}.attn_output.bias",),
-        "q_norm": ("blk.{L}.attn_q_norm.weight",),
-        "k_norm": ("blk.{L}.attn_k_norm.weight",),
-        "attn_out_norm": ("blk.{L}.post_attention_norm.weight",),
-        "mlp_norm": ("blk.{L}.ffn_norm.weight",),
-        "mlp_norm_bias": ("blk.{L}.ffn_norm.bias",),
-        "mlp_out_norm": ("blk.{L}.post_ffw_norm.weight",),
-        "gate": ("blk.{L}.ffn_gate.weight",),
-        "up": ("blk.{L}.ffn_up.weight",),
-        "down": ("blk.{L}.ffn_down.weight",),
-        "up_bias": ("blk.{L}.ffn_up.bias",),
-        "down_bias": ("blk.{L}.ffn_down.bias",),
-        "final_norm": ("output_norm.weight",),
-        "final_norm_bias": ("output_norm.bias",),
-        "lm_head": ("output.weight",),
-        "rope_freqs": ("rope_freqs.weight",),
-    }, rope="by_gguf_arch", formats=("gguf",)),
+    Scheme(
+        "gguf",
+        "llama",
+        "GGUF (llama.cpp)",
+        {
+            "embed": ("token_embd.weight",),
+            "pos_embed": ("position_embd.weight",),
+            "attn_norm": ("blk.{L}.attn_norm.weight",),
+            "attn_norm_bias": ("blk.{L}.attn_norm.bias",),
+            "q": ("blk.{L}.attn_q.weight",),
+            "k": ("blk.{L}.attn_k.weight",),
+            "v": ("blk.{L}.attn_v.weight",),
+            "qkv": ("blk.{L}.attn_qkv.weight",),
+            "q_bias": ("blk.{L}.attn_q.bias",),
+            "k_bias": ("blk.{L}.attn_k.bias",),
+            "v_bias": ("blk.{L}.attn_v.bias",),
+            "qkv_bias": ("blk.{L}.attn_qkv.bias",),
+            "o": ("blk.{L}.attn_output.weight",),
+            "o_bias": ("blk.{L}.attn_output.bias",),
+            "q_norm": ("blk.{L}.attn_q_norm.weight",),
+            "k_norm": ("blk.{L}.attn_k_norm.weight",),
+            "attn_out_norm": ("blk.{L}.post_attention_norm.weight",),
+            "mlp_norm": ("blk.{L}.ffn_norm.weight",),
+            "mlp_norm_bias": ("blk.{L}.ffn_norm.bias",),
+            "mlp_out_norm": ("blk.{L}.post_ffw_norm.weight",),
+            "gate": ("blk.{L}.ffn_gate.weight",),
+            "up": ("blk.{L}.ffn_up.weight",),
+            "down": ("blk.{L}.ffn_down.weight",),
+            "up_bias": ("blk.{L}.ffn_up.bias",),
+            "down_bias": ("blk.{L}.ffn_down.bias",),
+            "final_norm": ("output_norm.weight",),
+            "final_norm_bias": ("output_norm.bias",),
+            "lm_head": ("output.weight",),
+            "rope_freqs": ("rope_freqs.weight",),
+        },
+        rope="by_gguf_arch",
+        formats=("gguf",),
+    ),
     # Megatron-core GPT (megatron/core/models/gpt, TransformerEngine layer names): grouped QKV, [gate; up] fc1,
     # the pre-norms fused into the following linear as layer_norm_weight.
-    Scheme("megatron_core", "llama", "Megatron-LM core (mcore) GPTModel", {
-        "embed": ("embedding.word_embeddings.weight",),
-        "attn_norm": ("decoder.layers.{L}.self_attention.linear_qkv.layer_norm_weight",
-                      "decoder.layers.{L}.input_layernorm.weight"),
-        "qkv": ("decoder.layers.{L}.self_attention.linear_qkv.weight",),
-        "o": ("decoder.layers.{L}.self_attention.linear_proj.weight",),
-        "mlp_norm": ("decoder.layers.{L}.mlp.linear_fc1.layer_norm_weight",
-                     "decoder.layers.{L}.pre_mlp_layernorm.weight"),
-        "gate_up": ("decoder.layers.{L}.mlp.linear_fc1.weight",),
-        "down": ("decoder.layers.{L}.mlp.linear_fc2.weight",),
-        "final_norm": ("decoder.final_layernorm.weight",),
-        "lm_head": ("output_layer.weight",),
-    }, qkv_layout="grouped"),
+    Scheme(
+        "megatron_core",
+        "llama",
+        "Megatron-LM core (mcore) GPTModel",
+        {
+            "embed": ("embedding.word_embeddings.weight",),
+            "attn_norm": (
+                "decoder.layers.{L}.self_attention.linear_qkv.layer_norm_weight",
+                "decoder.layers.{L}.input_layernorm.weight",
+            ),
+            "qkv": ("decoder.layers.{L}.self_attention.linear_qkv.weight",),
+            "o": ("decoder.layers.{L}.self_attention.linear_proj.weight",),
+            "mlp_norm": (
+                "decoder.layers.{L}.mlp.linear_fc1.layer_norm_weight",
+                "decoder.layers.{L}.pre_mlp_layernorm.weight",
+            ),
+            "gate_up": ("decoder.layers.{L}.mlp.linear_fc1.weight",),
+            "down": ("decoder.layers.{L}.mlp.linear_fc2.weight",),
+            "final_norm": ("decoder.final_layernorm.weight",),
+            "lm_head": ("output_layer.weight",),
+        },
+        qkv_layout="grouped",
+    ),
     # Legacy Megatron-LM (megatron/legacy/model/transformer.py, language_model.py): grouped query_key_value.
-    Scheme("megatron_legacy", "llama", "Megatron-LM legacy ParallelTransformer", {
-        "embed": ("language_model.embedding.word_embeddings.weight",),
-        "attn_norm": ("language_model.encoder.layers.{L}.input_norm.weight",
-                      "language_model.encoder.layers.{L}.input_layernorm.weight"),
-        "qkv": ("language_model.encoder.layers.{L}.self_attention.query_key_value.weight",),
-        "o": ("language_model.encoder.layers.{L}.self_attention.dense.weight",),
-        "mlp_norm": ("language_model.encoder.layers.{L}.post_attention_norm.weight",
-                     "language_model.encoder.layers.{L}.post_attention_layernorm.weight"),
-        "gate_up": ("language_model.encoder.layers.{L}.mlp.dense_h_to_4h.weight",),
-        "down": ("language_model.encoder.layers.{L}.mlp.dense_4h_to_h.weight",),
-        "final_norm": ("language_model.encoder.final_norm.weight",
-                       "language_model.encoder.final_layernorm.weight"),
-        "lm_head": ("language_model.output_layer.weight",),
-    }, qkv_layout="grouped"),
+    Scheme(
+        "megatron_legacy",
+        "llama",
+        "Megatron-LM legacy ParallelTransformer",
+        {
+            "embed": ("language_model.embedding.word_embeddings.weight",),
+            "attn_norm": (
+                "language_model.encoder.layers.{L}.input_norm.weight",
+                "language_model.encoder.layers.{L}.input_layernorm.weight",
+            ),
+            "qkv": ("language_model.encoder.layers.{L}.self_attention.query_key_value.weight",),
+            "o": ("language_model.encoder.layers.{L}.self_attention.dense.weight",),
+            "mlp_norm": (
+                "language_model.encoder.layers.{L}.post_attention_norm.weight",
+                "language_model.encoder.layers.{L}.post_attention_layernorm.weight",
+            ),
+            "gate_up": ("language_model.encoder.layers.{L}.mlp.dense_h_to_4h.weight",),
+            "down": ("language_model.encoder.layers.{L}.mlp.dense_4h_to_h.weight",),
+            "final_norm": ("language_model.encoder.final_norm.weight", "language_model.encoder.final_layernorm.weight"),
+            "lm_head": ("language_model.output_layer.weight",),
+        },
+        qkv_layout="grouped",
+    ),
 ]
 
 # Wrapper prefixes that say nothing about the model: torch.compile, DataParallel/DDP, PEFT's wrapper.
@@ -369,8 +505,14 @@ PREFIXES: tuple[tuple[str, str], ...] = (
 )
 
 # Adapter suffixes: a LoRA tensor is named after the module it modifies (peft tuners/lora; llama.cpp LoRA GGUF).
-ADAPTER_SUFFIXES: tuple[str, ...] = (".lora_A.weight", ".lora_B.weight", ".lora_embedding_A", ".lora_embedding_B",
-                                     ".weight.lora_a", ".weight.lora_b")
+ADAPTER_SUFFIXES: tuple[str, ...] = (
+    ".lora_A.weight",
+    ".lora_B.weight",
+    ".lora_embedding_A",
+    ".lora_embedding_B",
+    ".weight.lora_a",
+    ".weight.lora_b",
+)
 
 
 def _expand() -> dict[str, Scheme]:
@@ -381,8 +523,18 @@ def _expand() -> dict[str, Scheme]:
             roles.update(by_name[row.extends].roles)
         roles.update(row.roles)
         roles = {r: t for r, t in roles.items() if t}
-        by_name[row.name] = Scheme(row.name, row.family, row.source, roles, row.extends, row.rope, row.qkv_layout,
-                                   row.conv1d, row.formats, row.model_types)
+        by_name[row.name] = Scheme(
+            row.name,
+            row.family,
+            row.source,
+            roles,
+            row.extends,
+            row.rope,
+            row.qkv_layout,
+            row.conv1d,
+            row.formats,
+            row.model_types,
+        )
     return by_name
 
 
@@ -452,38 +604,52 @@ MOE_CANONICAL: dict[str, str] = {
 _QWEN_MOE = dict(MOE_CANONICAL)
 MOE_LAYOUTS: dict[str, tuple[str, dict[str, str]]] = {
     # Mixtral (transformers MixtralForCausalLM hub layout; mistral-src moe.py): w1 gate, w3 up, w2 down, as in Meta.
-    "mixtral": ("transformers MixtralForCausalLM (hub layout)", {
-        "expert_gate": "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight",
-        "expert_up": "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight",
-        "expert_down": "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight",
-        "router": "model.layers.{L}.block_sparse_moe.gate.weight",
-    }),
+    "mixtral": (
+        "transformers MixtralForCausalLM (hub layout)",
+        {
+            "expert_gate": "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight",
+            "expert_up": "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight",
+            "expert_down": "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight",
+            "router": "model.layers.{L}.block_sparse_moe.gate.weight",
+        },
+    ),
     # Qwen1.5-MoE / Qwen2-MoE (transformers modeling_qwen2_moe.py), also OLMoE and Qwen3-MoE (no shared expert).
     "qwen2_moe": ("transformers Qwen2MoeForCausalLM", _QWEN_MOE),
     # DeepSeek-MoE / DeepSeek-V2 remote code (modeling_deepseek.py): `shared_experts` (plural) is one wider MLP.
-    "deepseek_moe": ("deepseek-ai DeepseekForCausalLM remote code", dict(
-        _QWEN_MOE, shared_gate="model.layers.{L}.mlp.shared_experts.gate_proj.weight",
-        shared_up="model.layers.{L}.mlp.shared_experts.up_proj.weight",
-        shared_down="model.layers.{L}.mlp.shared_experts.down_proj.weight")),
+    "deepseek_moe": (
+        "deepseek-ai DeepseekForCausalLM remote code",
+        dict(
+            _QWEN_MOE,
+            shared_gate="model.layers.{L}.mlp.shared_experts.gate_proj.weight",
+            shared_up="model.layers.{L}.mlp.shared_experts.up_proj.weight",
+            shared_down="model.layers.{L}.mlp.shared_experts.down_proj.weight",
+        ),
+    ),
     # llama.cpp GGUF, one tensor per expert (Mixtral conversions before the stacked layout; gguf-py tensor_mapping.py
     # MODEL_TENSOR.FFN_*_EXP history); routers and shared experts as gguf-py constants.py names them.
-    "gguf": ("llama.cpp GGUF", {
-        "expert_gate": "blk.{L}.ffn_gate.{E}.weight",
-        "expert_up": "blk.{L}.ffn_up.{E}.weight",
-        "expert_down": "blk.{L}.ffn_down.{E}.weight",
-        "router": "blk.{L}.ffn_gate_inp.weight",
-        "shared_gate": "blk.{L}.ffn_gate_shexp.weight",
-        "shared_up": "blk.{L}.ffn_up_shexp.weight",
-        "shared_down": "blk.{L}.ffn_down_shexp.weight",
-        "shared_router": "blk.{L}.ffn_gate_inp_shexp.weight",
-    }),
+    "gguf": (
+        "llama.cpp GGUF",
+        {
+            "expert_gate": "blk.{L}.ffn_gate.{E}.weight",
+            "expert_up": "blk.{L}.ffn_up.{E}.weight",
+            "expert_down": "blk.{L}.ffn_down.{E}.weight",
+            "router": "blk.{L}.ffn_gate_inp.weight",
+            "shared_gate": "blk.{L}.ffn_gate_shexp.weight",
+            "shared_up": "blk.{L}.ffn_up_shexp.weight",
+            "shared_down": "blk.{L}.ffn_down_shexp.weight",
+            "shared_router": "blk.{L}.ffn_gate_inp_shexp.weight",
+        },
+    ),
     # llama.cpp GGUF, all experts of a role stacked in one 3-D tensor [experts, rows, columns] (numpy order;
     # gguf-py constants.py FFN_GATE_EXP "blk.{bid}.ffn_gate_exps" etc.): read one expert at a time.
-    "gguf_stacked": ("llama.cpp GGUF, stacked experts", {
-        "expert_gate": "blk.{L}.ffn_gate_exps.weight",
-        "expert_up": "blk.{L}.ffn_up_exps.weight",
-        "expert_down": "blk.{L}.ffn_down_exps.weight",
-    }),
+    "gguf_stacked": (
+        "llama.cpp GGUF, stacked experts",
+        {
+            "expert_gate": "blk.{L}.ffn_gate_exps.weight",
+            "expert_up": "blk.{L}.ffn_up_exps.weight",
+            "expert_down": "blk.{L}.ffn_down_exps.weight",
+        },
+    ),
 }
 STACKED_MOE = {"gguf_stacked"}  # layouts whose templates have no {E}: one tensor holds every expert
 
@@ -494,8 +660,9 @@ def _moe_regex(template: str) -> re.Pattern:
     return re.compile(f"^{rx}$")
 
 
-_MOE_RX: list[tuple[str, str, re.Pattern]] = [(layout, role, _moe_regex(t)) for layout, (_, roles) in
-                                              MOE_LAYOUTS.items() for role, t in roles.items()]
+_MOE_RX: list[tuple[str, str, re.Pattern]] = [
+    (layout, role, _moe_regex(t)) for layout, (_, roles) in MOE_LAYOUTS.items() for role, t in roles.items()
+]
 
 
 def moe_canonical(name: str) -> tuple[str, str] | None:

@@ -38,9 +38,13 @@ ORDERS = (("q", "k", "v", "o", "gate", "up", "down"), ("q", "k", "v", "o", "gate
 NAME_HINTS = {
     "embed": ("emb", "embed", "embedding", "embeddings", "wte", "tok", "tokens", "word", "in"),
     "lm_head": ("head", "lm", "output", "out", "cls", "classifier", "logits", "unembed", "wcls"),
-    "q": ("q", "query", "wq", "q_proj"), "k": ("k", "key", "wk", "k_proj"), "v": ("v", "value", "wv", "v_proj"),
-    "o": ("o", "out", "wo", "proj", "dense", "o_proj"), "gate": ("gate", "w1", "gate_proj"),
-    "up": ("up", "w3", "up_proj", "fc"), "down": ("down", "w2", "down_proj"),
+    "q": ("q", "query", "wq", "q_proj"),
+    "k": ("k", "key", "wk", "k_proj"),
+    "v": ("v", "value", "wv", "v_proj"),
+    "o": ("o", "out", "wo", "proj", "dense", "o_proj"),
+    "gate": ("gate", "w1", "gate_proj"),
+    "up": ("up", "w3", "up_proj", "fc"),
+    "down": ("down", "w2", "down_proj"),
 }
 
 
@@ -54,8 +58,14 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / d) if d else 0.0
 
 
-def infer(ckpt: Checkpoint, leftover: list[str], assigned: list[Assignment], *, head_dim: int | None = None,
-          reference: CanonicalModel | None = None) -> tuple[list[Assignment], list[str], list[str]]:
+def infer(
+    ckpt: Checkpoint,
+    leftover: list[str],
+    assigned: list[Assignment],
+    *,
+    head_dim: int | None = None,
+    reference: CanonicalModel | None = None,
+) -> tuple[list[Assignment], list[str], list[str]]:
     """Roles for ``leftover`` names: (new assignments, names still unmatched, notes on ambiguities)."""
     tensors = ckpt.tensors
     position = {n: i for i, n in enumerate(tensors)}
@@ -73,8 +83,9 @@ def infer(ckpt: Checkpoint, leftover: list[str], assigned: list[Assignment], *, 
             globals_.append(n)
         else:
             slots.setdefault(key, {})[layer] = n
-    layers = sorted({layer for members in slots.values() for layer in members} | {a.layer for a in assigned
-                                                                                  if a.layer is not None})
+    layers = sorted(
+        {layer for members in slots.values() for layer in members} | {a.layer for a in assigned if a.layer is not None}
+    )
     # A slot must have one tensor per layer, all of one shape.
     good: dict[str, dict[int, str]] = {}
     for key, members in slots.items():
@@ -97,13 +108,13 @@ def infer(ckpt: Checkpoint, leftover: list[str], assigned: list[Assignment], *, 
     if vectors and len(vectors) == len(want):
         order, rule, conf = list(want), "", "medium"
         if len(want) == 2:
-            rule = ("structural: two unmapped [H] vectors per layer, in order → attention norm, MLP norm "
-                    "(Yi-style rule)")
+            rule = "structural: two unmapped [H] vectors per layer, in order → attention norm, MLP norm (Yi-style rule)"
         else:
             rule = f"structural: the one unmapped [H] vector per layer → {want[0]}"
         if reference is not None and len(want) == 2:
-            best, margin = _by_reference(reference, [(k, good[k][first]) for k in vectors], [tuple(want),
-                                         tuple(reversed(want))], ckpt, first)
+            best, margin = _by_reference(
+                reference, [(k, good[k][first]) for k in vectors], [tuple(want), tuple(reversed(want))], ckpt, first
+            )
             if best is not None:
                 order, conf = list(best), "high"
                 rule = f"structural: [H] vectors matched to the reference by cosine (margin {margin:.2f})"
@@ -143,8 +154,9 @@ def _hidden_size(ckpt: Checkpoint, leftover: list[str], assigned: list[Assignmen
             return shape[1]
         if a.role in ("attn_norm", "mlp_norm", "final_norm") and len(shape) == 1:
             return shape[0]
-    vec = Counter(ckpt.tensors[n].shape[0] for n in leftover
-                  if len(ckpt.tensors[n].shape) == 1 and layer_key(n)[1] is not None)
+    vec = Counter(
+        ckpt.tensors[n].shape[0] for n in leftover if len(ckpt.tensors[n].shape) == 1 and layer_key(n)[1] is not None
+    )
     if vec:
         return vec.most_common(1)[0][0]
     dims = Counter(d for n in leftover if len(ckpt.tensors[n].shape) == 2 for d in ckpt.tensors[n].shape)
@@ -211,13 +223,13 @@ def _assign_matrices(ckpt, good, matrices, want, hidden, fixed, first, head_dim,
         rule = "structural: the only LLaMA role assignment the shapes allow"
         return {k: (r, rule, "high") for k, r in zip(matrices, valid[0])}
     # Several assignments fit; find which roles they disagree on.
-    disputed = sorted({r for p in valid for k, r in zip(matrices, p) if r != valid[0][matrices.index(k)]},
-                      key=MATRIX_ROLES.index)
+    disputed = sorted(
+        {r for p in valid for k, r in zip(matrices, p) if r != valid[0][matrices.index(k)]}, key=MATRIX_ROLES.index
+    )
     disputed_words = "/".join(disputed)
     # 1. reference
     if reference is not None:
-        best, margin = _by_reference(reference, [(k, good[k][first]) for k in matrices], valid, ckpt, first,
-                                     head_dim)
+        best, margin = _by_reference(reference, [(k, good[k][first]) for k in matrices], valid, ckpt, first, head_dim)
         if best is not None:
             rule = f"structural: {disputed_words} told apart by cosine to the reference (margin {margin:.2f})"
             return {k: (r, rule if r in disputed else "structural: shapes", "high") for k, r in zip(matrices, best)}
@@ -226,8 +238,11 @@ def _assign_matrices(ckpt, good, matrices, want, hidden, fixed, first, head_dim,
     if scored is not None:
         best, detail = scored
         rule = f"structural: {disputed_words} told apart by the RoPE row-pair statistic ({detail})"
-        return {k: (r, rule if r in disputed else "structural: shapes", "medium" if r in disputed else "high")
-                for k, r in zip(matrices, best)}
+        return {
+            k: (r, rule if r in disputed else "structural: shapes", "medium" if r in disputed else "high")
+            for k, r in zip(matrices, best)
+        }
+
     # 3. order and name words
     def order_score(perm) -> float:
         pos = {r: i for i, r in enumerate(perm)}  # perm is in slot (file) order
@@ -243,10 +258,15 @@ def _assign_matrices(ckpt, good, matrices, want, hidden, fixed, first, head_dim,
     best = ranked[0]
     tie = len(ranked) > 1 and order_score(ranked[1]) == order_score(best)
     rule = f"structural: {disputed_words} have equal shapes; assigned by tensor order within the layer"
-    notes.append(f"{disputed_words} cannot be told apart by shape or statistics; assigned by tensor order"
-                 + (" (order itself is ambiguous)" if tie else "") + "; give --reference to confirm")
-    return {k: (r, rule if r in disputed else "structural: shapes", "low" if r in disputed else "high")
-            for k, r in zip(matrices, best)}
+    notes.append(
+        f"{disputed_words} cannot be told apart by shape or statistics; assigned by tensor order"
+        + (" (order itself is ambiguous)" if tie else "")
+        + "; give --reference to confirm"
+    )
+    return {
+        k: (r, rule if r in disputed else "structural: shapes", "low" if r in disputed else "high")
+        for k, r in zip(matrices, best)
+    }
 
 
 def _by_reference(reference, slots: list[tuple[str, str]], candidates, ckpt, first, head_dim=None):
@@ -311,8 +331,9 @@ def _by_rope_statistic(ckpt, good, matrices, valid, first, head_dim):
     roped = ("q", "k")
 
     def score(perm) -> float:
-        return sum(np.log(pairing[k]) * (1 if r in roped else -1) for k, r in zip(matrices, perm)
-                   if r in ("q", "k", "v", "o"))
+        return sum(
+            np.log(pairing[k]) * (1 if r in roped else -1) for k, r in zip(matrices, perm) if r in ("q", "k", "v", "o")
+        )
 
     ranked = sorted(valid, key=score, reverse=True)
     s0, s1 = score(ranked[0]), score(ranked[1])
@@ -327,13 +348,15 @@ def _assign_globals(ckpt, names, assigned, hidden, reference, unmatched, notes):
     have = {a.role for a in assigned if a.layer is None}
     out = []
     vecs = [n for n in names if tensors[n].shape == (hidden,)]
-    mats = [n for n in names if len(tensors[n].shape) == 2 and tensors[n].shape[1] == hidden
-            and tensors[n].shape[0] != hidden]
+    mats = [
+        n
+        for n in names
+        if len(tensors[n].shape) == 2 and tensors[n].shape[1] == hidden and tensors[n].shape[0] != hidden
+    ]
     rest = [n for n in names if n not in vecs and n not in mats]
     unmatched.extend(rest)
     if len(vecs) == 1 and "final_norm" not in have:
-        out.append(Assignment(vecs[0], "final_norm", None, "structural: the one [H] vector outside the layers",
-                              "high"))
+        out.append(Assignment(vecs[0], "final_norm", None, "structural: the one [H] vector outside the layers", "high"))
     else:
         unmatched.extend(vecs)
     want = [r for r in ("embed", "lm_head") if r not in have]
@@ -341,8 +364,15 @@ def _assign_globals(ckpt, names, assigned, hidden, reference, unmatched, notes):
         return out
     if len(mats) == 1 and want:
         role = want[0]
-        out.append(Assignment(mats[0], role, None, f"structural: the one [V, H] matrix → {role}"
-                              + (" (tied embeddings)" if role == "embed" else ""), "high"))
+        out.append(
+            Assignment(
+                mats[0],
+                role,
+                None,
+                f"structural: the one [V, H] matrix → {role}" + (" (tied embeddings)" if role == "embed" else ""),
+                "high",
+            )
+        )
         return out
     if len(mats) == 2 and want == ["embed", "lm_head"] and tensors[mats[0]].shape == tensors[mats[1]].shape:
         cands = [("embed", "lm_head"), ("lm_head", "embed")]
@@ -358,11 +388,13 @@ def _assign_globals(ckpt, names, assigned, hidden, reference, unmatched, notes):
                 order, conf = cands[int(np.argmax(hint))], "medium"
                 rule = "structural: embedding vs LM head by words in the names"
             else:
-                order = cands[0] if ckpt.tensors and list(tensors).index(mats[0]) < list(tensors).index(mats[1]) \
+                order = (
+                    cands[0]
+                    if ckpt.tensors and list(tensors).index(mats[0]) < list(tensors).index(mats[1])
                     else cands[1]
+                )
                 rule = "structural: embedding vs LM head by tensor order (embedding first)"
-                notes.append("embedding and LM head have equal shapes; assigned by order; give --reference to "
-                             "confirm")
+                notes.append("embedding and LM head have equal shapes; assigned by order; give --reference to confirm")
         for m, r in zip(mats, order):
             out.append(Assignment(m, r, None, rule, conf))
         return out

@@ -31,8 +31,17 @@ CHUNK_BYTES = 64 * 1024 * 1024
 def parse_size(text: str) -> int:
     """``"5GB"`` → 5_000_000_000 (also KB, MB, GiB …, or a plain byte count)."""
     t = text.strip().upper().replace(" ", "")
-    units = {"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4, "KB": 1000, "MB": 1000**2,
-             "GB": 1000**3, "TB": 1000**4, "B": 1}
+    units = {
+        "KIB": 1024,
+        "MIB": 1024**2,
+        "GIB": 1024**3,
+        "TIB": 1024**4,
+        "KB": 1000,
+        "MB": 1000**2,
+        "GB": 1000**3,
+        "TB": 1000**4,
+        "B": 1,
+    }
     for u, m in units.items():
         if t.endswith(u):
             return int(float(t[: -len(u)]) * m)
@@ -63,12 +72,21 @@ def _check_finite(ref, name: str, block: np.ndarray) -> None:
     if not np.isfinite(block).all():
         bad = int(block.size - np.count_nonzero(np.isfinite(block)))
         label = ref.name if ref.name == name else f"{ref.name} (canonical {name})"
-        raise InputError(ref.file, f"tensor {label} holds non-finite values (NaN or infinity; {bad} in the first "
-                                   "block of rows that has any); refusing to write a normalized copy")
+        raise InputError(
+            ref.file,
+            f"tensor {label} holds non-finite values (NaN or infinity; {bad} in the first "
+            "block of rows that has any); refusing to write a normalized copy",
+        )
 
 
-def write_canonical(cm: CanonicalModel, outdir: Path, max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
-                    dtype: str = "float32", progress=None, force: bool = False) -> list[Path]:
+def write_canonical(
+    cm: CanonicalModel,
+    outdir: Path,
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+    dtype: str = "float32",
+    progress=None,
+    force: bool = False,
+) -> list[Path]:
     """Write ``config.json`` and the canonical tensors (sharded above ``max_shard_bytes``); return paths written.
 
     Every file goes through a temp file in ``outdir`` and an atomic rename (:mod:`provenance.safeio`): a symlink at
@@ -104,15 +122,21 @@ def write_canonical(cm: CanonicalModel, outdir: Path, max_shard_bytes: int = DEF
         for item in items:
             weight_map[item[0]] = fname
     if n > 1:
-        index = {"metadata": {"total_size": sum(i[3] for i in plan)},
-                 "weight_map": dict(sorted(weight_map.items()))}
-        written.append(safeio.write_bytes(outdir, "model.safetensors.index.json",
-                                          (json.dumps(index, indent=2, sort_keys=True) + "\n").encode(), force))
+        index = {"metadata": {"total_size": sum(i[3] for i in plan)}, "weight_map": dict(sorted(weight_map.items()))}
+        written.append(
+            safeio.write_bytes(
+                outdir,
+                "model.safetensors.index.json",
+                (json.dumps(index, indent=2, sort_keys=True) + "\n").encode(),
+                force,
+            )
+        )
     cfg = cm.arch.to_hf_config()
     kinds = [i[2] for i in plan]
     cfg["torch_dtype"] = _TORCH_DTYPE[max(set(kinds), key=kinds.count)] if kinds else "float32"
-    written.append(safeio.write_bytes(outdir, "config.json",
-                                      (json.dumps(cfg, indent=2, sort_keys=True) + "\n").encode(), force))
+    written.append(
+        safeio.write_bytes(outdir, "config.json", (json.dumps(cfg, indent=2, sort_keys=True) + "\n").encode(), force)
+    )
     return written
 
 

@@ -36,9 +36,14 @@ def _license(lid: str | None, raw: str | None, acknowledgement: str) -> dict[str
         return {"license": {"name": raw, "acknowledgement": acknowledgement}} if raw else None
     if rec.spdx in _SPDX_GENERIC:
         return {"license": {"id": rec.spdx, "acknowledgement": acknowledgement}}
-    lic: dict[str, Any] = {"name": rec.name, "acknowledgement": acknowledgement,
-                           "properties": [{"name": "provenance:license-ref", "value": rec.spdx},
-                                          {"name": "provenance:license-id", "value": rec.id}]}
+    lic: dict[str, Any] = {
+        "name": rec.name,
+        "acknowledgement": acknowledgement,
+        "properties": [
+            {"name": "provenance:license-ref", "value": rec.spdx},
+            {"name": "provenance:license-id", "value": rec.id},
+        ],
+    }
     if getattr(rec, "url", None):
         lic["url"] = rec.url
     return {"license": lic}
@@ -85,8 +90,11 @@ def sha256_file(path: Path) -> str:
 
 
 def _ancestor(b: BaseInfo) -> dict[str, Any]:
-    comp: dict[str, Any] = {"type": "machine-learning-model", "bom-ref": _ref("base", b.hub_id or b.name),
-                            "name": b.hub_id or b.name}
+    comp: dict[str, Any] = {
+        "type": "machine-learning-model",
+        "bom-ref": _ref("base", b.hub_id or b.name),
+        "name": b.hub_id or b.name,
+    }
     lic = _licenses([(lid, b.license_raw, "declared") for lid in b.licenses] or [(None, b.license_raw, "declared")])
     if lic:
         comp["licenses"] = lic
@@ -107,15 +115,22 @@ def _ancestor(b: BaseInfo) -> dict[str, Any]:
 
 def _weight_file(report: AuditReport, path: Path) -> dict[str, Any]:
     rel = report.release.rel(path)
-    return {"type": "file", "bom-ref": _ref("file", rel), "name": rel,
-            "hashes": [{"alg": "SHA-256", "content": sha256_file(path)}],
-            "properties": [{"name": "provenance:size_bytes", "value": str(path.stat().st_size)}]}
+    return {
+        "type": "file",
+        "bom-ref": _ref("file", rel),
+        "name": rel,
+        "hashes": [{"alg": "SHA-256", "content": sha256_file(path)}],
+        "properties": [{"name": "provenance:size_bytes", "value": str(path.stat().st_size)}],
+    }
 
 
 def bom(report: AuditReport) -> dict[str, Any]:
     r = report.release
-    model: dict[str, Any] = {"type": "machine-learning-model", "bom-ref": _ref("model", r.model_name),
-                             "name": r.model_name}
+    model: dict[str, Any] = {
+        "type": "machine-learning-model",
+        "bom-ref": _ref("model", r.model_name),
+        "name": r.model_name,
+    }
     declared: list[tuple[Any, Any, str]] = [(d.get("license"), d.get("raw"), "declared") for d in report.declared]
     concluded = [(lid, None, "concluded") for lid in concluded_ids(report)]
     lic = _licenses(declared + concluded)
@@ -131,9 +146,13 @@ def bom(report: AuditReport) -> dict[str, Any]:
     props += [{"name": f"provenance:duty:{d.kind}", "value": f"{d.license}: {d.text}"} for d in report.duties]
     if props:
         model["properties"] = props
-    tool = {"type": "application", "name": DISTRIBUTION, "version": __version__,
-            "purl": f"pkg:pypi/{DISTRIBUTION}@{__version__}",
-            "externalReferences": [{"type": "website", "url": PROJECT_URL}]}
+    tool = {
+        "type": "application",
+        "name": DISTRIBUTION,
+        "version": __version__,
+        "purl": f"pkg:pypi/{DISTRIBUTION}@{__version__}",
+        "externalReferences": [{"type": "website", "url": PROJECT_URL}],
+    }
     return {
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",

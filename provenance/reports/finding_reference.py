@@ -16,8 +16,12 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "ecosystem.md"
 
 
 def render() -> str:
-    lines = [MARKER, "", "One heading per finding id (generated from the rules; do not edit by hand); SARIF "
-             "`helpUri` links here.", ""]
+    lines = [
+        MARKER,
+        "",
+        "One heading per finding id (generated from the rules; do not edit by hand); SARIF `helpUri` links here.",
+        "",
+    ]
     for rid in sorted(RULES):
         r = RULES[rid]
         lines += [f"### `{rid}`", "", f"**{r.title}** — default severity {r.severity}. {r.help}", ""]

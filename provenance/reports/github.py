@@ -32,9 +32,19 @@ def render(report: AuditReport) -> str:
     for f in report.findings:
         loc = locate(report, f)
         message = f.message + (f" Fix: {f.fix}" if f.fix else "")
-        out.append(annotation(COMMAND[f.severity], message, file=None if loc.is_dir else loc.uri, line=loc.line,
-                              col=loc.column, title=f"{f.id}: {RULES[f.id].title}"))
+        out.append(
+            annotation(
+                COMMAND[f.severity],
+                message,
+                file=None if loc.is_dir else loc.uri,
+                line=loc.line,
+                col=loc.column,
+                title=f"{f.id}: {RULES[f.id].title}",
+            )
+        )
     c = report.counts()
-    out.append(f"provenance audit: {'FAIL' if report.failing() else 'PASS'}: {c['error']} error(s), "
-               f"{c['warning']} warning(s), {c['info']} info; fail-on {report.config.fail_on}")
+    out.append(
+        f"provenance audit: {'FAIL' if report.failing() else 'PASS'}: {c['error']} error(s), "
+        f"{c['warning']} warning(s), {c['info']} info; fail-on {report.config.fail_on}"
+    )
     return "\n".join(out) + "\n"

@@ -46,11 +46,15 @@ def _fmt(x: Any, spec: str) -> str:
 def chance_words(p: float, log10_p: float) -> str:
     """How likely similarity this strong is between independently trained models, in words below 1e-12."""
     if p < PLAIN_WORDS_BELOW or log10_p < math.log10(PLAIN_WORDS_BELOW):
-        return (f"Similarity this strong between independently trained models is far below anything chance "
-                f"produces (p below 1e-12; the test gives log10 p = {log10_p:g}, a measure of strength, not a "
-                f"probability to read literally).")
-    return (f"Similarity at least this strong arises between independently trained models of this shape with "
-            f"probability about {p:.2g}.")
+        return (
+            f"Similarity this strong between independently trained models is far below anything chance "
+            f"produces (p below 1e-12; the test gives log10 p = {log10_p:g}, a measure of strength, not a "
+            f"probability to read literally)."
+        )
+    return (
+        f"Similarity at least this strong arises between independently trained models of this shape with "
+        f"probability about {p:.2g}."
+    )
 
 
 def _summary(r: dict) -> str:
@@ -76,16 +80,19 @@ def verdict_scale(r: dict) -> str:
     def x(v: float) -> float:
         return _x(v, x0, x1, vmax)
 
-    parts = [f'<rect x="{x(0):.1f}" y="22" width="{x(indep_above) - x(0):.1f}" height="16" fill="#e8f5e9"/>',
-             f'<rect x="{x(indep_above):.1f}" y="22" width="{x(derived_at) - x(indep_above):.1f}" height="16" '
-             f'fill="#fff3e0"/>',
-             f'<rect x="{x(derived_at):.1f}" y="22" width="{x(vmax) - x(derived_at):.1f}" height="16" '
-             f'fill="#ffebee"/>',
-             f'<text x="{x(0):.1f}" y="16" font-size="10">independent</text>',
-             f'<text x="{x(derived_at) + 2:.1f}" y="16" font-size="10">derived</text>']
+    parts = [
+        f'<rect x="{x(0):.1f}" y="22" width="{x(indep_above) - x(0):.1f}" height="16" fill="#e8f5e9"/>',
+        f'<rect x="{x(indep_above):.1f}" y="22" width="{x(derived_at) - x(indep_above):.1f}" height="16" '
+        f'fill="#fff3e0"/>',
+        f'<rect x="{x(derived_at):.1f}" y="22" width="{x(vmax) - x(derived_at):.1f}" height="16" fill="#ffebee"/>',
+        f'<text x="{x(0):.1f}" y="16" font-size="10">independent</text>',
+        f'<text x="{x(derived_at) + 2:.1f}" y="16" font-size="10">derived</text>',
+    ]
     for v, label in ((indep_above, "independent above"), (derived_at, "derived at or beyond")):
-        parts.append(f'<line x1="{x(v):.1f}" y1="20" x2="{x(v):.1f}" y2="40" stroke="#555" stroke-dasharray="3,2">'
-                     f'<title>{label}: −log10 p = {v:g}</title></line>')
+        parts.append(
+            f'<line x1="{x(v):.1f}" y1="20" x2="{x(v):.1f}" y2="40" stroke="#555" stroke-dasharray="3,2">'
+            f"<title>{label}: −log10 p = {v:g}</title></line>"
+        )
     for v in sorted({0.0, indep_above, derived_at, vmax / 2, vmax}):
         parts.append(f'<text x="{x(v):.1f}" y="52" font-size="9" text-anchor="middle">{v:g}</text>')
     color = VERDICT_COLOR.get(r["verdict"], "#333")
@@ -96,10 +103,13 @@ def verdict_scale(r: dict) -> str:
         parts.append(f'<path d="M{xm + 2:.1f},24 l8,6 l-8,6 z" fill="{color}"/>')
     label = f"this pair: −log10 p = {lp:g}" + (" (beyond the axis)" if clipped else "")
     anchor = "end" if xm > (x0 + x1) / 2 else "start"
-    parts.append(f'<text x="{xm:.1f}" y="68" font-size="11" fill="{color}" text-anchor="{anchor}">'
-                 f'{escape(label)}</text>')
-    return (f'<svg {SVG} viewBox="0 0 360 76" aria-label="−log10 p on a fixed axis with the verdict thresholds">'
-            f'{"".join(parts)}</svg>')
+    parts.append(
+        f'<text x="{xm:.1f}" y="68" font-size="11" fill="{color}" text-anchor="{anchor}">{escape(label)}</text>'
+    )
+    return (
+        f'<svg {SVG} viewBox="0 0 360 76" aria-label="−log10 p on a fixed axis with the verdict thresholds">'
+        f"{''.join(parts)}</svg>"
+    )
 
 
 def layer_bars(layers: list[dict], r: dict) -> str:
@@ -114,37 +124,52 @@ def layer_bars(layers: list[dict], r: dict) -> str:
     every = 1 if n <= 48 else (5 if n <= 160 else 10)
     top, lx0, lx1, px0, px1 = 24, 30.0, 170.0, 190.0, 348.0
     height = top + n * row + 18
-    parts = [f'<text x="{lx0}" y="10" font-size="11">token CKA (0–1)</text>',
-             f'<text x="{px0}" y="10" font-size="11">neuron test −log10 p (0–{P_AXIS:g})</text>']
+    parts = [
+        f'<text x="{lx0}" y="10" font-size="11">token CKA (0–1)</text>',
+        f'<text x="{px0}" y="10" font-size="11">neuron test −log10 p (0–{P_AXIS:g})</text>',
+    ]
     for v in (0.0, 0.5, 1.0):
         xv = _x(v, lx0, lx1, 1.0)
-        parts.append(f'<line x1="{xv:.1f}" y1="{top - 4}" x2="{xv:.1f}" y2="{top + n * row}" stroke="#ddd"/>'
-                     f'<text x="{xv:.1f}" y="{top + n * row + 12}" font-size="9" text-anchor="middle">{v:g}</text>')
+        parts.append(
+            f'<line x1="{xv:.1f}" y1="{top - 4}" x2="{xv:.1f}" y2="{top + n * row}" stroke="#ddd"/>'
+            f'<text x="{xv:.1f}" y="{top + n * row + 12}" font-size="9" text-anchor="middle">{v:g}</text>'
+        )
     for v in sorted({0.0, *thresholds, P_AXIS}):
         xv = _x(v, px0, px1, P_AXIS)
         dash = ' stroke-dasharray="3,2" stroke="#555"' if v in thresholds else ' stroke="#ddd"'
-        parts.append(f'<line x1="{xv:.1f}" y1="{top - 4}" x2="{xv:.1f}" y2="{top + n * row}"{dash}/>'
-                     f'<text x="{xv:.1f}" y="{top + n * row + 12}" font-size="9" text-anchor="middle">{v:g}</text>')
+        parts.append(
+            f'<line x1="{xv:.1f}" y1="{top - 4}" x2="{xv:.1f}" y2="{top + n * row}"{dash}/>'
+            f'<text x="{xv:.1f}" y="{top + n * row + 12}" font-size="9" text-anchor="middle">{v:g}</text>'
+        )
     bar = row - 3
     for i, e in enumerate(layers):
         y = top + i * row
         if i % every == 0:
-            parts.append(f'<text x="{lx0 - 4}" y="{y + bar}" font-size="{min(10, row)}" text-anchor="end">'
-                         f'{e["suspect"]}</text>')
+            parts.append(
+                f'<text x="{lx0 - 4}" y="{y + bar}" font-size="{min(10, row)}" text-anchor="end">{e["suspect"]}</text>'
+            )
         cka = max(0.0, min(1.0, float(e.get("token_cka") or 0.0)))
-        parts.append(f'<rect x="{lx0}" y="{y}" width="{_x(cka, lx0, lx1, 1.0) - lx0:.1f}" height="{bar}" '
-                     f'fill="#1565c0"><title>layer {e["suspect"]} → reference {e.get("reference")}: token CKA '
-                     f'{cka:.3f}</title></rect>')
+        parts.append(
+            f'<rect x="{lx0}" y="{y}" width="{_x(cka, lx0, lx1, 1.0) - lx0:.1f}" height="{bar}" '
+            f'fill="#1565c0"><title>layer {e["suspect"]} → reference {e.get("reference")}: token CKA '
+            f"{cka:.3f}</title></rect>"
+        )
         if e.get("log10_p") is not None:
             lp = -float(e["log10_p"])
             w = _x(lp, px0, px1, P_AXIS) - px0
-            parts.append(f'<rect x="{px0}" y="{y}" width="{w:.1f}" height="{bar}" fill="#c62828">'
-                         f'<title>layer {e["suspect"]}: −log10 p {lp:.1f}</title></rect>')
+            parts.append(
+                f'<rect x="{px0}" y="{y}" width="{w:.1f}" height="{bar}" fill="#c62828">'
+                f"<title>layer {e['suspect']}: −log10 p {lp:.1f}</title></rect>"
+            )
             if lp > P_AXIS:
-                parts.append(f'<path d="M{px1 + 1:.1f},{y} l{bar * 0.8:.1f},{bar / 2:.1f} l{-bar * 0.8:.1f},'
-                             f'{bar / 2:.1f} z" fill="#c62828"/>')
-    return (f'<svg {SVG} viewBox="0 0 360 {height}" aria-label="per-layer evidence on absolute scales">'
-            f'{"".join(parts)}</svg>')
+                parts.append(
+                    f'<path d="M{px1 + 1:.1f},{y} l{bar * 0.8:.1f},{bar / 2:.1f} l{-bar * 0.8:.1f},'
+                    f'{bar / 2:.1f} z" fill="#c62828"/>'
+                )
+    return (
+        f'<svg {SVG} viewBox="0 0 360 {height}" aria-label="per-layer evidence on absolute scales">'
+        f"{''.join(parts)}</svg>"
+    )
 
 
 def layer_map(layers: list[dict], n_reference: Any) -> str:
@@ -159,23 +184,30 @@ def layer_map(layers: list[dict], n_reference: Any) -> str:
     rad = max(1.2, min(5.0, min(sx, sy) / 2.5))
     step_r = max(1, math.ceil(n_ref / 10))
     step_s = max(1, math.ceil(n_sus / 10))
-    parts = [f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="#fafafa" stroke="#ccc"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left + size}" y2="{top + size}" stroke="#ddd"/>',
-             f'<text x="{left}" y="10" font-size="9">reference layer →</text>']
+    parts = [
+        f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="#fafafa" stroke="#ccc"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left + size}" y2="{top + size}" stroke="#ddd"/>',
+        f'<text x="{left}" y="10" font-size="9">reference layer →</text>',
+    ]
     for j in range(0, n_ref, step_r):
-        parts.append(f'<text x="{left + (j + 0.5) * sx:.1f}" y="{top + size + 11}" font-size="9" '
-                     f'text-anchor="middle">{j}</text>')
+        parts.append(
+            f'<text x="{left + (j + 0.5) * sx:.1f}" y="{top + size + 11}" font-size="9" text-anchor="middle">{j}</text>'
+        )
     for i in range(0, n_sus, step_s):
-        parts.append(f'<text x="{left - 3}" y="{top + (i + 0.5) * sy + 3:.1f}" font-size="9" '
-                     f'text-anchor="end">{i}</text>')
+        parts.append(
+            f'<text x="{left - 3}" y="{top + (i + 0.5) * sy + 3:.1f}" font-size="9" text-anchor="end">{i}</text>'
+        )
     for e in layers:
         cx, cy = left + (int(e["reference"]) + 0.5) * sx, top + (int(e["suspect"]) + 0.5) * sy
-        parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{rad:.1f}" fill="#1565c0">'
-                     f'<title>suspect layer {e["suspect"]} → reference layer {e["reference"]}</title></circle>')
-    return (f'<svg {SVG} viewBox="0 0 340 {top + size + 16}" aria-label="layer map">{"".join(parts)}</svg>')
+        parts.append(
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{rad:.1f}" fill="#1565c0">'
+            f"<title>suspect layer {e['suspect']} → reference layer {e['reference']}</title></circle>"
+        )
+    return f'<svg {SVG} viewBox="0 0 340 {top + size + 16}" aria-label="layer map">{"".join(parts)}</svg>'
 
 
 # --- reproduce ---------------------------------------------------------------------------------------------------
+
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -211,9 +243,12 @@ def reproduce_info(paths: dict[str, Path], argv: list[str]) -> dict[str, Any]:
     sides = []
     for role, path in paths.items():
         kind, files = input_files(Path(path))
-        entry: dict[str, Any] = {"role": role, "path": str(path), "kind": kind,
-                                 "files": [{"path": str(f), "bytes": f.stat().st_size, "sha256": _sha256(f)}
-                                           for f in files]}
+        entry: dict[str, Any] = {
+            "role": role,
+            "path": str(path),
+            "kind": kind,
+            "files": [{"path": str(f), "bytes": f.stat().st_size, "sha256": _sha256(f)} for f in files],
+        }
         if kind == "fingerprint":
             from fingerprints.fingerprint import Fingerprint
 
@@ -221,25 +256,38 @@ def reproduce_info(paths: dict[str, Path], argv: list[str]) -> dict[str, Any]:
                 meta = Fingerprint.meta_from_bytes(fh.read(1 << 22))
             entry["fingerprint_version"] = meta.get("version")
         sides.append(entry)
-    return {"tool": f"llm-provenance {__version__}", "fingerprint_version": FP_VERSION,
-            "command": shlex.join(["provenance", *argv]), "inputs": sides}
+    return {
+        "tool": f"llm-provenance {__version__}",
+        "fingerprint_version": FP_VERSION,
+        "command": shlex.join(["provenance", *argv]),
+        "inputs": sides,
+    }
 
 
 def reproduce_block(info: dict[str, Any] | None) -> str:
     if not info:
-        return ("<p class=\"legend\">No reproduce record (the page was rendered from a report without one; "
-                "`provenance compare … --format html` adds it).</p>")
+        return (
+            '<p class="legend">No reproduce record (the page was rendered from a report without one; '
+            "`provenance compare … --format html` adds it).</p>"
+        )
     rows = []
     for side in info["inputs"]:
         fpv = f", fingerprint version {side['fingerprint_version']}" if side.get("fingerprint_version") else ""
-        rows.append(f'<tr><th colspan="3">{escape(side["role"])}: <code>{escape(side["path"])}</code> '
-                    f'({escape(side["kind"])}{fpv})</th></tr>')
-        rows += [f'<tr><td><code>{escape(Path(f["path"]).name)}</code></td><td class="num">{f["bytes"]:,}</td>'
-                 f'<td><code class="hash">{f["sha256"]}</code></td></tr>' for f in side["files"]]
-    return (f'<p>{escape(info["tool"])}, fingerprint format version {info["fingerprint_version"]}. Command:</p>'
-            f'<pre>{escape(info["command"])}</pre>'
-            f'<div class="scroll"><table><tr><th>file</th><th>bytes</th><th>SHA-256</th></tr>{"".join(rows)}'
-            f'</table></div>')
+        rows.append(
+            f'<tr><th colspan="3">{escape(side["role"])}: <code>{escape(side["path"])}</code> '
+            f"({escape(side['kind'])}{fpv})</th></tr>"
+        )
+        rows += [
+            f'<tr><td><code>{escape(Path(f["path"]).name)}</code></td><td class="num">{f["bytes"]:,}</td>'
+            f'<td><code class="hash">{f["sha256"]}</code></td></tr>'
+            for f in side["files"]
+        ]
+    return (
+        f"<p>{escape(info['tool'])}, fingerprint format version {info['fingerprint_version']}. Command:</p>"
+        f"<pre>{escape(info['command'])}</pre>"
+        f'<div class="scroll"><table><tr><th>file</th><th>bytes</th><th>SHA-256</th></tr>{"".join(rows)}'
+        f"</table></div>"
+    )
 
 
 def render(r: dict, reproduce: dict[str, Any] | None = None) -> str:
@@ -249,19 +297,28 @@ def render(r: dict, reproduce: dict[str, Any] | None = None) -> str:
     ref_layers = (r.get("models") or {}).get("reference", {}).get("layers")
     p, lp = float(r["p_value"]), float(r["log10_p_value"])
     p_text = f"below 1e-12 (log10 {lp:g})" if p < PLAIN_WORDS_BELOW else f"{p:.4g} (log10 {lp:g})"
-    facts = [("mode", r["mode"]), ("score", _fmt(r.get("score"), ".3f")), ("p-value", p_text),
-             ("relation", ", ".join(r.get("relation") or []) or "—"),
-             ("alignment", f"{r['alignment'].get('kind')} (vocabulary by {r['alignment'].get('vocab_match')})"),
-             ("identical tensors", f"{r['hashes']['identical_tensors']} of {r['hashes']['tensors_suspect']}")]
+    facts = [
+        ("mode", r["mode"]),
+        ("score", _fmt(r.get("score"), ".3f")),
+        ("p-value", p_text),
+        ("relation", ", ".join(r.get("relation") or []) or "—"),
+        ("alignment", f"{r['alignment'].get('kind')} (vocabulary by {r['alignment'].get('vocab_match')})"),
+        ("identical tensors", f"{r['hashes']['identical_tensors']} of {r['hashes']['tensors_suspect']}"),
+    ]
     if r.get("fingerprint_log10_p_value") is not None and r["mode"] == "deep":
-        facts.append(("fingerprint test", f"log10 p {r['fingerprint_log10_p_value']}, "
-                                          f"score {_fmt(r.get('fingerprint_score'), '.3f')}"))
+        facts.append(
+            (
+                "fingerprint test",
+                f"log10 p {r['fingerprint_log10_p_value']}, score {_fmt(r.get('fingerprint_score'), '.3f')}",
+            )
+        )
     fact_rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts)
     rows = "".join(
         f"<tr><td>{e['suspect']}</td><td>{e['reference']}</td><td>{_fmt(e.get('token_cka'), '.3f')}</td>"
         f"<td>{_fmt(e.get('weight_cka_qk'), '.3f')}</td><td>{_fmt(e.get('neuron_rho'), '.3f')}</td>"
         f"<td>{_fmt(e.get('neuron_agreement'), '.2f')}</td><td>{_fmt(e.get('log10_p'), '.1f')}</td></tr>"
-        for e in layers)
+        for e in layers
+    )
     caveats = "".join(f"<li>{escape(c)}</li>" for c in r.get("caveats") or [])
     cannot = "".join(f"<li>{escape(c)}</li>" for c in CANNOT_PROVE)
     t = r.get("thresholds", {})
@@ -271,14 +328,14 @@ def render(r: dict, reproduce: dict[str, Any] | None = None) -> str:
 <title>{title}</title>
 <style>{CSS}</style></head><body>
 <h1>{title}</h1>
-<p class="verdict">Verdict: <strong style="color:{color}">{escape(r['verdict'].upper())}</strong>.
+<p class="verdict">Verdict: <strong style="color:{color}">{escape(r["verdict"].upper())}</strong>.
 {escape(_summary(r))} {escape(chance_words(p, lp))}</p>
 <div class="scroll"><table>{fact_rows}</table></div>
 <h2>Evidence on the verdict scale</h2>
 {verdict_scale(r)}
 <p class="legend">−log10 of the p-value on a fixed axis from 0 to {P_AXIS:g} (p = 1 to 1e-{P_AXIS:g}); larger values
 are clipped and marked with an arrowhead. Dashed: the thresholds. Independent below
-{-float(t.get('independent_log10_p_above', -2)):g}, derived at {-float(t.get('derived_log10_p_at_most', -6)):g} or more,
+{-float(t.get("independent_log10_p_above", -2)):g}, derived at {-float(t.get("derived_log10_p_at_most", -6)):g} or more,
 inconclusive in between.</p>
 <h2>Per-layer evidence</h2>
 {layer_bars(layers, r)}

@@ -51,7 +51,6 @@ def locate(report: AuditReport, f: Finding) -> Location:
         return Location(pre + f.file, line, column if line else None, False, False)
     if card_rel is not None:
         same = f.file == card_rel
-        return Location(pre + card_rel, line if same else None, column if same and line else None, False,
-                        bool(f.file))
+        return Location(pre + card_rel, line if same else None, column if same and line else None, False, bool(f.file))
     folder = pre.rstrip("/") or "."
     return Location(folder, None, None, True, bool(f.file))

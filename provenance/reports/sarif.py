@@ -33,11 +33,13 @@ def fingerprint(f: Finding, occurrence: int = 0) -> str:
 
 def rule_markdown(rid: str, level: str) -> str:
     r = RULES[rid]
-    return (f"**{r.title}** (`{rid}`, default level {r.severity}; this run: {level})\n\n{r.help}\n\n"
-            f"Change the level or silence it in `[tool.provenance]` (pyproject.toml or provenance.toml): "
-            f"`severity = {{ \"{rid}\" = \"warning\" }}` or `ignore = [\"{rid}\"]`. "
-            f"`provenance audit --write` creates missing files and card metadata where it can.\n\n"
-            f"[Documentation]({rule_help_uri(rid)})")
+    return (
+        f"**{r.title}** (`{rid}`, default level {r.severity}; this run: {level})\n\n{r.help}\n\n"
+        f"Change the level or silence it in `[tool.provenance]` (pyproject.toml or provenance.toml): "
+        f'`severity = {{ "{rid}" = "warning" }}` or `ignore = ["{rid}"]`. '
+        f"`provenance audit --write` creates missing files and card metadata where it can.\n\n"
+        f"[Documentation]({rule_help_uri(rid)})"
+    )
 
 
 def _rule(report: AuditReport, rid: str) -> dict[str, Any]:
@@ -56,8 +58,9 @@ def _rule(report: AuditReport, rid: str) -> dict[str, Any]:
 
 def _location(report: AuditReport, f: Finding) -> dict[str, Any]:
     loc = locate(report, f)
-    physical: dict[str, Any] = {"artifactLocation": {"uri": loc.uri + ("/" if loc.is_dir and loc.uri != "." else ""),
-                                                     "uriBaseId": "%SRCROOT%"}}
+    physical: dict[str, Any] = {
+        "artifactLocation": {"uri": loc.uri + ("/" if loc.is_dir and loc.uri != "." else ""), "uriBaseId": "%SRCROOT%"}
+    }
     if not loc.is_dir:
         region: dict[str, Any] = {"startLine": loc.line or 1}
         if loc.column:
@@ -76,24 +79,35 @@ def render(report: AuditReport) -> str:
         base_fp = fingerprint(f)
         seen[base_fp] = seen.get(base_fp, -1) + 1
         text = f.message + (f" Fix: {f.fix}" if f.fix else "")
-        results.append({
-            "ruleId": f.id,
-            "ruleIndex": RULE_IDS.index(f.id),
-            "level": LEVEL[f.severity],
-            "message": {"text": text},
-            "locations": [_location(report, f)],
-            "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f, seen[base_fp])},
-        })
+        results.append(
+            {
+                "ruleId": f.id,
+                "ruleIndex": RULE_IDS.index(f.id),
+                "level": LEVEL[f.severity],
+                "message": {"text": text},
+                "locations": [_location(report, f)],
+                "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f, seen[base_fp])},
+            }
+        )
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "provenance", "fullName": f"{DISTRIBUTION} audit", "version": __version__,
-                                "semanticVersion": __version__, "informationUri": PROJECT_URL,
-                                "rules": [_rule(report, rid) for rid in RULE_IDS]}},
-            # The category keys on the release folder's path, not the model's name (a rename keeps the alerts).
-            "automationDetails": {"id": f"provenance-audit/{prefix(report).rstrip('/') or '.'}/"},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "provenance",
+                        "fullName": f"{DISTRIBUTION} audit",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": PROJECT_URL,
+                        "rules": [_rule(report, rid) for rid in RULE_IDS],
+                    }
+                },
+                # The category keys on the release folder's path, not the model's name (a rename keeps the alerts).
+                "automationDetails": {"id": f"provenance-audit/{prefix(report).rstrip('/') or '.'}/"},
+                "results": results,
+            }
+        ],
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -19,16 +19,20 @@ def render(report: AuditReport) -> str:
             cmp = ""
             if b.comparison:
                 c = b.comparison
-                cmp = (f"; weights: {c['verdict']} (p={c.get('p_value')})" if c.get("verdict")
-                       else f"; {c.get('skipped')}")
-            out.append(f"  - {b.name}: license {lic}"
-                       + (f" from {b.license_source}" if b.license_source else "")
-                       + f"; established by {', '.join(sorted(set(b.established_by))) or '-'}{cmp}")
+                cmp = (
+                    f"; weights: {c['verdict']} (p={c.get('p_value')})" if c.get("verdict") else f"; {c.get('skipped')}"
+                )
+            out.append(
+                f"  - {b.name}: license {lic}"
+                + (f" from {b.license_source}" if b.license_source else "")
+                + f"; established by {', '.join(sorted(set(b.established_by))) or '-'}{cmp}"
+            )
     else:
         out.append("lineage: no base model claimed or given")
     if report.inherited:
-        out.append("inherited licenses: " + ", ".join(f"{i['license']} (via {', '.join(i['via'])})"
-                                                      for i in report.inherited))
+        out.append(
+            "inherited licenses: " + ", ".join(f"{i['license']} (via {', '.join(i['via'])})" for i in report.inherited)
+        )
     out.append("")
     if report.findings:
         out.append(f"findings ({len(report.findings)}):")
@@ -55,6 +59,7 @@ def render(report: AuditReport) -> str:
     c = report.counts()
     failed = "FAIL" if report.failing() else "PASS"
     out.append("")
-    out.append(f"{failed}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} info; "
-               f"fail-on {report.config.fail_on}")
+    out.append(
+        f"{failed}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} info; fail-on {report.config.fail_on}"
+    )
     return "\n".join(out) + "\n"

@@ -79,9 +79,19 @@ def scan_id_of(entries: list[Entry], anchors: int | None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def run_scan(inputs: Sequence[str | Path], registry, backend: str = "local", workers: int | None = None,
-             address: str | None = None, top: int = 5, deep_top: int = 1, anchors: int | None = None,
-             index: str = "auto", timings: bool = True, progress: Progress | None = None) -> dict:
+def run_scan(
+    inputs: Sequence[str | Path],
+    registry,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    top: int = 5,
+    deep_top: int = 1,
+    anchors: int | None = None,
+    index: str = "auto",
+    timings: bool = True,
+    progress: Progress | None = None,
+) -> dict:
     """Scan ``inputs`` against each other and the ``registry``; returns the report dict."""
     from provenance.registry import ScanStore
     from provenance.scan.backends import make_backend
@@ -115,14 +125,18 @@ def run_scan(inputs: Sequence[str | Path], registry, backend: str = "local", wor
     report = _report(entries, results, compared, registry, top, deep_top, n_reg, n_deep)
     times["total_s"] = time.monotonic() - t0
     if timings:  # the parts that differ between runs (and between backends)
-        report["stats"].update(backend={"name": be.name, "workers": be.workers}, cache=stats,
-                               timings={k: round(v, 3) for k, v in times.items()})
+        report["stats"].update(
+            backend={"name": be.name, "workers": be.workers},
+            cache=stats,
+            timings={k: round(v, 3) for k, v in times.items()},
+        )
     return report
 
 
 # -- 1. fingerprints ----------------------------------------------------------------------------------------------
-def _fingerprint_phase(entries: list[Entry], store, be, anchors: int | None, scan_id: str, prog: Progress,
-                       stats: dict) -> dict[str, dict]:
+def _fingerprint_phase(
+    entries: list[Entry], store, be, anchors: int | None, scan_id: str, prog: Progress, stats: dict
+) -> dict[str, dict]:
     from fingerprints.fingerprint import ANCHORS, VERSION, is_fingerprint_file
 
     done = store.done(scan_id)
@@ -156,8 +170,7 @@ def _fingerprint_phase(entries: list[Entry], store, be, anchors: int | None, sca
         ch = store.hash_for(sk)
         if ch and store.has_fingerprint(fp_key(ch)):
             stats["from_cache"] += 1
-            finish(e, {"status": "ok", "error": None, "content_hash": ch, "fingerprint_key": fp_key(ch)},
-                   stat_key=sk)
+            finish(e, {"status": "ok", "error": None, "content_hash": ch, "fingerprint_key": fp_key(ch)}, stat_key=sk)
             return
         inflight[be.submit(work.content_hash, e.key)] = (e, "hash", {"stat_key": sk})
 
@@ -190,16 +203,26 @@ def _fingerprint_phase(entries: list[Entry], store, be, anchors: int | None, sca
                 ch = out["content_hash"]
                 if store.has_fingerprint(fp_key(ch)):
                     stats["from_cache"] += 1
-                    finish(e, {"status": "ok", "error": None, "content_hash": ch, "fingerprint_key": fp_key(ch)},
-                           stat_key=ctx["stat_key"], content_hash=ch)
+                    finish(
+                        e,
+                        {"status": "ok", "error": None, "content_hash": ch, "fingerprint_key": fp_key(ch)},
+                        stat_key=ctx["stat_key"],
+                        content_hash=ch,
+                    )
                 else:
                     inflight[be.submit(work.fingerprint, e.key, anchors)] = (e, "fingerprint", dict(ctx, hash=ch))
             else:
                 stats["fingerprinted"] += 1
                 ch = ctx["hash"]
-                finish(e, {"status": "ok", "error": None, "content_hash": ch, "fingerprint_key": fp_key(ch)},
-                       stat_key=ctx["stat_key"], content_hash=ch, fp_key=fp_key(ch), fingerprint=out["fingerprint"],
-                       screen=out["screen"])
+                finish(
+                    e,
+                    {"status": "ok", "error": None, "content_hash": ch, "fingerprint_key": fp_key(ch)},
+                    stat_key=ctx["stat_key"],
+                    content_hash=ch,
+                    fp_key=fp_key(ch),
+                    fingerprint=out["fingerprint"],
+                    screen=out["screen"],
+                )
         if broken:
             for fut, (e, _, _) in list(inflight.items()):  # every task of a broken pool failed with it
                 inflight.pop(fut)
@@ -224,19 +247,41 @@ def _screen(ok: list[Entry], results: dict, store, registry, top: int, index: st
     from fingerprints.screen import DIM, approx_top_k, top_k
 
     reg, reg_vecs = registry.screens()
-    coll = np.stack([store.screen(results[e.key]["fingerprint_key"]) for e in ok]) if ok \
+    coll = (
+        np.stack([store.screen(results[e.key]["fingerprint_key"]) for e in ok])
+        if ok
         else np.zeros((0, DIM), np.float32)
-    meta = [{"kind": "registry", "name": r["name"], "path": r["path"], "id": "reg:" + r["name"],
-             "ref": "reg:" + (r["fingerprint_digest"] or "")} for r in reg]
-    meta += [{"kind": "collection", "name": e.path, "path": e.key, "id": "col:" + e.path,
-              "ref": results[e.key]["fingerprint_key"], "checkpoint": results[e.key].get("kind") == "checkpoint"}
-             for e in ok]
+    )
+    meta = [
+        {
+            "kind": "registry",
+            "name": r["name"],
+            "path": r["path"],
+            "id": "reg:" + r["name"],
+            "ref": "reg:" + (r["fingerprint_digest"] or ""),
+        }
+        for r in reg
+    ]
+    meta += [
+        {
+            "kind": "collection",
+            "name": e.path,
+            "path": e.key,
+            "id": "col:" + e.path,
+            "ref": results[e.key]["fingerprint_key"],
+            "checkpoint": results[e.key].get("kind") == "checkpoint",
+        }
+        for e in ok
+    ]
     # Two searches, so a base with many derivatives in the collection still reaches each of them: the best `top`
     # registry entries and the best `top` other inputs.
     use_approx = index == "approx" or (index == "auto" and len(reg) + len(ok) >= APPROX_AT and _has_usearch())
     search = approx_top_k if use_approx else top_k
-    pos_r, score_r = search(coll, reg_vecs, top) if len(reg) else (np.zeros((len(ok), 0), np.int64),
-                                                                   np.zeros((len(ok), 0), np.float32))
+    pos_r, score_r = (
+        search(coll, reg_vecs, top)
+        if len(reg)
+        else (np.zeros((len(ok), 0), np.int64), np.zeros((len(ok), 0), np.float32))
+    )
     pos_c, score_c = search(coll, coll, top, np.arange(len(ok)))
     pos = np.concatenate([pos_r, np.where(pos_c >= 0, pos_c + len(reg), -1)], axis=1)
     return (pos, np.concatenate([score_r, score_c], axis=1)), meta, len(reg)
@@ -245,14 +290,16 @@ def _screen(ok: list[Entry], results: dict, store, registry, top: int, index: st
 def _has_usearch() -> bool:
     try:
         import usearch  # noqa: F401
+
         return True
     except ImportError:
         return False
 
 
 # -- 3. full fingerprint comparison -------------------------------------------------------------------------------
-def _compare(ok: list[Entry], results: dict, cands, meta: list[dict], store, registry, be=None
-             ) -> dict[str, list[dict]]:
+def _compare(
+    ok: list[Entry], results: dict, cands, meta: list[dict], store, registry, be=None
+) -> dict[str, list[dict]]:
     """The full fingerprint comparison of each input with its screened candidates. Batches go to the workers when
     they share this machine's file system (the local pool, a local Ray), else the driver compares."""
     pos, score = cands
@@ -262,11 +309,22 @@ def _compare(ok: list[Entry], results: dict, cands, meta: list[dict], store, reg
     if be is not None and be.shares_files and len(plan) > batch:
         futs = {}
         for b in range(0, len(plan), batch):
-            part = plan[b:b + batch]
-            jobs = [(e.path, results[e.key]["fingerprint_key"],
-                     [(meta[j]["kind"], meta[j]["name"],
-                       meta[j]["name"] if meta[j]["kind"] == "registry" else meta[j]["ref"]) for j, _ in c])
-                    for e, c in part]
+            part = plan[b : b + batch]
+            jobs = [
+                (
+                    e.path,
+                    results[e.key]["fingerprint_key"],
+                    [
+                        (
+                            meta[j]["kind"],
+                            meta[j]["name"],
+                            meta[j]["name"] if meta[j]["kind"] == "registry" else meta[j]["ref"],
+                        )
+                        for j, _ in c
+                    ],
+                )
+                for e, c in part
+            ]
             futs[be.submit(work.compare_batch, str(registry.db_path), jobs)] = part
         for fut, part in futs.items():
             try:
@@ -295,8 +353,18 @@ def _compare(ok: list[Entry], results: dict, cands, meta: list[dict], store, reg
         rows = []
         for (j, s), f in zip(cs, got):
             m = meta[j]
-            rows.append(dict(f, name=m["name"], kind=m["kind"], path=m["path"] if m["kind"] == "registry"
-                             else m["name"], screen_score=round(s, 4), notes=[], _key=m["path"], _ref=m["ref"]))
+            rows.append(
+                dict(
+                    f,
+                    name=m["name"],
+                    kind=m["kind"],
+                    path=m["path"] if m["kind"] == "registry" else m["name"],
+                    screen_score=round(s, 4),
+                    notes=[],
+                    _key=m["path"],
+                    _ref=m["ref"],
+                )
+            )
         rows.sort(key=_rank)
         out[e.key] = rows
     return out
@@ -307,8 +375,7 @@ def _rank(c: dict) -> tuple:
 
 
 # -- 4. deep comparison -------------------------------------------------------------------------------------------
-def _deep(ok: list[Entry], results: dict, compared: dict, store, be, deep_top: int, prog: Progress,
-          stats: dict) -> int:
+def _deep(ok: list[Entry], results: dict, compared: dict, store, be, deep_top: int, prog: Progress, stats: dict) -> int:
     """Deep-compare each input's best ``deep_top`` candidates that are not clearly independent (registry entries
     before other inputs), when both sides are checkpoints on this machine; results are cached by both sides'
     contents."""
@@ -319,18 +386,22 @@ def _deep(ok: list[Entry], results: dict, compared: dict, store, be, deep_top: i
         if results[e.key].get("kind") != "checkpoint":
             continue
         # registered bases first: they are what a derivative owes disclosure to
-        for c in sorted((c for c in compared[e.key] if c["verdict"] != "independent"),
-                        key=lambda c: (c["kind"] != "registry",) + _rank(c))[:deep_top]:
+        for c in sorted(
+            (c for c in compared[e.key] if c["verdict"] != "independent"),
+            key=lambda c: (c["kind"] != "registry",) + _rank(c),
+        )[:deep_top]:
             ref_path = c["_key"]
-            if not ref_path or not Path(ref_path).exists() or \
-                    (c["kind"] == "collection" and not _is_checkpoint(ref_path, results)):
+            if (
+                not ref_path
+                or not Path(ref_path).exists()
+                or (c["kind"] == "collection" and not _is_checkpoint(ref_path, results))
+            ):
                 continue
             try:  # the registered file may have changed since it was added: key the cache by what is there now
                 ref_state = work.stat_key(ref_path)
             except Exception:  # noqa: BLE001
                 continue
-            pair = hashlib.sha256(f"{results[e.key]['fingerprint_key']}|{c['_ref']}|{ref_state}".encode()
-                                  ).hexdigest()
+            pair = hashlib.sha256(f"{results[e.key]['fingerprint_key']}|{c['_ref']}|{ref_state}".encode()).hexdigest()
             jobs.append((c, pair, e.key, ref_path))
     pending: dict[Future, tuple[dict, str]] = {}
     done = 0
@@ -372,13 +443,21 @@ def _apply_deep(c: dict, out: dict) -> None:
 
 
 # -- report -------------------------------------------------------------------------------------------------------
-def _report(entries: list[Entry], results: dict, compared: dict, registry, top: int, deep_top: int, n_reg: int,
-            n_deep: int) -> dict:
+def _report(
+    entries: list[Entry], results: dict, compared: dict, registry, top: int, deep_top: int, n_reg: int, n_deep: int
+) -> dict:
     models = []
     for e in entries:
         r = results[e.key]
-        m: dict[str, Any] = {"path": e.path, "status": r["status"], "error": r.get("error"), "matches": [],
-                             "family": None, "disclosure": None, "declared_bases": []}
+        m: dict[str, Any] = {
+            "path": e.path,
+            "status": r["status"],
+            "error": r.get("error"),
+            "matches": [],
+            "family": None,
+            "disclosure": None,
+            "declared_bases": [],
+        }
         if e.manifest:
             m["manifest"] = e.manifest
         if r["status"] == "ok":
@@ -386,25 +465,49 @@ def _report(entries: list[Entry], results: dict, compared: dict, registry, top: 
             m["content_hash"] = r["content_hash"]
             rows = compared.get(e.key, [])
             m["compared"] = len(rows)
-            m["matches"] = [{k: v for k, v in c.items() if not k.startswith("_")} for c in rows
-                            if c["verdict"] != "independent"]
+            m["matches"] = [
+                {k: v for k, v in c.items() if not k.startswith("_")} for c in rows if c["verdict"] != "independent"
+            ]
         models.append(m)
     families = _families(models)
     _disclosure(models, families, entries)
-    undisclosed = [{"path": m["path"], "bases": m["derived_from_registry"], "declared_bases": m["declared_bases"],
-                    "disclosure": m["disclosure"]} for m in models
-                   if m["disclosure"] in ("undisclosed", "other-base-declared")]
+    undisclosed = [
+        {
+            "path": m["path"],
+            "bases": m["derived_from_registry"],
+            "declared_bases": m["declared_bases"],
+            "disclosure": m["disclosure"],
+        }
+        for m in models
+        if m["disclosure"] in ("undisclosed", "other-base-declared")
+    ]
     for m in models:
         m.pop("derived_from_registry", None)
-    unmatched = [m["path"] for m in models if m["status"] == "ok" and
-                 not any(c["verdict"] == "derived" for c in m["matches"])]
-    counts = {"models": len(models), "ok": sum(m["status"] == "ok" for m in models),
-              "error": sum(m["status"] == "error" for m in models), "registry_entries": n_reg,
-              "full_comparisons": sum(m.get("compared", 0) for m in models), "deep_comparisons": n_deep,
-              "families": len(families), "undisclosed": len(undisclosed), "unmatched": len(unmatched)}
-    return {"schema_version": SCHEMA_VERSION, "tool": "provenance scan", "registry": str(registry.directory),
-            "options": {"top": top, "deep_top": deep_top}, "models": models, "families": families,
-            "undisclosed": undisclosed, "unmatched": unmatched, "stats": {"counts": counts}}
+    unmatched = [
+        m["path"] for m in models if m["status"] == "ok" and not any(c["verdict"] == "derived" for c in m["matches"])
+    ]
+    counts = {
+        "models": len(models),
+        "ok": sum(m["status"] == "ok" for m in models),
+        "error": sum(m["status"] == "error" for m in models),
+        "registry_entries": n_reg,
+        "full_comparisons": sum(m.get("compared", 0) for m in models),
+        "deep_comparisons": n_deep,
+        "families": len(families),
+        "undisclosed": len(undisclosed),
+        "unmatched": len(unmatched),
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "provenance scan",
+        "registry": str(registry.directory),
+        "options": {"top": top, "deep_top": deep_top},
+        "models": models,
+        "families": families,
+        "undisclosed": undisclosed,
+        "unmatched": unmatched,
+        "stats": {"counts": counts},
+    }
 
 
 def _families(models: list[dict]) -> list[dict]:
@@ -425,11 +528,20 @@ def _families(models: list[dict]) -> list[dict]:
                 continue
             a, b = "col:" + m["path"], ("reg:" if c["kind"] == "registry" else "col:") + c["name"]
             k = (min(a, b), max(a, b))
-            ev = {"a": k[0].split(":", 1)[1], "b": k[1].split(":", 1)[1], "a_kind": _kind(k[0]),
-                  "b_kind": _kind(k[1]), "log10_p_value": c["log10_p_value"], "p_value": c["p_value"],
-                  "relation": c["relation"], "mode": c["mode"]}
-            if k not in edges or (ev["mode"] == "deep", -ev["log10_p_value"]) > \
-                    (edges[k]["mode"] == "deep", -edges[k]["log10_p_value"]):
+            ev = {
+                "a": k[0].split(":", 1)[1],
+                "b": k[1].split(":", 1)[1],
+                "a_kind": _kind(k[0]),
+                "b_kind": _kind(k[1]),
+                "log10_p_value": c["log10_p_value"],
+                "p_value": c["p_value"],
+                "relation": c["relation"],
+                "mode": c["mode"],
+            }
+            if k not in edges or (ev["mode"] == "deep", -ev["log10_p_value"]) > (
+                edges[k]["mode"] == "deep",
+                -edges[k]["log10_p_value"],
+            ):
                 edges[k] = ev
             parent[find(k[0])] = find(k[1])
     comps: dict[str, set[str]] = {}
@@ -444,11 +556,15 @@ def _families(models: list[dict]) -> list[dict]:
     for nodes in comps.values():
         regs = sorted(n for n in nodes if n.startswith("reg:"))
         root = sorted(regs or nodes, key=lambda n: (-degree.get(n, 0), n))[0]
-        fams.append({"root": root.split(":", 1)[1], "root_kind": _kind(root),
-                     "bases": [n.split(":", 1)[1] for n in regs],
-                     "members": sorted(n.split(":", 1)[1] for n in nodes if n.startswith("col:")),
-                     "edges": sorted((e for k, e in edges.items() if k[0] in nodes),
-                                     key=lambda e: (e["a"], e["b"]))})
+        fams.append(
+            {
+                "root": root.split(":", 1)[1],
+                "root_kind": _kind(root),
+                "bases": [n.split(":", 1)[1] for n in regs],
+                "members": sorted(n.split(":", 1)[1] for n in nodes if n.startswith("col:")),
+                "edges": sorted((e for k, e in edges.items() if k[0] in nodes), key=lambda e: (e["a"], e["b"])),
+            }
+        )
     fams.sort(key=lambda f: (f["root_kind"] != "registry", f["root"], f["members"]))
     index = {}
     for i, f in enumerate(fams, start=1):

@@ -39,8 +39,9 @@ class LocalBackend:
         # max_tasks_per_child (a fresh worker after a bounded number of tasks, so memory cannot creep) exists
         # from Python 3.11; on 3.10 workers live for the whole pool.
         options: dict[str, Any] = {"max_tasks_per_child": TASKS_PER_WORKER} if sys.version_info >= (3, 11) else {}
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker, **options)  # novermin
+        self.pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, **options
+        )  # novermin
 
     def submit(self, fn: Callable, *args: Any) -> Future:
         try:
@@ -73,8 +74,7 @@ class RayBackend:
         self.ray = ray
         self.started = not ray.is_initialized()
         if self.started:
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                      "configure_logging": False}
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
             if address:
                 ray.init(address=address, **kwargs)
             else:  # a local Ray for this run only, one CPU per worker

@@ -26,8 +26,11 @@ MODEL_MARKERS = ("config.json", "params.json", "adapter_config.json")
 MAX_DEPTH = 4
 MAX_MANIFEST_LINES = 1_000_000
 # Files that travel beside weights but are not checkpoints themselves (tokenizers, trainer state).
-NOT_A_MODEL = re.compile(r"^(tokenizer.*|tok\d+\.bin|training_args\.bin|optimizer\.(pt|bin)|scheduler\.pt|"
-                         r"rng_state.*\.pth|.*\.index\.json)$", re.IGNORECASE)
+NOT_A_MODEL = re.compile(
+    r"^(tokenizer.*|tok\d+\.bin|training_args\.bin|optimizer\.(pt|bin)|scheduler\.pt|"
+    r"rng_state.*\.pth|.*\.index\.json)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,11 @@ class Entry:
 
 def is_checkpoint_dir(d: Path) -> bool:
     names = {p.name for p in d.iterdir() if p.is_file()}
-    if any(m in names for m in MODEL_MARKERS) or any(n.endswith(".index.json") for n in names) \
-            or any(n.startswith("consolidated.") and n.endswith(".pth") for n in names):
+    if (
+        any(m in names for m in MODEL_MARKERS)
+        or any(n.endswith(".index.json") for n in names)
+        or any(n.startswith("consolidated.") and n.endswith(".pth") for n in names)
+    ):
         return True
     weights = [n for n in names if _is_weight_name(n)]
     subdirs = [p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")]
@@ -86,7 +92,7 @@ def _manifest(p: Path, out: list[tuple[str, Path, dict | None]]) -> None:
                     except ValueError as exc:
                         raise InputError(p, f"line {n}: not valid JSON ({exc})") from exc
                     if not isinstance(obj, dict) or not isinstance(obj.get("path"), str) or not obj["path"]:
-                        raise InputError(p, f"line {n}: a JSON line needs a \"path\" string")
+                        raise InputError(p, f'line {n}: a JSON line needs a "path" string')
                     text = obj.pop("path")
                     extra = obj
                 q = Path(text).expanduser()

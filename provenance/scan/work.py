@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 # Files beside a single weight file that change its fingerprint (tokenizer -> anchors, config -> normalization).
-COMPANIONS = re.compile(r"^(config\.json|params\.json|adapter_config\.json|tokenizer\.json|tokenizer\.model|"
-                        r"tok\d+\.bin)$")
+COMPANIONS = re.compile(
+    r"^(config\.json|params\.json|adapter_config\.json|tokenizer\.json|tokenizer\.model|"
+    r"tok\d+\.bin)$"
+)
 MAX_FILES = 10_000
 CHUNK = 8 * 1024 * 1024
 
@@ -54,8 +56,11 @@ def stat_key(path: str | Path) -> str:
     """A cheap signature of a checkpoint (resolved path; names, sizes, modification times of its files): when it
     is unchanged, the content hash stored for it still holds and nothing is read."""
     p = Path(path).resolve()
-    sig = [str(p)] + [[str(f.relative_to(p if p.is_dir() else p.parent)), st.st_size, st.st_mtime_ns]
-                      for f in checkpoint_files(p) for st in [f.stat()]]
+    sig = [str(p)] + [
+        [str(f.relative_to(p if p.is_dir() else p.parent)), st.st_size, st.st_mtime_ns]
+        for f in checkpoint_files(p)
+        for st in [f.stat()]
+    ]
     return hashlib.sha256(json.dumps(sig).encode()).hexdigest()
 
 
@@ -96,8 +101,10 @@ def deep(suspect: str, reference: str) -> dict[str, Any]:
         from provenance.lineage import compare_paths
 
         r = compare_paths(suspect, reference, deep=True)
-        return {"result": {k: r[k] for k in ("verdict", "p_value", "log10_p_value", "score", "relation", "mode")},
-                "error": None}
+        return {
+            "result": {k: r[k] for k in ("verdict", "p_value", "log10_p_value", "score", "relation", "mode")},
+            "error": None,
+        }
     except Exception as exc:  # noqa: BLE001
         return {"result": None, "error": one_line(exc, suspect)}
 
@@ -107,8 +114,10 @@ def compare_batch(db_path: str, jobs: list[tuple[str, str, list[tuple[str, str, 
     driver's machine). ``jobs``: (suspect shown path, suspect fingerprint key, [(kind, name, key)]) where ``key`` is a
     registry name or a fingerprint-cache key. Returns {"rows": [[report fields per candidate] per job]}."""
     try:
-        rows = [[_compare_one(db_path, sus_key, name, kind, key, shown) for kind, name, key in cands]
-                for shown, sus_key, cands in jobs]
+        rows = [
+            [_compare_one(db_path, sus_key, name, kind, key, shown) for kind, name, key in cands]
+            for shown, sus_key, cands in jobs
+        ]
         return {"rows": rows, "error": None}
     except Exception as exc:  # noqa: BLE001 - the driver falls back to comparing these itself
         return {"rows": None, "error": one_line(exc, db_path)}
