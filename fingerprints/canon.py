@@ -52,14 +52,10 @@ def as_array(t: Any) -> np.ndarray:
 
 
 def widen_bf16(bits: np.ndarray) -> np.ndarray:
-    """bfloat16 bits (uint16) → float32, exactly (bf16 is the high half of a float32); ml_dtypes' cast is about
-    twice as fast as numpy's shift."""
-    try:
-        import ml_dtypes
-
-        return bits.view(ml_dtypes.bfloat16).astype(np.float32)
-    except ImportError:
-        return np.left_shift(bits, 16, dtype=np.uint32).view(np.float32)
+    """bfloat16 bits (uint16) → float32, exactly (bf16 is the high half of a float32). One numpy shift into a
+    uint32 result: faster than ml_dtypes' cast with numpy 2 here, and it spares the fingerprint command the
+    ~0.5 s import of ml_dtypes."""
+    return np.left_shift(bits, 16, dtype=np.uint32).view(np.float32)
 
 
 def shape_of(t: Any) -> tuple[int, ...]:
