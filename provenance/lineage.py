@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,18 +160,16 @@ def guide(side: Side, other: Side) -> Side:
         f"{side.path}: the files do not say everything needed ({'; '.join(side.unsure)}); {what}. This only "
         "chooses among tensors of equal shape, so it cannot create a neuron-level match."
     )
-    return Side(
-        path=side.path,
+    # A new mapping: any fingerprint computed for the old one no longer applies.
+    return replace(
+        side,
         kind="checkpoint",
         tensors=tensors,
         arch=arch,
-        tokens=side.tokens,
-        format=side.format,
-        storage_dtypes=side.storage_dtypes,
-        source_names=side.source_names,
-        ckpt=side.ckpt,
         unsure=unsure,
         notes=side.notes + [note],
+        fingerprint=None,
+        problem=None,
     )
 
 
@@ -309,18 +307,16 @@ def _remapped(ref: Side, sus: Side, mapping: dict[str, str], fixed: dict[str, An
         + (f", {dropped} left out: their values match nothing and their names tell nothing" if dropped else "")
         + "); the comparison used that mapping."
     )
-    return Side(
-        path=sus.path,
+    # A new mapping: any fingerprint computed for the old one no longer applies.
+    return replace(
+        sus,
         kind="checkpoint",
         tensors=tensors,
         arch=arch,
-        tokens=sus.tokens,
-        format=sus.format,
-        storage_dtypes=sus.storage_dtypes,
-        source_names=sus.source_names,
-        ckpt=sus.ckpt,
         unsure=[],
         notes=sus.notes + [note],
+        fingerprint=None,
+        problem=None,
     )
 
 
@@ -397,6 +393,28 @@ def fingerprint_path(path: str | Path, progress: Progress | None = None, anchors
     return _fingerprint_of(side, progress, "fingerprint", anchors)
 
 
+def deep_result(ref: Side, sus: Side, fa, fb, progress: Progress | None = None) -> dict:
+    """The deep comparison of two loaded checkpoint sides (their fingerprints given), with the element-wise facts
+    the labels need: rounding by the suspect's storage type, and how far the values moved."""
+    from fingerprints.content import storage_explains, value_drift
+    from fingerprints.deep import deep_compare
+
+    result = deep_compare(
+        ref.tensors,
+        ref.arch,
+        sus.tensors,
+        sus.arch,
+        ref_tokens=ref.tokens,
+        sus_tokens=sus.tokens,
+        ref_fingerprint=fa,
+        sus_fingerprint=fb,
+        progress=progress,
+    )
+    result["storage"] = storage_explains(ref.tensors, sus.tensors)
+    result["drift"] = value_drift(ref.tensors, sus.tensors)
+    return result
+
+
 def compare_paths(
     suspect: str | Path, reference: str | Path, deep: bool = True, progress: Progress | None = None
 ) -> dict:
@@ -417,24 +435,8 @@ def compare_paths(
     fb = _fingerprint_of(sus, progress, "fingerprint suspect")  # again only when the mapping changed
     notes = sus.notes + ref.notes
     if deep and sus.kind == "checkpoint" and ref.kind == "checkpoint":
-        from fingerprints.content import storage_explains, value_drift
-        from fingerprints.deep import deep_compare
-
         _mark_adapter(fa, ref), _mark_adapter(fb, sus)
-        result = deep_compare(
-            ref.tensors,
-            ref.arch,
-            sus.tensors,
-            sus.arch,
-            ref_tokens=ref.tokens,
-            sus_tokens=sus.tokens,
-            ref_fingerprint=fa,
-            sus_fingerprint=fb,
-            progress=progress,
-        )
-        # Element-wise facts for the labels: rounding by the suspect's storage type, and how far the values moved.
-        result["storage"] = storage_explains(ref.tensors, sus.tensors)
-        result["drift"] = value_drift(ref.tensors, sus.tensors)
+        result = deep_result(ref, sus, fa, fb, progress)
         return _with_adapter_facts(
             build_report(
                 result["fingerprint"], fa.meta, fb.meta, sus.path, ref.path, deep=result, notes=notes, copy=copy

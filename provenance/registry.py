@@ -325,10 +325,17 @@ def identify(
     (:func:`full_comparisons`), the full fingerprint comparison ranks them, then the ``top`` best get a deep
     comparison when both checkpoints are available."""
     from fingerprints.compare import compare_fingerprints, hash_kind
-    from fingerprints.content import storage_explains, value_drift
-    from fingerprints.deep import deep_compare
     from fingerprints.screen import screen_vector, top_k
-    from provenance.lineage import SCHEMA_VERSION, Side, _fingerprint_of, build_report, content_first, guide, load_side
+    from provenance.lineage import (
+        SCHEMA_VERSION,
+        Side,
+        _fingerprint_of,
+        build_report,
+        content_first,
+        deep_result,
+        guide,
+        load_side,
+    )
 
     listed, vecs = registry.screens()
     if not listed:
@@ -374,19 +381,7 @@ def identify(
                     f"{ref_path} changed since it was registered as {name!r}; the deep comparison used "
                     "its current contents (run `provenance registry add` again to refresh the entry)"
                 )
-            res = deep_compare(
-                ref.tensors,
-                ref.arch,
-                s3.tensors,
-                s3.arch,
-                ref_tokens=ref.tokens,
-                sus_tokens=s3.tokens,
-                ref_fingerprint=fa_now,
-                sus_fingerprint=fb3,
-                progress=progress,
-            )
-            res["storage"] = storage_explains(ref.tensors, s3.tensors)  # element-wise facts for the labels
-            res["drift"] = value_drift(ref.tensors, s3.tensors)
+            res = deep_result(ref, s3, fa_now, fb3, progress)
             rep = build_report(res["fingerprint"], fa_now.meta, fb3.meta, path, name, deep=res, notes=notes, copy=copy)
         candidates.append(
             {
