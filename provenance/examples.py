@@ -216,22 +216,11 @@ def write_meta_dir(directory: Path, sd: dict[str, np.ndarray], cfg: TinyLlamaCon
     return directory
 
 
-def write_gguf(
-    path: Path,
-    sd: dict[str, np.ndarray],
-    cfg: TinyLlamaConfig,
-    name: str = "tiny",
-    qtype: str = "Q8_0",
-    fallback: str = "F32",
-) -> Path:
-    """A llama.cpp GGUF file written with gguf-py's GGUFWriter. Matrices are stored as ``qtype`` (F32, F16, or a
-    type gguf-py can quantize such as Q8_0 or Q4_0) when their rows split into whole quantization blocks and as
-    ``fallback`` (F32 or F16) otherwise, as llama.cpp's converter falls back; norm gains stay F32."""
+def gguf_llama_writer(path: Path, cfg: TinyLlamaConfig, name: str = "tiny"):
+    """A gguf-py GGUFWriter for ``path`` holding llama.cpp's LLaMA hyperparameter keys for ``cfg``; the caller adds
+    any further keys and the tensors, then writes."""
     import gguf
 
-    kind = getattr(gguf.GGMLQuantizationType, qtype)
-    fallback_dtype = {"F32": np.float32, "F16": np.float16}[fallback]
-    block = gguf.GGML_QUANT_SIZES[kind][0]
     path.parent.mkdir(parents=True, exist_ok=True)
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_name(name)
@@ -244,6 +233,31 @@ def write_gguf(
     w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     w.add_rope_freq_base(cfg.rope_theta)
     w.add_rope_dimension_count(cfg.head_dim)
+    return w
+
+
+def write_gguf(
+    path: Path,
+    sd: dict[str, np.ndarray],
+    cfg: TinyLlamaConfig,
+    name: str = "tiny",
+    qtype: str = "Q8_0",
+    fallback: str = "F32",
+    tokens: list[str] | None = None,
+) -> Path:
+    """A llama.cpp GGUF file written with gguf-py's GGUFWriter. Matrices are stored as ``qtype`` (F32, F16, or a
+    type gguf-py can quantize such as Q8_0 or Q4_0) when their rows split into whole quantization blocks and as
+    ``fallback`` (F32 or F16) otherwise, as llama.cpp's converter falls back; norm gains stay F32. ``tokens``: a
+    vocabulary (SentencePiece pieces) stored as llama.cpp's ``tokenizer.ggml.tokens``."""
+    import gguf
+
+    kind = getattr(gguf.GGMLQuantizationType, qtype)
+    fallback_dtype = {"F32": np.float32, "F16": np.float16}[fallback]
+    block = gguf.GGML_QUANT_SIZES[kind][0]
+    w = gguf_llama_writer(path, cfg, name)
+    if tokens is not None:
+        w.add_tokenizer_model("llama")
+        w.add_token_list(tokens)
     for meta_name, x in meta_state_dict(sd, cfg).items():
         stem = meta_name.removesuffix(".weight")
         if stem.startswith("layers."):

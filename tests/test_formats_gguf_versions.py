@@ -38,32 +38,8 @@ def stories_gguf_v3(stories: Path, path: Path, tokens: list[str] | None = None, 
         rms_norm_eps=1e-5,
         rope_theta=10000.0,
     )
-    write_gguf(path, sd, cfg, name="stories260K", qtype=qtype, fallback="F32")
-    if tokens is not None:  # rewrite with the vocabulary added (GGUFWriter writes everything in one pass)
-        _add_tokens(path, tokens)
+    write_gguf(path, sd, cfg, name="stories260K", qtype=qtype, fallback="F32", tokens=tokens)
     return path
-
-
-def _add_tokens(path: Path, tokens: list[str]) -> None:
-    r = gguf.GGUFReader(path)
-    w = gguf.GGUFWriter(str(path) + ".tmp", "llama")
-    for name, f in r.fields.items():
-        if name.startswith("GGUF.") or name == "general.architecture":
-            continue
-        vt = f.types[0]
-        if vt == gguf.GGUFValueType.ARRAY:
-            w.add_array(name, f.contents())
-        else:
-            w.add_key_value(name, f.contents(), vt)
-    w.add_tokenizer_model("llama")
-    w.add_token_list(tokens)
-    for t in r.tensors:
-        w.add_tensor(t.name, np.array(t.data), raw_shape=list(reversed(t.shape.tolist())), raw_dtype=t.tensor_type)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    Path(str(path) + ".tmp").replace(path)
 
 
 # ------------------------------------------------------------------ a v1/v2 writer that follows the spec by hand

@@ -16,12 +16,10 @@ from provenance.formats.tokenizers import llama2c_token_strings
 
 @pytest.fixture(scope="module")
 def sides(stories260k, tmp_path_factory):
-    import gguf
     from safetensors.numpy import load_file
     from test_lineage_cli import _save_safetensors
 
     from provenance.checkpoint import open_checkpoint
-    from provenance.examples import GGUF_NAMES, meta_state_dict
     from provenance.normalize import normalize, write_canonical
 
     d = tmp_path_factory.mktemp("anchors")
@@ -36,18 +34,7 @@ def sides(stories260k, tmp_path_factory):
     pieces = llama2c_token_strings(stories260k.parent / "tok512.bin", 512)
     assert len(pieces) == 512
     a = cm.arch.values
-    w = gguf.GGUFWriter(str(d / "vocab.gguf"), "llama")
-    w.add_block_count(5)
-    w.add_context_length(512)
-    w.add_embedding_length(64)
-    w.add_feed_forward_length(172)
-    w.add_head_count(8)
-    w.add_head_count_kv(4)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_rope_freq_base(10000.0)
-    w.add_tokenizer_model("llama")
-    w.add_token_list(pieces)
-    from provenance.examples import TinyLlamaConfig
+    from provenance.examples import TinyLlamaConfig, write_gguf
 
     cfg = TinyLlamaConfig(
         vocab_size=512,
@@ -61,17 +48,7 @@ def sides(stories260k, tmp_path_factory):
         rope_theta=10000.0,
     )
     assert a.get("hidden_size") in (None, 64)
-    for meta_name, x in meta_state_dict(sd, cfg).items():
-        stem = meta_name.removesuffix(".weight")
-        if stem.startswith("layers."):
-            _, layer, role = stem.split(".", 2)
-            w.add_tensor(f"blk.{layer}.{GGUF_NAMES[role]}.weight", np.ascontiguousarray(x, np.float32))
-        else:
-            w.add_tensor(f"{GGUF_NAMES[stem]}.weight", np.ascontiguousarray(x, np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf(d / "vocab.gguf", sd, cfg, name="stories260K", qtype="F32", tokens=pieces)
     return {"orig": stories260k, "hf": hf, "gguf": d / "vocab.gguf"}
 
 

@@ -101,21 +101,12 @@ def _write_moe_gguf(path, dense: dict, moe: dict, cfg, stacked: bool, experts: i
     ``ffn_*_exps [experts, rows, columns]`` or one ``ffn_*.{E}`` tensor per expert — and the router ffn_gate_inp."""
     import gguf
 
-    from provenance.examples import write_gguf
+    from provenance.examples import gguf_llama_writer, write_gguf
 
     dense_path = path.with_suffix(".dense.gguf")
     write_gguf(dense_path, dense, cfg, qtype="F32")
     src = gguf.GGUFReader(str(dense_path))
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_context_length(cfg.max_position_embeddings)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
-    w.add_rope_freq_base(cfg.rope_theta)
-    w.add_rope_dimension_count(cfg.head_dim)
+    w = gguf_llama_writer(path, cfg)
     w.add_expert_count(experts)
     w.add_expert_used_count(2)
     for t in src.tensors:
